@@ -1,0 +1,31 @@
+"""napari-nst: neural style transfer (Gatys et al.) for napari.
+
+Importing this package imports neither torch nor napari: the names below load
+on first use.
+"""
+
+try:
+    from ._version import version as __version__
+except ImportError:  # a source tree without the generated version file
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["Step", "StyleParams", "__version__", "stylize", "stylize_in_viewer"]
+
+_LAZY = {
+    "stylize": "napari_nst.engine.run",
+    "Step": "napari_nst.engine.run",
+    "StyleParams": "napari_nst.engine.params",
+    "stylize_in_viewer": "napari_nst._viewer_api",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'napari_nst' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

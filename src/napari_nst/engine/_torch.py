@@ -1,0 +1,59 @@
+"""Import torch and torchvision safely, from any process state.
+
+The engine imports torch lazily (napari's start-up should not pay for it), which
+means torch may first be imported *after* a napari window and its OpenGL context
+exist. On Linux with Mesa, that context maps Mesa's ``libLLVM``. torchvision
+imports ``torch._dynamo``, which imports triton, and triton's bundled LLVM
+clashes with the libLLVM already mapped: the process segfaults.
+
+The engine never needs triton: it compiles nothing for GPUs with Inductor by
+default, and Inductor's CPU backend does not use triton. So when a foreign
+libLLVM is already mapped and triton is not yet imported, we mark triton as
+unavailable (``sys.modules["triton"] = None``); torch then treats it as not
+installed, exactly as on a machine without it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+_guard_applied = False
+
+
+def _libllvm_is_mapped() -> bool:
+    """True if some shared library named libLLVM is mapped into this process."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            return any("libLLVM" in line for line in maps)
+    except OSError:  # not Linux: no /proc, and no known clash
+        return False
+
+
+def keep_triton_out_if_llvm_loaded() -> bool:
+    """Block the triton import when it would clash with a loaded libLLVM.
+
+    Returns True if triton was blocked by this or an earlier call.
+    """
+    global _guard_applied
+    if _guard_applied:
+        return True
+    if "triton" in sys.modules:  # already imported: nothing left to protect
+        return False
+    if _libllvm_is_mapped():
+        sys.modules["triton"] = None  # import triton now raises ImportError
+        _guard_applied = True
+    return _guard_applied
+
+
+def import_torchvision():
+    keep_triton_out_if_llvm_loaded()
+    import torchvision
+
+    return torchvision
+
+
+# Modules that need torch import it from here, so the guard always runs first.
+keep_triton_out_if_llvm_loaded()
+import torch  # noqa: E402
+
+__all__ = ["import_torchvision", "keep_triton_out_if_llvm_loaded", "torch"]

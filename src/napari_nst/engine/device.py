@@ -1,0 +1,46 @@
+"""Choosing and checking the device a run uses."""
+
+from __future__ import annotations
+
+from ._torch import torch
+
+
+def resolve_device(name: str):
+    """'auto' → cuda, then mps, then cpu; an explicit device must exist."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device = {name!r}, but this machine has no usable CUDA GPU. "
+                "Use device='auto' or 'cpu'."
+            )
+        index = device.index or 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device = {name!r}, but only {torch.cuda.device_count()} CUDA device(s) exist "
+                f"(cuda:0 to cuda:{torch.cuda.device_count() - 1})."
+            )
+    if device.type == "mps" and not _mps_available():
+        raise ValueError(
+            f"device = {name!r}, but Apple's MPS backend is not available here. "
+            "Use device='auto' or 'cpu'."
+        )
+    return device
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def describe(device) -> str:
+    """A short human name, e.g. 'CPU' or 'CUDA: NVIDIA H100'."""
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    return device.type.upper()

@@ -1,0 +1,176 @@
+"""VGG19's convolutional stack as a feature extractor, truncated and normalised.
+
+The architecture is torchvision's (``torchvision.models.vgg.make_layers`` with
+configuration "E", i.e. VGG19), cut after the deepest layer a run uses. Weights
+come from ``weights.py``.
+
+The paper's normalised network: each filter is rescaled so that its mean
+activation over natural images and positions is 1. Because ReLU and pooling
+commute with positive scaling, dividing filter c of layer l by m_c and
+multiplying the matching input channel of layer l+1 by m_c leaves every later
+layer's output unchanged. Only the activations the losses see change scale, so
+that α/β means what it means in the paper.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from ._torch import import_torchvision, torch
+from .params import CONV_LAYERS
+from .weights import WeightSet, load_weights, torchvision_conv_indices
+
+nn = torch.nn
+
+NORM_FACTORS_FILE = "vgg19-original_norm.npz"
+NATURAL_IMAGES = ("astronaut", "chelsea", "coffee", "rocket", "camera")
+CONV_POSITIONS = torchvision_conv_indices()
+
+
+class VGGFeatures(nn.Module):
+    """Preprocess an RGB [0, 1] batch and return the post-ReLU maps asked for."""
+
+    def __init__(self, layers: nn.Sequential, preprocessing):
+        super().__init__()
+        self.layers = layers
+        self.channel_order = list(preprocessing.channel_order)
+        self.register_buffer("scale", torch.tensor(preprocessing.scale).view(1, 3, 1, 1))
+        self.register_buffer("offset", torch.tensor(preprocessing.offset).view(1, 3, 1, 1))
+        # Sequential index of each conv's ReLU: where its features are read.
+        self.relu_index = {
+            name: p + 1 for name, p in zip(CONV_LAYERS, CONV_POSITIONS) if p + 1 < len(layers)
+        }
+
+    def forward(self, x, names, checkpoint: bool = False) -> dict:
+        """Features at ``names``; ``checkpoint`` trades compute for memory on big images."""
+        wanted = {self.relu_index[n]: n for n in names}
+        x = x[:, self.channel_order] * self.scale - self.offset
+        if checkpoint and x.requires_grad:
+            return self._forward_checkpointed(x, wanted)
+        out, last = {}, max(wanted)
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i in wanted:
+                out[wanted[i]] = x
+            if i == last:
+                break
+        return out
+
+    def _forward_checkpointed(self, x, wanted: dict) -> dict:
+        # One segment per VGG block: only block outputs stay in memory, and each
+        # block runs again during the backward pass.
+        from torch.utils.checkpoint import checkpoint
+
+        last = max(wanted)
+        ends = [i for i, layer in enumerate(self.layers) if isinstance(layer, _POOLS) and i < last]
+        out, start = {}, 0
+        for end in [*ends, last]:
+            idx = range(start, end + 1)
+            names = [wanted[i] for i in idx if i in wanted]
+            x, *caught = checkpoint(self._segment, x, idx, wanted, use_reentrant=False)
+            out.update(zip(names, caught))
+            start = end + 1
+        return out
+
+    def _segment(self, x, idx, wanted):
+        caught = []
+        for i in idx:
+            x = self.layers[i](x)
+            if i in wanted:
+                caught.append(x)
+        return (x, *caught)
+
+
+_POOLS = (nn.MaxPool2d, nn.AvgPool2d)
+
+
+def build_features(
+    weights: WeightSet, deepest: str, pooling: str = "max", factors: dict | None = None
+) -> VGGFeatures:
+    """A frozen ``VGGFeatures`` on the CPU, truncated after ``deepest``'s ReLU."""
+    vgg = import_torchvision().models.vgg
+    # Built on the meta device: no time spent initialising weights we overwrite.
+    with torch.device("meta"):
+        layers = vgg.make_layers(vgg.cfgs["E"], batch_norm=False)
+    keep = CONV_POSITIONS[CONV_LAYERS.index(deepest)] + 2
+    layers = nn.Sequential(*list(layers)[:keep])
+    if pooling == "avg":
+        for i, layer in enumerate(layers):
+            if isinstance(layer, nn.MaxPool2d):
+                layers[i] = nn.AvgPool2d(kernel_size=2, stride=2)
+
+    convs = normalize_convs(weights.convs, factors) if factors else weights.convs
+    state = {}
+    for name, position in zip(CONV_LAYERS, CONV_POSITIONS):
+        if position < keep:
+            weight, bias = convs[name]
+            state[f"{position}.weight"] = weight.clone()
+            state[f"{position}.bias"] = bias.clone()
+    layers.load_state_dict(state, assign=True)
+    module = VGGFeatures(layers, weights.preprocessing)
+    module.requires_grad_(False)
+    return module.eval()
+
+
+def normalize_convs(convs: dict, factors: dict) -> dict:
+    """Rescale each filter by 1/(its mean activation) and compensate in the next layer."""
+    out, previous = {}, None
+    for name in CONV_LAYERS:
+        weight, bias = convs[name]
+        m = torch.as_tensor(np.asarray(factors[name]), dtype=weight.dtype)
+        # A channel that never fires (mean 0) keeps its scale: nothing to normalise.
+        m = torch.where(m > 0, m, torch.ones_like(m))
+        weight, bias = weight / m[:, None, None, None], bias / m
+        if previous is not None:
+            weight = weight * previous[None, :, None, None]
+        out[name] = (weight, bias)
+        previous = m
+    return out
+
+
+def mean_activations(weights: WeightSet, images: list[np.ndarray], pooling: str) -> dict:
+    """Per-channel mean post-ReLU activation of every layer over ``images``."""
+    net = build_features(weights, CONV_LAYERS[-1], pooling)
+    sums = dict.fromkeys(CONV_LAYERS, 0.0)
+    with torch.inference_mode():
+        for image in images:
+            x = torch.from_numpy(image).permute(2, 0, 1)[None]
+            feats = net(x, CONV_LAYERS)
+            for name in CONV_LAYERS:
+                sums[name] = sums[name] + feats[name].double().mean(dim=(0, 2, 3))
+    return {name: (s / len(images)).numpy().astype(np.float32) for name, s in sums.items()}
+
+
+def natural_images(longer_side: int = 256) -> list[np.ndarray]:
+    """The natural photographs that scikit-image ships, as RGB floats in [0, 1]."""
+    import skimage.data
+    from skimage.transform import resize
+
+    from .images import fit_size, to_rgb01
+
+    out = []
+    for name in NATURAL_IMAGES:
+        img = to_rgb01(getattr(skimage.data, name)())
+        out.append(resize(img, fit_size(img.shape[:2], longer_side), anti_aliasing=True))
+    return [np.ascontiguousarray(i, dtype=np.float32) for i in out]
+
+
+@lru_cache(maxsize=4)
+def norm_factors(source: str, pooling: str) -> dict:
+    """Normalisation factors: shipped for the original VGG19, else computed once."""
+    if source == "vgg19-original":
+        ref = resources.files("napari_nst.engine") / "data" / NORM_FACTORS_FILE
+        with ref.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
+            return {name: data[f"{pooling}/{name}"] for name in CONV_LAYERS}
+    return mean_activations(load_weights(source), natural_images(), pooling)
+
+
+@lru_cache(maxsize=2)
+def cached_features(source: str, deepest: str, pooling: str, normalized: bool, device: str):
+    """The network for one configuration, built once per process and device."""
+    weights = load_weights(source)
+    factors = norm_factors(source, pooling) if normalized else None
+    return build_features(weights, deepest, pooling, factors).to(device), weights

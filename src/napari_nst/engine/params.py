@@ -1,0 +1,230 @@
+"""All the knobs of a style-transfer run, in one validated dataclass.
+
+Plain Python only (no torch): the widget validates its values with it before a
+worker starts, and layer metadata and presets store it as a plain dict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# The VGG19 convolution layers, in order, named as in the paper. A layer's
+# features are taken after its ReLU (as in Gatys et al.'s Caffe code, where
+# ReLU runs in place on the convolution's output).
+VGG19_BLOCKS = (2, 2, 4, 4, 4)
+CONV_LAYERS = tuple(
+    f"conv{block}_{i}"
+    for block, count in enumerate(VGG19_BLOCKS, start=1)
+    for i in range(1, count + 1)
+)
+
+WEIGHT_SOURCES = ("vgg19-original", "vgg19-imagenet")
+INITS = ("noise", "content", "array")
+OPTIMIZERS = ("lbfgs", "adam")
+POOLINGS = ("max", "avg")
+COLOR_MODES = (None, "luminance", "histogram")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16")
+
+# Below this longer side, five poolings leave too little of an image to compare.
+# The smallest input that reaches conv5_1 through four 2×2 poolings is 16 px;
+# see min_size_for() for the exact rule per deepest layer.
+MAX_SIZE = 8192
+
+
+def min_size_for(layers: tuple[str, ...]) -> int:
+    """Smallest image side that still has at least one pixel at every layer."""
+    deepest_block = max(int(name[4]) for name in layers)
+    return 2 ** (deepest_block - 1)
+
+
+@dataclass
+class StyleParams:
+    """Parameters of one run of Gatys et al.'s neural style transfer.
+
+    J(G) = alpha·J_content + beta·J_style + tv_weight·TV(G).
+    """
+
+    alpha: float = 1.0
+    beta: float = 1e6
+    tv_weight: float = 0.0
+    content_layer: str = "conv4_2"
+    style_layers: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+    style_layer_weights: tuple[float, ...] | None = None  # None: 1/len(style_layers) each
+    steps: int = 300
+    optimizer: str = "lbfgs"
+    learning_rate: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam
+    init: str = "noise"
+    size: int | None = 512
+    style_scale: float = 1.0
+    scales: tuple[int, ...] | None = None
+    preserve_color: str | None = None
+    pooling: str = "max"
+    normalized: bool = True
+    weights: str = "vgg19-original"
+    device: str = "auto"
+    precision: str = "fp32"
+    checkpoint: bool = False
+    seed: int | None = 0
+    every: int = 1
+    style_blend: tuple[float, ...] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # Lists from JSON or the widget become tuples, so that params compare and hash.
+        for name in ("style_layers", "style_layer_weights", "scales", "style_blend"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                setattr(self, name, tuple(value))
+        self.validate()
+
+    # -- validation ---------------------------------------------------------------------
+    def validate(self) -> None:
+        """Raise ValueError naming the first parameter that is out of range."""
+        for name in ("alpha", "beta", "tv_weight"):
+            _check_number(name, getattr(self, name), low=0.0)
+        if self.alpha == 0 and self.beta == 0:
+            raise ValueError(
+                "alpha and beta are both 0: nothing to optimise. "
+                "Set alpha (content weight) or beta (style weight) above 0."
+            )
+        _check_choice("content_layer", self.content_layer, CONV_LAYERS)
+        if not self.style_layers:
+            raise ValueError(
+                "style_layers is empty: name at least one of " + ", ".join(CONV_LAYERS)
+            )
+        for layer in self.style_layers:
+            _check_choice("style_layers", layer, CONV_LAYERS)
+        if len(set(self.style_layers)) != len(self.style_layers):
+            raise ValueError(f"style_layers names a layer twice: {self.style_layers}")
+        if self.style_layer_weights is not None:
+            if len(self.style_layer_weights) != len(self.style_layers):
+                raise ValueError(
+                    f"style_layer_weights has {len(self.style_layer_weights)} values but "
+                    f"style_layers has {len(self.style_layers)}; give one weight per layer."
+                )
+            for w in self.style_layer_weights:
+                _check_number("style_layer_weights", w, low=0.0)
+        _check_int("steps", self.steps, low=1, high=1_000_000)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if self.learning_rate is not None:
+            _check_number("learning_rate", self.learning_rate, low=0.0, strict=True)
+        _check_choice("init", self.init, INITS)
+        min_size = min_size_for(self.layers_used)
+        if self.size is not None:
+            _check_int("size", self.size, low=min_size, high=MAX_SIZE)
+        _check_number("style_scale", self.style_scale, low=0.0, strict=True, high=16.0)
+        if self.scales is not None:
+            if not self.scales:
+                raise ValueError("scales is empty: give sizes such as (256, 512), or None.")
+            for s in self.scales:
+                _check_int("scales", s, low=min_size, high=MAX_SIZE)
+        _check_choice("preserve_color", self.preserve_color, COLOR_MODES)
+        _check_choice("pooling", self.pooling, POOLINGS)
+        if not isinstance(self.normalized, bool):
+            raise ValueError(f"normalized must be True or False, not {self.normalized!r}")
+        if not isinstance(self.checkpoint, bool):
+            raise ValueError(f"checkpoint must be True or False, not {self.checkpoint!r}")
+        if not isinstance(self.weights, str) or not self.weights:
+            raise ValueError(
+                "weights must be 'vgg19-original', 'vgg19-imagenet' or a path to a state dict."
+            )
+        _check_device(self.device)
+        _check_choice("precision", self.precision, PRECISIONS)
+        if self.seed is not None:
+            _check_int("seed", self.seed, low=0, high=2**63 - 1)
+        _check_int("every", self.every, low=1, high=1_000_000)
+
+    # -- derived ------------------------------------------------------------------------
+    @property
+    def layers_used(self) -> tuple[str, ...]:
+        return (self.content_layer, *self.style_layers)
+
+    @property
+    def deepest_layer(self) -> str:
+        return max(self.layers_used, key=CONV_LAYERS.index)
+
+    @property
+    def min_size(self) -> int:
+        return min_size_for(self.layers_used)
+
+    @property
+    def layer_weights(self) -> tuple[float, ...]:
+        if self.style_layer_weights is not None:
+            return self.style_layer_weights
+        return (1.0 / len(self.style_layers),) * len(self.style_layers)
+
+    @property
+    def ratio(self) -> float:
+        """α/β as the paper reports it (inf when β = 0)."""
+        return math.inf if self.beta == 0 else self.alpha / self.beta
+
+    @property
+    def lr(self) -> float:
+        if self.learning_rate is not None:
+            return self.learning_rate
+        return 1.0 if self.optimizer == "lbfgs" else 0.02
+
+    @property
+    def stage_sizes(self) -> tuple[int | None, ...]:
+        return self.scales if self.scales else (self.size,)
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps * len(self.stage_sizes)
+
+    # -- plain-dict round trip ----------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StyleParams:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown parameter(s): {', '.join(unknown)}")
+        return cls(**dict(data))
+
+    def replace(self, **changes: Any) -> StyleParams:
+        return self.from_dict({**self.to_dict(), **changes})
+
+
+def _check_number(name, value, low=None, high=None, strict=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, not {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, not {value!r}")
+    if low is not None and (value <= low if strict else value < low):
+        bound = f"> {low}" if strict else f">= {low}"
+        raise ValueError(f"{name} = {value!r} is out of range: it must be {bound}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} = {value!r} is out of range: it must be <= {high}")
+
+
+def _check_int(name, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} = {value} is out of range: it must be from {low} to {high}")
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} = {value!r} is not allowed: choose one of {allowed}")
+
+
+def _check_device(device):
+    if not isinstance(device, str):
+        raise ValueError(
+            f"device must be a string such as 'auto', 'cpu' or 'cuda:0', not {device!r}"
+        )
+    base, _, index = device.partition(":")
+    if base not in DEVICES or (index and (base != "cuda" or not index.isdigit())):
+        raise ValueError(
+            f"device = {device!r} is not allowed: choose 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+        )

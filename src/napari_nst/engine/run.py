@@ -1,0 +1,354 @@
+"""``stylize``: the optimisation loop, as an iterator of ``Step``s.
+
+The console API, the CLI and the napari widget all drive this one loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .images import (
+    fit_size,
+    match_color_histogram,
+    match_luminance,
+    rgb_to_yiq,
+    to_rgb01,
+    yiq_to_rgb,
+)
+from .params import StyleParams
+
+
+@dataclass
+class Step:
+    """One reported point of a run."""
+
+    iteration: int  # gradient evaluations so far, over all stages
+    image: np.ndarray  # float32 H×W×3 in [0, 1], on the CPU
+    losses: dict[str, float]  # content, style, tv, total (= α·content + β·style + γ·tv)
+    elapsed: float  # seconds since the run started
+    total_steps: int = 0
+    stage: int = 0  # index into params.stage_sizes
+    params: StyleParams | None = field(default=None, repr=False)
+    device: str = "cpu"  # where the run computes
+    weights_version: str = ""  # short hash of the weights file
+
+
+class DivergedError(RuntimeError):
+    """The loss became NaN or infinite; ``last_step`` holds the last finite result."""
+
+    def __init__(self, message: str, last_step: Step | None):
+        super().__init__(message)
+        self.last_step = last_step
+
+
+StyleInput = Any  # an array, or a sequence of (array, weight)
+
+
+def stylize(
+    content,
+    style: StyleInput,
+    params: StyleParams | None = None,
+    *,
+    content_limits: Sequence[float] | None = None,
+    style_limits: Sequence[float] | Sequence[Sequence[float] | None] | None = None,
+    guides=None,
+    download_progress: Callable[[int, int], None] | None = None,
+    **overrides,
+) -> Iterator[Step]:
+    """Paint ``content`` in the style of ``style``; yield a ``Step`` every ``every`` steps.
+
+    ``style`` is one image or a list of ``(image, weight)``; the target Gram
+    matrices are the weighted mix. ``init`` may be "noise", "content" or an
+    image. Parameters are those of ``StyleParams`` (given as ``params`` and/or as
+    keywords). Everything is checked before any work: a bad value raises
+    ``ValueError`` at the call. Closing the iterator stops the run at once.
+
+    ``guides`` (a ``Guides``) restricts each style to a region of the content.
+    """
+    init_image = None
+    if "init" in overrides and not isinstance(overrides["init"], str):
+        init_image = to_rgb01(overrides.pop("init"), name="init image")
+        overrides["init"] = "array"
+    if params is None:
+        params = StyleParams(**overrides)
+    elif overrides:
+        params = params.replace(**overrides)
+    if params.init == "array" and init_image is None:
+        raise ValueError("init = 'array' needs the image itself: pass init=<array>.")
+
+    content01 = to_rgb01(content, content_limits, name="content image")
+    styles = _style_list(style, style_limits)
+    stage_shapes = _stage_shapes(content01.shape[:2], styles, params)
+    if guides is not None:
+        guides.check(content01.shape[:2], len(styles))
+
+    from .device import resolve_device  # the first torch import of a run
+
+    device = resolve_device(params.device)
+    return _optimise(
+        content01, styles, init_image, params, stage_shapes, device, guides, download_progress
+    )
+
+
+def _style_list(style, limits) -> list[tuple[np.ndarray, float]]:
+    is_pairs = (
+        isinstance(style, (list, tuple))
+        and all(isinstance(s, (list, tuple)) and len(s) == 2 and np.isscalar(s[1]) for s in style)
+        and len(style) > 0
+    )
+    pairs = list(style) if is_pairs else [(style, 1.0)]
+    if limits is None or (len(limits) == 2 and all(np.isscalar(v) for v in limits)):
+        limits = [limits] * len(pairs)
+    if len(limits) != len(pairs):
+        raise ValueError(f"style_limits has {len(limits)} entries for {len(pairs)} style images.")
+    out = []
+    for i, ((image, weight), lim) in enumerate(zip(pairs, limits), start=1):
+        if isinstance(weight, bool) or not np.isfinite(weight) or weight < 0:
+            raise ValueError(f"style weight {i} = {weight!r} is out of range: it must be >= 0.")
+        name = "style image" if len(pairs) == 1 else f"style image {i}"
+        out.append((to_rgb01(image, lim, name=name), float(weight)))
+    if sum(w for _, w in out) <= 0:
+        raise ValueError("All style weights are 0: give at least one style a weight above 0.")
+    return out
+
+
+def _stage_shapes(content_hw, styles, params: StyleParams):
+    """(content H×W, [style H×W]) per stage, refusing sizes VGG19 cannot take."""
+    shapes = []
+    need = params.min_size
+    for size in params.stage_sizes:
+        hw = fit_size(content_hw, size)
+        if min(hw) < need:
+            raise ValueError(
+                f"The content image would be {hw[0]}×{hw[1]} px, too small: VGG19 needs at "
+                f"least {need}×{need} px to reach {params.deepest_layer}. Use a larger image "
+                "or size, or shallower layers."
+            )
+        style_side = max(1, round(max(hw) * params.style_scale))
+        style_hws = []
+        for i, (image, _) in enumerate(styles, start=1):
+            shw = fit_size(image.shape[:2], style_side)
+            if min(shw) < need:
+                raise ValueError(
+                    f"Style image {i} would be {shw[0]}×{shw[1]} px, too small: VGG19 needs at "
+                    f"least {need}×{need} px to reach {params.deepest_layer}. Raise style_scale "
+                    "or size, or use a larger style image."
+                )
+            style_hws.append(shw)
+        shapes.append((hw, style_hws))
+    return shapes
+
+
+def _optimise(content01, styles, init_image, params, stage_shapes, device, guides, progress):
+    """The generator behind ``stylize``."""
+    from ._torch import torch
+    from .losses import content_loss, gram, style_layer_loss, tv_loss
+    from .network import cached_features
+    from .weights import load_weights
+
+    start = time.perf_counter()
+    load_weights(params.weights, progress)  # downloads once, with progress, if needed
+    net, weights = cached_features(
+        params.weights, params.deepest_layer, params.pooling, params.normalized, str(device)
+    )
+    luminance = params.preserve_color == "luminance"
+    content_rgb = content01  # luminance mode takes its chroma from here
+    if params.preserve_color == "histogram":
+        styles = [(match_color_histogram(s, content01), w) for s, w in styles]
+    elif luminance:
+        content_y = rgb_to_yiq(content01)[..., 0]
+        styles = [(match_luminance(rgb_to_yiq(s)[..., 0], content_y), w) for s, w in styles]
+        content01 = content_y
+        if init_image is not None:
+            init_image = rgb_to_yiq(init_image)[..., 0]
+
+    autocast = (
+        torch.autocast(device.type, dtype=torch.bfloat16)
+        if params.precision == "bf16"
+        else _no_autocast()
+    )
+    alpha, beta, gamma = params.alpha, params.beta, params.tv_weight
+    layer_weights = dict(zip(params.style_layers, params.layer_weights))
+    total_weight = sum(w for _, w in styles)
+    content_layers = [params.content_layer] if alpha > 0 else []
+    style_layers = list(params.style_layers) if beta > 0 else []
+    layers = list(dict.fromkeys(content_layers + style_layers))
+
+    def to_tensor(image, hw):
+        t = torch.from_numpy(np.ascontiguousarray(image))
+        t = t[None, None] if t.ndim == 2 else t.permute(2, 0, 1)[None]
+        t = t.to(device)
+        if tuple(t.shape[-2:]) != tuple(hw):
+            t = torch.nn.functional.interpolate(
+                t, size=hw, mode="bilinear", antialias=True, align_corners=False
+            )
+        return t.clamp(0, 1)
+
+    def net_input(x):  # a luminance image enters VGG as grey RGB
+        return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+    def features(x, names):
+        with autocast:
+            return net(net_input(x), names, checkpoint=params.checkpoint)
+
+    def to_image(x, hw):
+        arr = x.detach()[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+        if luminance:
+            iq = chroma_at(hw)
+            return yiq_to_rgb(np.concatenate([arr, iq], axis=-1))
+        return np.ascontiguousarray(arr, dtype=np.float32)
+
+    chroma_cache = {}
+
+    def chroma_at(hw):
+        if hw not in chroma_cache:
+            from skimage.transform import resize
+
+            iq = rgb_to_yiq(content_rgb)[..., 1:]
+            chroma_cache[hw] = resize(iq, hw, anti_aliasing=True).astype(np.float32)
+        return chroma_cache[hw]
+
+    g = None
+    iteration = 0
+    last_step = None
+    try:
+        for stage, (hw, style_hws) in enumerate(stage_shapes):
+            # -- targets, computed once per stage ---------------------------------
+            with torch.inference_mode():
+                c = to_tensor(content01, hw)
+                target_content = (
+                    features(c, content_layers)[params.content_layer].float().clone()
+                    if content_layers
+                    else None
+                )
+                style_grams = []  # per style image: {layer: G/M}
+                for (image, _), shw in zip(styles, style_hws):
+                    feats = features(to_tensor(image, shw), style_layers)
+                    style_grams.append({n: gram(feats[n]).clone() for n in style_layers})
+                blended = {
+                    n: sum(w * sg[n] for (_, w), sg in zip(styles, style_grams)) / total_weight
+                    for n in style_layers
+                }
+
+            # -- the image being optimised ------------------------------------------
+            if g is None:
+                g0 = _initial_image(params, c, init_image, to_tensor, hw, torch)
+            else:
+                g0 = torch.nn.functional.interpolate(
+                    g.detach(), size=hw, mode="bicubic", align_corners=False
+                ).clamp(0, 1)
+            g = g0.detach().clone().requires_grad_(True)
+            del c
+
+            def evaluate():
+                feats = features(g, layers)
+                zero = g.new_zeros(())
+                lc = (
+                    content_loss(feats[params.content_layer].float(), target_content)
+                    if content_layers
+                    else zero
+                )
+                if not style_layers:
+                    ls = zero
+                elif guides is None:
+                    ls = sum(
+                        layer_weights[n] * style_layer_loss(gram(feats[n]), blended[n])
+                        for n in style_layers
+                    )
+                else:
+                    ls = guides.style_loss(feats, style_grams, layer_weights, hw)
+                ltv = tv_loss(g) if gamma > 0 else zero
+                total = alpha * lc + beta * ls + gamma * ltv
+                return total, (lc, ls, ltv)
+
+            last = {}
+
+            if params.optimizer == "lbfgs":
+                opt = torch.optim.LBFGS([g], lr=params.lr, max_iter=1, history_size=20)
+
+                def closure():
+                    opt.zero_grad(set_to_none=True)
+                    total, parts = evaluate()
+                    total.backward()
+                    last["total"], last["parts"] = total.detach(), parts
+                    return total
+
+                def one_step():
+                    opt.step(closure)
+            else:
+                opt = torch.optim.Adam([g], lr=params.lr)
+
+                def one_step():
+                    opt.zero_grad(set_to_none=True)
+                    total, parts = evaluate()
+                    total.backward()
+                    last["total"], last["parts"] = total.detach(), parts
+                    opt.step()
+                    with torch.no_grad():
+                        g.clamp_(0, 1)
+
+            for local in range(1, params.steps + 1):
+                one_step()
+                iteration += 1
+                report = local == params.steps or iteration % params.every == 0
+                # L-BFGS reads the loss on the host anyway; Adam only when reporting.
+                if (report or params.optimizer == "lbfgs") and not torch.isfinite(last["total"]):
+                    raise DivergedError(
+                        f"The loss became {float(last['total'])} at step {iteration}: the "
+                        "optimisation diverged. The last finite result was kept. Try a smaller "
+                        "learning rate, the L-BFGS optimiser, or a lower beta.",
+                        last_step,
+                    )
+                if report:
+                    lc, ls, ltv = (float(v.detach()) for v in last["parts"])
+                    last_step = Step(
+                        iteration=iteration,
+                        image=to_image(g, hw),
+                        losses={
+                            "content": lc,
+                            "style": ls,
+                            "tv": ltv,
+                            "total": float(last["total"]),
+                        },
+                        elapsed=time.perf_counter() - start,
+                        total_steps=params.total_steps,
+                        stage=stage,
+                        params=params,
+                        device=str(device),
+                        weights_version=weights.version,
+                    )
+                    yield last_step
+    finally:
+        # Runs on normal end, on error and when the caller closes the iterator.
+        g = None
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def _initial_image(params, content, init_image, to_tensor, hw, torch):
+    channels = content.shape[1]
+    if params.init == "content":
+        return content.clone()
+    if params.init == "array":
+        return to_tensor(init_image, hw)
+    generator = torch.Generator()
+    if params.seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(params.seed)
+    # White noise, drawn on the CPU so a seed gives the same start on every device.
+    noise = torch.rand((1, channels, *hw), generator=generator)
+    return noise.to(content.device)
+
+
+class _no_autocast:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

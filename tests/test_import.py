@@ -1,0 +1,36 @@
+"""Importing the package must not import torch (napari's start-up stays fast)."""
+
+import subprocess
+import sys
+
+
+def test_import_napari_nst_does_not_import_torch():
+    code = "import sys, napari_nst; print('torch' in sys.modules, 'napari' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_engine_params_and_images_do_not_import_torch():
+    code = (
+        "import sys; import napari_nst.engine.params, napari_nst.engine.images; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_engine_imports_neither_napari_nor_qt():
+    code = (
+        "import sys; import napari_nst.engine.run, napari_nst.engine.network; "
+        "print(any(m.split('.')[0] in ('napari', 'qtpy', 'PyQt6', 'PyQt5', 'PySide6') "
+        "for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_public_names_load_lazily():
+    import napari_nst
+
+    assert callable(napari_nst.stylize)
+    assert napari_nst.StyleParams().steps > 0

@@ -1,0 +1,76 @@
+"""The loss terms against hand-computed values and finite differences."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_nst.engine.losses import content_loss, gram, style_layer_loss, tv_loss  # noqa: E402
+
+
+def test_content_loss_is_half_sum_of_squares():
+    f = torch.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+    p = torch.tensor([[[[0.0, 2.0], [1.0, 1.0]]]])
+    # ½·(1² + 0² + 2² + 3²) = 7
+    assert content_loss(f, p).item() == pytest.approx(7.0)
+
+
+def test_gram_divides_by_positions():
+    # N = 2 filters, M = 3 positions
+    f = torch.tensor([[1.0, 2.0, 3.0], [0.0, 1.0, -1.0]]).reshape(1, 2, 1, 3)
+    expected = torch.tensor([[14.0, -1.0], [-1.0, 2.0]]) / 3
+    assert torch.allclose(gram(f), expected)
+
+
+def test_style_layer_loss_matches_paper_formula():
+    """E_l = 1/(4·N²·M²)·Σ(G − A)² with G = F·Fᵀ (not divided by M)."""
+    torch.manual_seed(0)
+    n, h, w = 3, 2, 5
+    m = h * w
+    f = torch.randn(1, n, h, w)
+    a_feat = torch.randn(1, n, h, w)
+    g_raw = f.reshape(n, m) @ f.reshape(n, m).T
+    a_raw = a_feat.reshape(n, m) @ a_feat.reshape(n, m).T
+    by_hand = ((g_raw - a_raw) ** 2).sum() / (4 * n**2 * m**2)
+    assert style_layer_loss(gram(f), gram(a_feat)).item() == pytest.approx(
+        by_hand.item(), rel=1e-6
+    )
+
+
+def test_style_layer_loss_tiny_example_by_hand():
+    # N = 1, M = 2: F = [1, 1] -> G = 2; A from [2, 0] -> 4; E = (2 − 4)²/(4·1·4) = 0.25
+    f = torch.tensor([1.0, 1.0]).reshape(1, 1, 1, 2)
+    a = torch.tensor([2.0, 0.0]).reshape(1, 1, 1, 2)
+    assert style_layer_loss(gram(f), gram(a)).item() == pytest.approx(0.25)
+
+
+def test_masked_gram_is_gram_of_the_region():
+    torch.manual_seed(1)
+    f = torch.randn(1, 4, 3, 6)
+    mask = torch.zeros(3, 6)
+    mask[:, :2] = 1
+    region = f[..., :2]
+    assert torch.allclose(gram(f, mask), gram(region), atol=1e-6)
+
+
+def test_tv_loss_by_hand():
+    x = torch.tensor([[[[0.0, 1.0], [1.0, 3.0]]]])
+    # horizontal: (1−0)² + (3−1)² = 5; vertical: (1−0)² + (3−1)² = 5
+    assert tv_loss(x).item() == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("term", ["content", "style", "tv"])
+def test_gradients_match_finite_differences(term):
+    torch.manual_seed(2)
+    x = torch.randn(1, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    target = torch.randn(1, 3, 4, 5, dtype=torch.float64)
+
+    def fn(inp):
+        if term == "content":
+            return content_loss(inp, target)
+        if term == "tv":
+            return tv_loss(inp)
+        g = (inp.reshape(3, -1) @ inp.reshape(3, -1).T) / 20
+        a = (target.reshape(3, -1) @ target.reshape(3, -1).T) / 20
+        return style_layer_loss(g, a)
+
+    assert torch.autograd.gradcheck(fn, (x,), eps=1e-6, atol=1e-5)

