@@ -136,3 +136,22 @@ def test_divergence_stops_with_the_last_finite_step(small_pair):
 def test_every_and_the_last_step_are_reported(small_pair):
     steps = list(stylize(*small_pair, size=32, steps=7, every=3))
     assert [s.iteration for s in steps] == [3, 6, 7]
+
+
+def test_should_stop_ends_the_run_within_one_step_and_reports_it(small_pair):
+    calls = []
+
+    def should_stop():
+        calls.append(1)
+        return len(calls) >= 3
+
+    steps = list(stylize(*small_pair, size=32, steps=50, every=10, should_stop=should_stop))
+    assert [s.iteration for s in steps] == [3]
+
+
+def test_init_image_at_the_output_size_is_used_as_is(small_pair):
+    """An init exactly the output size skips resizing (a layout that once broke L-BFGS)."""
+    content, style = small_pair
+    init = np.random.default_rng(3).random((21, 32, 3)).astype(np.float32)
+    first = next(stylize(content, style, size=32, steps=1, init=init, learning_rate=1e-12))
+    assert np.allclose(first.image, init, atol=1e-5)

@@ -58,6 +58,7 @@ def stylize(
     style_limits: Sequence[float] | Sequence[Sequence[float] | None] | None = None,
     guides=None,
     download_progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
     **overrides,
 ) -> Iterator[Step]:
     """Paint ``content`` in the style of ``style``; yield a ``Step`` every ``every`` steps.
@@ -69,10 +70,15 @@ def stylize(
     ``ValueError`` at the call. Closing the iterator stops the run at once.
 
     ``guides`` (a ``Guides``) restricts each style to a region of the content.
+    ``should_stop`` is polled after every step: when it returns True, the current
+    image is reported and the run ends (a GUI's Stop button).
     """
     init_image = None
     if "init" in overrides and not isinstance(overrides["init"], str):
-        init_image = to_rgb01(overrides.pop("init"), name="init image")
+        init = np.asarray(overrides.pop("init"))
+        # A float init is taken as an image in [0, 1] (e.g. an earlier result), not stretched.
+        limits = (0.0, 1.0) if init.dtype.kind == "f" else None
+        init_image = to_rgb01(init, limits, name="init image")
         overrides["init"] = "array"
     if params is None:
         params = StyleParams(**overrides)
@@ -91,7 +97,15 @@ def stylize(
 
     device = resolve_device(params.device)
     return _optimise(
-        content01, styles, init_image, params, stage_shapes, device, guides, download_progress
+        content01,
+        styles,
+        init_image,
+        params,
+        stage_shapes,
+        device,
+        guides,
+        download_progress,
+        should_stop or (lambda: False),
     )
 
 
@@ -144,7 +158,9 @@ def _stage_shapes(content_hw, styles, params: StyleParams):
     return shapes
 
 
-def _optimise(content01, styles, init_image, params, stage_shapes, device, guides, progress):
+def _optimise(
+    content01, styles, init_image, params, stage_shapes, device, guides, progress, should_stop
+):
     """The generator behind ``stylize``."""
     from ._torch import torch
     from .losses import content_loss, gram, style_layer_loss, tv_loss
@@ -242,7 +258,7 @@ def _optimise(content01, styles, init_image, params, stage_shapes, device, guide
                 g0 = torch.nn.functional.interpolate(
                     g.detach(), size=hw, mode="bicubic", align_corners=False
                 ).clamp(0, 1)
-            g = g0.detach().clone().requires_grad_(True)
+            g = g0.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
             del c
 
             def evaluate():
@@ -295,7 +311,8 @@ def _optimise(content01, styles, init_image, params, stage_shapes, device, guide
             for local in range(1, params.steps + 1):
                 one_step()
                 iteration += 1
-                report = local == params.steps or iteration % params.every == 0
+                stopping = should_stop()
+                report = stopping or local == params.steps or iteration % params.every == 0
                 # L-BFGS reads the loss on the host anyway; Adam only when reporting.
                 if (report or params.optimizer == "lbfgs") and not torch.isfinite(last["total"]):
                     raise DivergedError(
@@ -323,6 +340,8 @@ def _optimise(content01, styles, init_image, params, stage_shapes, device, guide
                         weights_version=weights.version,
                     )
                     yield last_step
+                if stopping:
+                    return
     finally:
         # Runs on normal end, on error and when the caller closes the iterator.
         g = None

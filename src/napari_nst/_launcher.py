@@ -1,0 +1,41 @@
+"""``napari-nst``: napari with a sample pair loaded and the widget docked."""
+
+from __future__ import annotations
+
+import argparse
+
+SAMPLES = ("astronaut_hubble", "chelsea_ihc", "coffee_brick")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="napari-nst",
+        description="Open napari with a content/style sample pair and the Style Transfer widget.",
+    )
+    parser.add_argument(
+        "--sample",
+        choices=SAMPLES,
+        default=SAMPLES[0],
+        help="which sample pair to open (default: %(default)s)",
+    )
+    parser.add_argument("--run", action="store_true", help="press Run straight away")
+    parser.add_argument("--steps", type=int, help="override the widget's number of steps")
+    parser.add_argument("--size", type=int, help="override the widget's size (px)")
+    args = parser.parse_args(argv)
+
+    import napari
+
+    viewer = napari.Viewer(title="napari-nst")
+    viewer.open_sample("napari-nst", args.sample)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
+    if args.steps:
+        widget.steps.value = args.steps
+    if args.size:
+        widget.size.value = args.size
+    if args.run:
+        widget.start()
+    napari.run()
+
+
+if __name__ == "__main__":
+    main()

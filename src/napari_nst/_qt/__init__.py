@@ -1,0 +1,1 @@
+"""The Qt side of napari-nst: the dock widget and its loss plot."""

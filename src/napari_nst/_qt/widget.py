@@ -1,0 +1,469 @@
+"""The "Style Transfer" dock widget: two layers in, one output layer streamed live.
+
+No maths here: values are validated by ``StyleParams`` and the run is a
+``ViewerRun`` around the engine's ``stylize``.
+"""
+
+from __future__ import annotations
+
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    LineEdit,
+    PushButton,
+    SpinBox,
+)
+
+from .._layers import image_layers
+from .._viewer_run import METADATA_KEY, ViewerRun, gather_inputs
+from ..engine.params import StyleParams
+from .loss_plot import LossPlot
+
+DEFAULTS = StyleParams()
+
+
+def _number_text(value: float) -> str:
+    return f"{value:g}"
+
+
+class StyleRow(Container):
+    """One extra style layer with its blend weight."""
+
+    def __init__(self, choices, on_remove):
+        self.layer = ComboBox(label="Style", choices=choices, tooltip="An extra style image.")
+        self.weight = FloatSpinBox(
+            label="weight",
+            value=1.0,
+            min=0.0,
+            max=1000.0,
+            step=0.1,
+            tooltip="Blend weight: the target Gram matrices are the weighted mix of the styles.",
+        )
+        self.remove = PushButton(text="✕", tooltip="Remove this style.")
+        super().__init__(
+            widgets=[self.layer, self.weight, self.remove], layout="horizontal", labels=False
+        )
+        self.remove.changed.connect(lambda: on_remove(self))
+
+
+class StyleTransferWidget(Container):
+    """Pick content and style layers, tune α/β, press Run, watch G evolve."""
+
+    def __init__(self, napari_viewer):
+        self.viewer = napari_viewer
+        self.run: ViewerRun | None = None
+        self.last_message = ""
+        self._extra_rows: list[StyleRow] = []
+
+        choices = self._layer_choices
+        self.content = ComboBox(
+            label="Content", choices=choices, tooltip="The image whose layout is kept (C)."
+        )
+        self.style = ComboBox(
+            label="Style",
+            choices=choices,
+            tooltip="The image whose textures and colours are taken (S).",
+        )
+        self.style_weight = FloatSpinBox(
+            label="Style weight",
+            value=1.0,
+            min=0.0,
+            max=1000.0,
+            step=0.1,
+            tooltip="Blend weight of this style when several styles are used.",
+        )
+        self.extra_styles = Container(labels=False)
+        self.add_style = PushButton(text="+ Add style", tooltip="Blend several style layers.")
+        self.alpha = LineEdit(
+            label="α (content)",
+            value=_number_text(DEFAULTS.alpha),
+            tooltip="Content weight α in J = α·J_content + β·J_style.",
+        )
+        self.beta = LineEdit(
+            label="β (style)",
+            value=_number_text(DEFAULTS.beta),
+            tooltip="Style weight β. Raise it (lower α/β) for more style.",
+        )
+        self.ratio = Label(label="α/β")
+        self.tv_weight = LineEdit(
+            label="TV weight γ",
+            value=_number_text(DEFAULTS.tv_weight),
+            tooltip="Total-variation weight: smooths the result.",
+        )
+        self.steps = SpinBox(
+            label="Steps",
+            value=DEFAULTS.steps,
+            min=1,
+            max=100000,
+            tooltip="Gradient evaluations per scale.",
+        )
+        self.size = SpinBox(
+            label="Size (px)",
+            value=DEFAULTS.size,
+            min=16,
+            max=8192,
+            step=16,
+            tooltip="Longer side of the output; the content is resized to it.",
+        )
+        self.scales = LineEdit(
+            label="Scales",
+            value="",
+            tooltip="Coarse-to-fine sizes, e.g. '256, 512' (overrides Size). Empty: one scale.",
+        )
+        self.style_scale = FloatSpinBox(
+            label="Style scale",
+            value=DEFAULTS.style_scale,
+            min=0.05,
+            max=16.0,
+            step=0.05,
+            tooltip="Style image size relative to the content: larger gives larger brush strokes.",
+        )
+        self.init = ComboBox(
+            label="Start from",
+            choices=["noise", "content"],
+            value=DEFAULTS.init,
+            tooltip="White noise (the paper) or the content image.",
+        )
+        self.optimizer = ComboBox(
+            label="Optimizer",
+            choices=["lbfgs", "adam"],
+            value=DEFAULTS.optimizer,
+            tooltip="L-BFGS (the paper's, fast to converge) or Adam.",
+        )
+        self.device = ComboBox(
+            label="Device",
+            choices=["auto", "cuda", "mps", "cpu"],
+            value=DEFAULTS.device,
+            tooltip="Auto picks CUDA, then MPS, then the CPU.",
+        )
+        self.device_in_use = Label(label="In use", value="–")
+        self.preserve_color = ComboBox(
+            label="Preserve colour",
+            choices=[("off", None), ("luminance", "luminance"), ("histogram", "histogram")],
+            value=None,
+            tooltip="Keep the content's colours: transfer luminance only, or match the "
+            "style's colour histogram to the content first.",
+        )
+        self.fast = CheckBox(
+            text="Fast mode (bf16)",
+            value=False,
+            tooltip="bfloat16 autocast; Gram matrices and losses stay fp32.",
+        )
+        self.seed = SpinBox(
+            label="Seed",
+            value=DEFAULTS.seed,
+            min=0,
+            max=2**31 - 1,
+            tooltip="The same seed on the same device gives the same image.",
+        )
+        self.every = SpinBox(
+            label="Update every",
+            value=DEFAULTS.every,
+            min=1,
+            max=10000,
+            tooltip="Refresh the output layer every N steps.",
+        )
+        self.all_slices = CheckBox(
+            text="All slices / frames",
+            value=False,
+            tooltip="Stylise every slice of a Z or T stack, each "
+            "starting from the previous result.",
+        )
+        self.run_button = PushButton(text="Run")
+        self.pause_button = PushButton(text="Pause", enabled=False)
+        self.continue_button = PushButton(
+            text="Continue from output",
+            tooltip="Start a new run from the selected output layer's image.",
+        )
+        self.load_button = PushButton(
+            text="Load settings", tooltip="Restore the parameters of the selected output layer."
+        )
+        self.status = Label(value="")
+        super().__init__(
+            widgets=[
+                self.content,
+                self.style,
+                self.style_weight,
+                self.extra_styles,
+                self.add_style,
+                self.alpha,
+                self.beta,
+                self.ratio,
+                self.tv_weight,
+                self.steps,
+                self.size,
+                self.scales,
+                self.style_scale,
+                self.init,
+                self.optimizer,
+                self.device,
+                self.device_in_use,
+                self.preserve_color,
+                self.fast,
+                self.seed,
+                self.every,
+                self.all_slices,
+                Container(
+                    widgets=[self.run_button, self.pause_button], layout="horizontal", labels=False
+                ),
+                Container(
+                    widgets=[self.continue_button, self.load_button],
+                    layout="horizontal",
+                    labels=False,
+                ),
+                self.status,
+            ]
+        )
+        self.plot = LossPlot()
+        self.native.layout().addWidget(self.plot)
+
+        self.alpha.changed.connect(self._show_ratio)
+        self.beta.changed.connect(self._show_ratio)
+        self.add_style.changed.connect(self._add_style_row)
+        self.run_button.changed.connect(self._on_run_clicked)
+        self.pause_button.changed.connect(self._on_pause_clicked)
+        self.continue_button.changed.connect(self._on_continue_clicked)
+        self.load_button.changed.connect(self._on_load_clicked)
+        self._watch_layers()
+        self._refresh_layers()
+        self._show_ratio()
+        # Stop the worker when the widget goes away (closing the viewer destroys it too).
+        self.native.destroyed.connect(self._make_stopper())
+
+    # -- layer choices ------------------------------------------------------------------
+    def _layer_choices(self, _widget=None):
+        return [(layer.name, layer) for layer in image_layers(self.viewer)]
+
+    def _watch_layers(self):
+        events = self.viewer.layers.events
+        for name in ("inserted", "removed", "moved", "reordered"):
+            getattr(events, name).connect(self._refresh_layers)
+        events.inserted.connect(self._watch_name)
+        for layer in self.viewer.layers:
+            layer.events.name.connect(self._refresh_layers)
+
+    def _watch_name(self, event):
+        event.value.events.name.connect(self._refresh_layers)
+
+    def _refresh_layers(self, _event=None):
+        self.reset_choices()
+        layers = image_layers(self.viewer)
+        if len(layers) >= 2 and self.content.value is self.style.value:
+            # Prefer what the names say, else two different layers.
+            styles = [layer for layer in layers if "(style)" in layer.name]
+            contents = [layer for layer in layers if "(content)" in layer.name]
+            if contents:
+                self.content.value = contents[0]
+            self.style.value = next(
+                (s for s in styles + layers if s is not self.content.value), layers[-1]
+            )
+
+    def _add_style_row(self):
+        row = StyleRow(self._layer_choices, self._remove_style_row)
+        self._extra_rows.append(row)
+        self.extra_styles.append(row)
+
+    def _remove_style_row(self, row):
+        self._extra_rows.remove(row)
+        self.extra_styles.remove(row)
+
+    # -- parameters ---------------------------------------------------------------------
+    def params(self) -> StyleParams:
+        """The widget's values as validated StyleParams (ValueError names the field)."""
+        scales = self.scales.value.strip()
+        return StyleParams(
+            alpha=_parse_float("α (content)", self.alpha.value),
+            beta=_parse_float("β (style)", self.beta.value),
+            tv_weight=_parse_float("TV weight γ", self.tv_weight.value),
+            steps=self.steps.value,
+            size=self.size.value,
+            scales=tuple(_parse_int("Scales", s) for s in scales.replace(",", " ").split())
+            if scales
+            else None,
+            style_scale=self.style_scale.value,
+            init=self.init.value,
+            optimizer=self.optimizer.value,
+            device=self.device.value,
+            preserve_color=self.preserve_color.value,
+            precision="bf16" if self.fast.value else "fp32",
+            seed=self.seed.value,
+            every=self.every.value,
+        )
+
+    def set_params(self, params: StyleParams) -> None:
+        self.alpha.value = _number_text(params.alpha)
+        self.beta.value = _number_text(params.beta)
+        self.tv_weight.value = _number_text(params.tv_weight)
+        self.steps.value = params.steps
+        if params.size is not None:
+            self.size.value = params.size
+        self.scales.value = ", ".join(str(s) for s in params.scales) if params.scales else ""
+        self.style_scale.value = params.style_scale
+        self.init.value = params.init if params.init in ("noise", "content") else "noise"
+        self.optimizer.value = params.optimizer
+        self.device.value = params.device.split(":")[0]
+        self.preserve_color.value = params.preserve_color
+        self.fast.value = params.precision == "bf16"
+        self.seed.value = params.seed or 0
+        self.every.value = params.every
+
+    def _show_ratio(self, _value=None):
+        try:
+            a = _parse_float("α", self.alpha.value)
+            b = _parse_float("β", self.beta.value)
+            self.ratio.value = "∞ (no style)" if b == 0 else f"{a / b:.3g}"
+        except ValueError:
+            self.ratio.value = "–"
+
+    def chosen_styles(self):
+        styles = [(self.style.value, self.style_weight.value)]
+        styles += [(row.layer.value, row.weight.value) for row in self._extra_rows]
+        return styles
+
+    # -- actions ------------------------------------------------------------------------
+    def _on_run_clicked(self):
+        if self.run is not None and self.run.running:
+            self.run.stop()
+            self.run_button.enabled = False  # until the worker has finished its step
+            self._say("Stopping after this step…", error=False)
+            return
+        self.start()
+
+    def start(self, init=None) -> ViewerRun | None:
+        """Validate everything, then start a run; returns None after telling the user why not."""
+        if self.run is not None and self.run.running:
+            self._say("A run is already going: stop it first.")
+            return None
+        try:
+            params = self.params()
+            content = self.content.value
+            styles = self.chosen_styles()
+            if content is None or any(layer is None for layer, _ in styles):
+                raise ValueError("Open two image layers and choose a content and a style layer.")
+            if any(layer is content for layer, _ in styles):
+                raise ValueError(
+                    "Content and style are the same layer: choose two different layers."
+                )
+            if sum(w for _, w in styles) <= 0:
+                raise ValueError("All style weights are 0: give a style a weight above 0.")
+            inputs = gather_inputs(
+                self.viewer, content, styles, all_slices=self.all_slices.value, init=init
+            )
+        except ValueError as err:
+            self._say(str(err))
+            return None
+        self.plot.clear()
+        self.run = ViewerRun(
+            self.viewer, inputs, params, on_step=self._on_step, on_finish=self._on_finish
+        )
+        self.run.start()
+        self._set_running(True)
+        self._say("Running…", error=False)
+        return self.run
+
+    def _on_pause_clicked(self):
+        if self.run is None or not self.run.running:
+            return
+        if self.pause_button.text == "Pause":
+            self.run.pause()
+            self.pause_button.text = "Resume"
+            self._say("Paused.", error=False)
+        else:
+            self.run.resume()
+            self.pause_button.text = "Pause"
+            self._say("Running…", error=False)
+
+    def _selected_output(self):
+        layer = self.viewer.layers.selection.active
+        if layer is None or METADATA_KEY not in layer.metadata:
+            raise ValueError("Select an output layer made by Style Transfer first.")
+        return layer
+
+    def _on_continue_clicked(self):
+        try:
+            layer = self._selected_output()
+        except ValueError as err:
+            self._say(str(err))
+            return
+        from .._layers import current_slice_index, layer_plane
+
+        self.start(init=layer_plane(layer, current_slice_index(layer, self.viewer)))
+
+    def _on_load_clicked(self):
+        try:
+            layer = self._selected_output()
+            saved = layer.metadata[METADATA_KEY].get("params")
+            if not saved:
+                raise ValueError("This output layer has no saved settings yet.")
+            self.set_params(StyleParams.from_dict(saved))
+        except ValueError as err:
+            self._say(str(err))
+            return
+        self._say(f"Settings loaded from '{layer.name}'.", error=False)
+
+    # -- run callbacks ------------------------------------------------------------------
+    def _on_step(self, run, step):
+        p = run.params
+        self.plot.add(
+            step.iteration,
+            {
+                "total": step.losses["total"],
+                "content": p.alpha * step.losses["content"],
+                "style": p.beta * step.losses["style"],
+            },
+        )
+        self.device_in_use.value = step.device
+        self.status.value = (
+            f"Step {step.iteration}/{step.total_steps} · J = {step.losses['total']:.4g} · "
+            f"{step.elapsed:.1f} s"
+        )
+
+    def _on_finish(self, run):
+        self._set_running(False)
+        if run.error:
+            self._say(run.error)
+        elif run.output is not None:
+            self._say(f"Done: '{run.output.name}'.", error=False)
+
+    def _set_running(self, running: bool):
+        self.run_button.text = "Stop" if running else "Run"
+        self.run_button.enabled = True
+        self.pause_button.enabled = running
+        self.pause_button.text = "Pause"
+        self.continue_button.enabled = not running
+        self.load_button.enabled = not running
+
+    def _say(self, message: str, error: bool = True):
+        self.last_message = message
+        self.status.value = message
+        if error:
+            from napari.utils.notifications import show_warning
+
+            show_warning(message)
+
+    def _make_stopper(self):
+        holder = self
+
+        def stop(*_):
+            run = holder.run
+            if run is not None and run.running:
+                run.shutdown()
+
+        return stop
+
+
+def _parse_float(name: str, text: str) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number such as 1, 0.5 or 1e6, not {text!r}.") from None
+
+
+def _parse_int(name: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be whole numbers such as 256, 512, not {text!r}.") from None

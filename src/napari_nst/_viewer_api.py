@@ -1,0 +1,36 @@
+"""``stylize_in_viewer``: what the Run button does, from napari's console."""
+
+from __future__ import annotations
+
+from ._viewer_run import ViewerRun, gather_inputs
+from .engine.params import StyleParams
+
+
+def stylize_in_viewer(viewer, content, style, *, all_slices: bool = False, **params):
+    """Start a style transfer between two layers of ``viewer``; return its worker.
+
+    ``content`` and ``style`` are layers or layer names; ``style`` may also be a
+    list of ``(layer or name, weight)``. Parameters are ``StyleParams``'s. The
+    result streams into a new output layer. ``worker.nst_run.stop()`` stops it.
+    """
+    content_layer = _layer(viewer, content)
+    pairs = style if isinstance(style, list) else [(style, 1.0)]
+    style_layers = [(_layer(viewer, s), float(w)) for s, w in pairs]
+    if any(layer is content_layer for layer, _ in style_layers):
+        raise ValueError("Content and style are the same layer: choose two different layers.")
+    p = StyleParams(**params)
+    inputs = gather_inputs(viewer, content_layer, style_layers, all_slices=all_slices)
+    return ViewerRun(viewer, inputs, p).start()
+
+
+def _layer(viewer, ref):
+    from napari.layers import Image
+
+    if isinstance(ref, str):
+        if ref not in viewer.layers:
+            raise ValueError(f"No layer named '{ref}' in the viewer.")
+        ref = viewer.layers[ref]
+    layer = ref
+    if not isinstance(layer, Image):
+        raise ValueError(f"Layer '{layer.name}' is not an image layer.")
+    return layer

@@ -1,0 +1,288 @@
+"""One style-transfer run inside a napari viewer: worker, output layer, progress.
+
+Used by the dock widget and by ``stylize_in_viewer`` from the console. The maths
+is the engine's; this module only moves arrays between layers and the worker,
+always changing only the output layer it created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._layers import current_slice_index, layer_contrast_limits, layer_plane, slice_dims
+from .engine.errors import friendly_message
+from .engine.params import StyleParams
+
+METADATA_KEY = "napari_nst"
+
+
+@dataclass
+class RunInputs:
+    """Copies of everything the worker reads, taken on the main thread at start."""
+
+    content_name: str
+    style_names: list[str]
+    planes: list[tuple[tuple[int, ...], np.ndarray]]  # (slice index, content plane)
+    content_limits: tuple | None
+    styles: list[tuple[np.ndarray, float]]
+    style_limits: list
+    lead_shape: tuple[int, ...]  # leading dims of the output layer
+    init: np.ndarray | None = None
+    layer_scale: np.ndarray = field(default_factory=lambda: np.ones(2))
+    layer_translate: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    source_hw: tuple[int, int] = (1, 1)
+
+
+def gather_inputs(viewer, content, styles, *, all_slices=False, init=None) -> RunInputs:
+    """Read (and copy) the content and style layers as the engine needs them."""
+    lead = slice_dims(content)
+    if lead and all_slices:
+        indices = list(np.ndindex(*content.data.shape[:lead]))
+        lead_shape = content.data.shape[:lead]
+    else:
+        indices = [current_slice_index(content, viewer)]
+        lead_shape = (1,) * lead
+    planes = [(idx, layer_plane(content, idx)) for idx in indices]
+    style_arrays, style_limits = [], []
+    for layer, weight in styles:
+        style_arrays.append((layer_plane(layer, current_slice_index(layer, viewer)), weight))
+        style_limits.append(layer_contrast_limits(layer))
+    hw = planes[0][1].shape[:2]
+    return RunInputs(
+        content_name=content.name,
+        style_names=[layer.name for layer, _ in styles],
+        planes=planes,
+        content_limits=layer_contrast_limits(content),
+        styles=style_arrays,
+        style_limits=style_limits,
+        lead_shape=lead_shape,
+        init=init,
+        layer_scale=np.asarray(content.scale, dtype=float),
+        layer_translate=np.asarray(content.translate, dtype=float),
+        source_hw=(int(hw[0]), int(hw[1])),
+    )
+
+
+class ViewerRun:
+    """Runs ``stylize`` in a napari thread worker and streams G into one layer."""
+
+    def __init__(
+        self,
+        viewer,
+        inputs: RunInputs,
+        params: StyleParams,
+        *,
+        on_step: Callable | None = None,
+        on_finish: Callable | None = None,
+    ):
+        self.viewer = viewer
+        self.inputs = inputs
+        self.params = params
+        self.on_step = on_step
+        self.on_finish = on_finish
+        self.output = None  # the layer this run created
+        self.history: list[dict] = []
+        self.error: str | None = None
+        self.device = ""
+        self._stop = threading.Event()
+        self._start_time = 0.0
+        self._progress = None
+        self._done = False
+        self.worker = None
+
+    # -- control ------------------------------------------------------------------------
+    def start(self):
+        from napari.qt.threading import create_worker
+        from napari.utils import progress
+
+        total = self.params.total_steps * len(self.inputs.planes)
+        self._progress = progress(total=total, desc="Style transfer")
+        self._start_time = time.perf_counter()
+        self.worker = create_worker(self._work, _ignore_errors=True)
+        self.worker.yielded.connect(self._on_event)
+        self.worker.finished.connect(self._on_finished)
+        self.viewer.layers.events.removed.connect(self._on_layer_removed)
+        self.worker.nst_run = self  # the console can reach the run from the worker
+        self.worker.start()
+        return self.worker
+
+    def stop(self):
+        """End the run within one step; the last image stays in the output layer."""
+        self._stop.set()
+        if self.worker is not None and self.worker.is_paused:
+            self.worker.resume()
+
+    def shutdown(self):
+        """Stop for good (the widget or viewer is closing): no more layer or UI updates."""
+        self._stop.set()
+        self.on_step = self.on_finish = None
+        if self.worker is not None:
+            with contextlib.suppress(TypeError, RuntimeError):
+                self.worker.yielded.disconnect(self._on_event)
+            self.worker.quit()
+            if self.worker.is_paused:
+                self.worker.resume()
+
+    def pause(self):
+        if self.worker is not None:
+            self.worker.pause()
+
+    def resume(self):
+        if self.worker is not None:
+            self.worker.resume()
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None and not self._done
+
+    # -- worker thread ------------------------------------------------------------------
+    def _work(self):
+        from .engine.run import DivergedError, stylize
+
+        ins = self.inputs
+        previous = ins.init
+        for n, (index, plane) in enumerate(ins.planes):
+            if self._stop.is_set():
+                return
+            params = self.params
+            init = previous if previous is not None else params.init
+            try:
+                steps = stylize(
+                    plane,
+                    [(s, w) for s, w in ins.styles],
+                    params,
+                    content_limits=ins.content_limits,
+                    style_limits=ins.style_limits,
+                    should_stop=self._stop.is_set,
+                    init=init,
+                )
+                last = None
+                for step in steps:
+                    last = step
+                    yield ("step", n, index, step)
+            except DivergedError as err:
+                yield ("error", str(err), None)
+                return
+            except Exception as err:  # every failure becomes one sentence for the user
+                yield ("error", friendly_message(err), None)
+                return
+            # In a stack, each frame starts from the previous frame's result.
+            if last is not None and len(ins.planes) > 1:
+                previous = last.image
+
+    # -- main thread --------------------------------------------------------------------
+    def _on_event(self, event):
+        kind = event[0]
+        if kind == "error":
+            self._report_error(event[1])
+            return
+        _, n, index, step = event
+        if self.output is None:
+            self._create_output(step.image.shape)
+        elif self.output not in self.viewer.layers:
+            return  # _on_layer_removed already stopped the run
+        self.device = step.device
+        entry = {"slice": n, "iteration": step.iteration, **step.losses}
+        self.history.append(entry)
+        self._write_image(index, step.image)
+        self._update_metadata(step)
+        done = n * self.params.total_steps + step.iteration
+        bar = self._progress  # a local: updating the bar may process queued events
+        if bar is not None:
+            bar.set_description(
+                f"Style transfer {done}/{bar.total} · J = {step.losses['total']:.4g}"
+            )
+            bar.update(done - bar.n)
+        if self.on_step is not None:
+            self.on_step(self, step)
+
+    def _create_output(self, image_shape):
+        ins = self.inputs
+        h, w = image_shape[:2]
+        data = np.zeros((*ins.lead_shape, h, w, 3), dtype=np.float32)
+        # Scale so that the output overlays the content exactly, whatever its size.
+        yx_scale = ins.layer_scale[-2:] * (np.asarray(ins.source_hw) / np.asarray((h, w)))
+        scale = np.concatenate([ins.layer_scale[:-2], yx_scale])
+        translate = ins.layer_translate.copy()
+        if len(ins.planes) == 1 and ins.lead_shape:
+            # One slice of a stack: place the 2-D result at that slice's position.
+            lead = len(ins.lead_shape)
+            translate[:lead] += np.asarray(ins.planes[0][0]) * ins.layer_scale[:lead]
+        name = f"{ins.content_name} × {' + '.join(ins.style_names)}"
+        self.output = self.viewer.add_image(
+            data,
+            name=name,
+            rgb=True,
+            contrast_limits=(0.0, 1.0),
+            scale=scale,
+            translate=translate,
+            metadata={METADATA_KEY: {}},
+        )
+
+    def _write_image(self, index, image):
+        layer = self.output
+        if not self.inputs.lead_shape:
+            layer.data = image
+            return
+        target = index if len(self.inputs.planes) > 1 else (0,) * len(self.inputs.lead_shape)
+        layer.data[target] = image
+        layer.refresh()
+
+    def _update_metadata(self, step):
+        import torch
+
+        from . import __version__
+
+        self.output.metadata[METADATA_KEY] = {
+            "params": self.params.to_dict(),
+            "content": self.inputs.content_name,
+            "styles": [
+                {"name": name, "weight": weight}
+                for name, (_, weight) in zip(self.inputs.style_names, self.inputs.styles)
+            ],
+            "versions": {
+                "napari-nst": __version__,
+                "torch": torch.__version__,
+                "weights": f"{self.params.weights}@{step.weights_version}",
+            },
+            "device": step.device,
+            "loss_history": self.history,
+            "elapsed": time.perf_counter() - self._start_time,
+        }
+
+    def _on_layer_removed(self, event):
+        layer = event.value
+        if not self.running:
+            return
+        if layer is self.output:
+            self._report_error("The output layer was deleted, so the run was stopped.")
+        elif layer.name == self.inputs.content_name or layer.name in self.inputs.style_names:
+            self._report_error(
+                f"Layer '{layer.name}' was deleted while in use, so the run was stopped. "
+                "The result so far is kept."
+            )
+
+    def _report_error(self, message: str):
+        from napari.utils.notifications import show_error
+
+        if self.error is not None:  # one fault, one message
+            return
+        self.error = message
+        self.stop()
+        show_error(message)
+
+    def _on_finished(self):
+        self._done = True
+        with contextlib.suppress(TypeError, ValueError, RuntimeError):
+            self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
+        if self.on_finish is not None:
+            self.on_finish(self)

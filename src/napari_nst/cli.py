@@ -1,0 +1,158 @@
+"""``napari-nst-cli``: style transfer from the command line, no napari needed.
+
+napari-nst-cli content.png style.png -o out.png --steps 300 --size 512
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .engine.params import CONV_LAYERS, StyleParams
+
+
+def _parser() -> argparse.ArgumentParser:
+    d = StyleParams()
+    p = argparse.ArgumentParser(
+        prog="napari-nst-cli",
+        description="Paint a content image in the style of one or more style images "
+        "(Gatys et al.). Writes the image and a JSON file of the parameters used.",
+    )
+    p.add_argument("content", help="content image file")
+    p.add_argument("style", nargs="+", help="style image file(s)")
+    p.add_argument("-o", "--output", required=True, help="output image file (e.g. out.png)")
+    p.add_argument("--style-weights", type=float, nargs="+", help="blend weight per style")
+    p.add_argument("--alpha", type=float, default=d.alpha, help="content weight α")
+    p.add_argument("--beta", type=float, default=d.beta, help="style weight β")
+    p.add_argument("--tv-weight", type=float, default=d.tv_weight, help="total-variation γ")
+    p.add_argument("--steps", type=int, default=d.steps, help="gradient evaluations per scale")
+    p.add_argument("--size", type=int, default=d.size, help="longer side of the output, px")
+    p.add_argument("--scales", type=int, nargs="+", help="coarse-to-fine sizes, e.g. 256 512")
+    p.add_argument("--style-scale", type=float, default=d.style_scale)
+    p.add_argument("--init", default=d.init, help="noise, content, or an image file")
+    p.add_argument("--optimizer", choices=["lbfgs", "adam"], default=d.optimizer)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--preserve-color", choices=["luminance", "histogram"])
+    p.add_argument("--pooling", choices=["max", "avg"], default=d.pooling)
+    p.add_argument("--no-normalize", action="store_true", help="use the raw (unnormalised) VGG")
+    p.add_argument(
+        "--weights",
+        default=d.weights,
+        help="vgg19-original (bundled), vgg19-imagenet, or a state-dict path",
+    )
+    p.add_argument("--content-layer", choices=CONV_LAYERS, default=d.content_layer)
+    p.add_argument("--style-layers", choices=CONV_LAYERS, nargs="+", default=d.style_layers)
+    p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--fast", action="store_true", help="bf16 autocast (fast mode)")
+    p.add_argument("--checkpoint", action="store_true", help="gradient checkpointing (memory)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    return p
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (ValueError, OSError, RuntimeError) as err:
+        from .engine.errors import friendly_message
+
+        print(f"napari-nst-cli: {friendly_message(err)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nnapari-nst-cli: interrupted; nothing written.", file=sys.stderr)
+        return 130
+
+
+def _run(args) -> int:
+    import numpy as np
+    from skimage import io
+
+    from .engine.run import stylize
+
+    content = io.imread(args.content)
+    styles = [io.imread(s) for s in args.style]
+    weights = args.style_weights or [1.0] * len(styles)
+    if len(weights) != len(styles):
+        raise ValueError(f"--style-weights has {len(weights)} values for {len(styles)} styles.")
+    init = args.init if args.init in ("noise", "content") else io.imread(args.init)
+    params = StyleParams(
+        alpha=args.alpha,
+        beta=args.beta,
+        tv_weight=args.tv_weight,
+        steps=args.steps,
+        size=args.size,
+        scales=tuple(args.scales) if args.scales else None,
+        style_scale=args.style_scale,
+        init="array" if not isinstance(init, str) else init,
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        preserve_color=args.preserve_color,
+        pooling=args.pooling,
+        normalized=not args.no_normalize,
+        weights=args.weights,
+        content_layer=args.content_layer,
+        style_layers=tuple(args.style_layers),
+        device=args.device,
+        precision="bf16" if args.fast else "fp32",
+        checkpoint=args.checkpoint,
+        seed=args.seed,
+        every=max(1, args.steps // 50),
+    )
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    steps = stylize(
+        content,
+        list(zip(styles, weights)),
+        params,
+        download_progress=_download_bar,
+        **({"init": init} if not isinstance(init, str) else {}),
+    )
+    start, last = time.perf_counter(), None
+    for step in steps:
+        last = step
+        _bar(
+            step.iteration,
+            step.total_steps,
+            f"J={step.losses['total']:.4g}",
+            time.perf_counter() - start,
+        )
+    print(file=sys.stderr)
+    io.imsave(
+        out, (np.clip(last.image, 0, 1) * 255).round().astype(np.uint8), check_contrast=False
+    )
+    record = {
+        "content": args.content,
+        "style": args.style,
+        "style_weights": weights,
+        "params": params.to_dict(),
+        "losses": last.losses,
+        "elapsed_s": last.elapsed,
+        "device": last.device,
+        "weights_version": last.weights_version,
+    }
+    out.with_suffix(".json").write_text(json.dumps(record, indent=2))
+    print(f"wrote {out} and {out.with_suffix('.json')}", file=sys.stderr)
+    return 0
+
+
+def _bar(done: int, total: int, note: str, seconds: float) -> None:
+    width = 30
+    filled = int(width * done / max(total, 1))
+    sys.stderr.write(
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {note} {seconds:.1f}s"
+    )
+    sys.stderr.flush()
+
+
+def _download_bar(done: int, total: int) -> None:
+    mb = done / 1e6
+    text = f"{mb:.0f}/{total / 1e6:.0f} MB" if total else f"{mb:.0f} MB"
+    sys.stderr.write(f"\rdownloading VGG19 weights: {text}")
+    sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

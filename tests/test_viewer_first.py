@@ -1,0 +1,44 @@
+"""The order users hit: napari's window and GL context first, then the plugin.
+
+With Mesa GL, importing torchvision after the viewer exists used to segfault
+(triton's LLVM against Mesa's libLLVM); see napari_nst/engine/_torch.py. A fresh
+process is needed, since torch may already be imported in this one.
+"""
+
+import subprocess
+import sys
+import textwrap
+
+
+def test_viewer_first_then_widget_then_a_run_in_a_fresh_process():
+    script = textwrap.dedent(
+        """
+        import sys
+        import numpy as np
+        import napari
+        from qtpy.QtWidgets import QApplication
+
+        viewer = napari.Viewer(show=False)
+        assert "torch" not in sys.modules
+        viewer.add_image(np.random.default_rng(0).random((32, 40)), name="c")
+        viewer.add_image(np.random.default_rng(1).random((32, 32)), name="s")
+        _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
+        widget.size.value = 32
+        widget.steps.value = 3
+        run = widget.start()
+        app = QApplication.instance()
+        while run.running:
+            app.processEvents()
+        import torchvision  # also safe now
+        print("llvm", any("libLLVM" in l for l in open("/proc/self/maps")))
+        print("shape", run.output.data.shape, "steps", len(run.history), "error", run.error)
+        viewer.close()
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "shape (26, 32, 3) steps 3 error None" in out.stdout
+    # Under Xvfb with Mesa (as in CI), the clash's precondition holds: libLLVM is mapped.
+    print(out.stdout)

@@ -1,0 +1,236 @@
+"""The dock widget in a real napari viewer (pytest-qt, under Xvfb)."""
+
+import numpy as np
+import pytest
+
+from napari_nst._qt.widget import StyleTransferWidget
+from napari_nst._viewer_run import METADATA_KEY
+
+
+@pytest.fixture
+def messages():
+    """Every napari notification shown during the test."""
+    from napari.utils.notifications import notification_manager
+
+    seen = []
+    notification_manager.notification_ready.connect(seen.append)
+    yield seen
+    notification_manager.notification_ready.disconnect(seen.append)
+
+
+@pytest.fixture
+def viewer_and_widget(make_napari_viewer):
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(0)
+    viewer.add_image(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8), name="photo")
+    viewer.add_image(rng.random((40, 40)).astype(np.float32), name="texture")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
+    widget.content.value = viewer.layers["photo"]
+    widget.style.value = viewer.layers["texture"]
+    widget.size.value = 32
+    widget.steps.value = 6
+    return viewer, widget
+
+
+def _wait_done(qtbot, widget, timeout=60_000):
+    qtbot.waitUntil(lambda: widget.run is not None and not widget.run.running, timeout=timeout)
+
+
+def test_widget_opens_through_the_manifest(make_napari_viewer):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
+    assert isinstance(widget, StyleTransferWidget)
+    assert widget.run_button.text == "Run"
+
+
+@pytest.mark.parametrize("key", ["astronaut_hubble", "chelsea_ihc", "coffee_brick"])
+def test_sample_pairs_open_through_the_manifest(make_napari_viewer, key):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-nst", key)
+    names = [layer.name for layer in viewer.layers]
+    assert len(names) == 2 and names[0].endswith("(content)") and names[1].endswith("(style)")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
+    assert widget.content.value is viewer.layers[0]
+    assert widget.style.value is viewer.layers[1]
+
+
+def test_run_streams_into_one_output_layer(qtbot, viewer_and_widget):
+    viewer, widget = viewer_and_widget
+    photo, texture = viewer.layers["photo"], viewer.layers["texture"]
+    before = {
+        layer.name: (
+            layer.data.copy(),
+            tuple(layer.contrast_limits),
+            tuple(layer.scale),
+            dict(layer.metadata),
+        )
+        for layer in (photo, texture)
+    }
+    texture.scale = (1, 1)
+    photo.scale = (2.0, 2.0)
+    before["photo"] = (photo.data.copy(), tuple(photo.contrast_limits), (2.0, 2.0), {})
+    snapshots = []
+    viewer.layers.events.inserted.connect(
+        lambda e: e.value.events.data.connect(lambda _: snapshots.append(e.value.data.copy()))
+    )
+    run = widget.start()
+    assert run is not None and widget.run_button.text == "Stop"
+    _wait_done(qtbot, widget)
+
+    out = run.output
+    assert out is not None and out.name == "photo × texture"
+    assert [layer.name for layer in viewer.layers].count("photo × texture") == 1
+    assert len({s.tobytes() for s in snapshots}) >= 3  # the data changed at least 3 times
+    assert out.data.shape == (27, 32, 3)
+    assert tuple(out.contrast_limits) == (0.0, 1.0)
+    # overlays the content: 48 px wide at scale 2 = 96 world units = 32 px × 3
+    assert np.allclose(out.scale, (2 * 40 / 27, 2 * 48 / 32))
+    meta = out.metadata[METADATA_KEY]
+    assert meta["params"]["steps"] == 6 and meta["params"]["size"] == 32
+    assert len(meta["loss_history"]) == 6 and meta["elapsed"] > 0
+    assert set(meta["versions"]) == {"napari-nst", "torch", "weights"}
+    for layer in (photo, texture):
+        data, limits, scale, metadata = before[layer.name]
+        assert np.array_equal(layer.data, data)
+        assert tuple(layer.contrast_limits) == limits
+        assert tuple(layer.scale) == scale
+        assert layer.metadata == metadata
+    assert widget.run_button.text == "Run"
+    assert widget.device_in_use.value == "cpu"
+
+
+def test_stop_mid_run_keeps_the_last_image(qtbot, viewer_and_widget):
+    viewer, widget = viewer_and_widget
+    widget.steps.value = 10_000
+    run = widget.start()
+    qtbot.waitUntil(lambda: len(run.history) >= 2, timeout=30_000)
+    widget.run_button.native.click()  # the Run button reads "Stop" while running
+    _wait_done(qtbot, widget)
+    assert run.worker is not None and not run.running
+    assert 2 <= len(run.history) < 100
+    assert run.output.data.any()
+    # re-running makes a new output layer
+    widget.steps.value = 2
+    widget.start()
+    _wait_done(qtbot, widget)
+    assert sum(layer.name.startswith("photo × texture") for layer in viewer.layers) == 2
+
+
+def test_pause_and_resume(qtbot, viewer_and_widget):
+    _, widget = viewer_and_widget
+    widget.steps.value = 10_000
+    run = widget.start()
+    qtbot.waitUntil(lambda: len(run.history) >= 1, timeout=30_000)
+    with qtbot.waitSignal(run.worker.paused, timeout=30_000):
+        widget._on_pause_clicked()
+    assert widget.pause_button.text == "Resume"
+    paused_at = len(run.history)
+    with qtbot.waitSignal(run.worker.resumed, timeout=30_000):
+        widget._on_pause_clicked()
+    qtbot.waitUntil(lambda: len(run.history) > paused_at + 1, timeout=30_000)
+    widget._on_run_clicked()
+    _wait_done(qtbot, widget)
+
+
+def test_layer_choices_follow_add_remove_and_rename(viewer_and_widget):
+    viewer, widget = viewer_and_widget
+
+    def shown(combo):
+        return [combo.native.itemText(i) for i in range(combo.native.count())]
+
+    extra = viewer.add_image(np.zeros((20, 20)), name="extra")
+    assert "extra" in shown(widget.content) and "extra" in shown(widget.style)
+    viewer.add_points(np.zeros((1, 2)), name="points")
+    assert "points" not in shown(widget.content)
+    extra.name = "renamed"
+    assert "renamed" in shown(widget.content) and "extra" not in shown(widget.content)
+    viewer.layers.remove(extra)
+    assert "renamed" not in shown(widget.content)
+    assert widget.content.value is viewer.layers["photo"]
+
+
+def test_same_layer_and_bad_values_reach_the_user(viewer_and_widget, messages):
+    viewer, widget = viewer_and_widget
+    widget.style.value = widget.content.value
+    assert widget.start() is None
+    assert "same layer" in widget.last_message
+    widget.style.value = viewer.layers["texture"]
+    widget.beta.value = "lots"
+    assert widget.start() is None
+    assert "β (style) must be a number" in widget.last_message
+    widget.beta.value = "-3"
+    assert widget.start() is None
+    assert "beta" in widget.last_message and "out of range" in widget.last_message
+    shown = [str(m.message) for m in messages]
+    assert any("same layer" in m for m in shown)
+    assert any("must be a number" in m for m in shown)
+    assert widget.run is None  # no worker was started
+
+
+def test_load_settings_round_trips(qtbot, viewer_and_widget):
+    viewer, widget = viewer_and_widget
+    widget.beta.value = "123456"
+    widget.seed.value = 42
+    widget.preserve_color.value = "luminance"
+    widget.steps.value = 2
+    run = widget.start()
+    _wait_done(qtbot, widget)
+    original = widget.params()
+    widget.beta.value = "1"
+    widget.seed.value = 1
+    widget.preserve_color.value = None
+    viewer.layers.selection.active = run.output
+    widget._on_load_clicked()
+    assert widget.params() == original
+
+
+def test_continue_from_output_starts_from_that_image(qtbot, viewer_and_widget):
+    viewer, widget = viewer_and_widget
+    widget.steps.value = 2
+    first = widget.start()
+    _wait_done(qtbot, widget)
+    viewer.layers.selection.active = first.output
+    widget._on_continue_clicked()
+    second = widget.run
+    assert second is not first and second.inputs.init is not None
+    assert np.array_equal(second.inputs.init, first.output.data)
+    _wait_done(qtbot, widget)
+
+
+def test_all_slices_gives_a_stack_of_the_same_shape(qtbot, make_napari_viewer):
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(1)
+    stack = viewer.add_image(rng.random((3, 32, 32)).astype(np.float32), name="stack")
+    viewer.add_image(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8), name="style")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
+    widget.content.value = stack
+    widget.style.value = viewer.layers["style"]
+    widget.size.value = 32
+    widget.steps.value = 2
+    widget.all_slices.value = True
+    run = widget.start()
+    _wait_done(qtbot, widget)
+    assert run.output.data.shape == (3, 32, 32, 3)
+    assert all(run.output.data[i].any() for i in range(3))
+    # the current slice alone gives one plane, placed at that slice
+    viewer.dims.set_current_step(0, 2)
+    widget.all_slices.value = False
+    run = widget.start()
+    _wait_done(qtbot, widget)
+    assert run.output.data.shape == (1, 32, 32, 3)
+    assert run.output.translate[0] == 2
+
+
+def test_closing_the_viewer_mid_run_stops_the_worker(qtbot, make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(0).random((32, 32)), name="a")
+    viewer.add_image(np.random.default_rng(1).random((32, 32)), name="b")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
+    widget.size.value = 32
+    widget.steps.value = 100_000
+    run = widget.start()
+    qtbot.waitUntil(lambda: len(run.history) >= 1, timeout=30_000)
+    worker = run.worker
+    viewer.close()
+    qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
+    assert len(run.history) < 100_000
