@@ -43,11 +43,20 @@ class VGGFeatures(nn.Module):
         self.relu_index = {
             name: p + 1 for name, p in zip(CONV_LAYERS, CONV_POSITIONS) if p + 1 < len(layers)
         }
+        self.channels_last = False
+
+    def use_channels_last(self) -> VGGFeatures:
+        """NHWC activations and weights: faster convolutions with oneDNN and cuDNN."""
+        self.to(memory_format=torch.channels_last)
+        self.channels_last = True
+        return self
 
     def forward(self, x, names, checkpoint: bool = False) -> dict:
         """Features at ``names``; ``checkpoint`` trades compute for memory on big images."""
         wanted = {self.relu_index[n]: n for n in names}
         x = x[:, self.channel_order] * self.scale - self.offset
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         if checkpoint and x.requires_grad:
             return self._forward_checkpointed(x, wanted)
         out, last = {}, max(wanted)
@@ -169,8 +178,18 @@ def norm_factors(source: str, pooling: str) -> dict:
 
 
 @lru_cache(maxsize=2)
-def cached_features(source: str, deepest: str, pooling: str, normalized: bool, device: str):
-    """The network for one configuration, built once per process and device."""
+def cached_features(
+    source: str, deepest: str, pooling: str, normalized: bool, device: str, bf16: bool = False
+):
+    """The network for one configuration, built once per process, device and precision.
+
+    Fast mode keeps the weights in bfloat16 (rather than autocasting fp32 weights
+    at every step): measured 1.41 → 1.34 s per 512 px step on this project's CPU.
+    """
     weights = load_weights(source)
     factors = norm_factors(source, pooling) if normalized else None
-    return build_features(weights, deepest, pooling, factors).to(device), weights
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    net = build_features(weights, deepest, pooling, factors).to(device=device, dtype=dtype)
+    if torch.device(device).type in ("cpu", "cuda"):
+        net.use_channels_last()  # measured: fp32 VGG19 step at 512 px on CPU 2.85 → 2.40 s
+    return net, weights

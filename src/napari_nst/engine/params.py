@@ -49,8 +49,9 @@ class StyleParams:
     J(G) = alpha·J_content + beta·J_style + tv_weight·TV(G).
     """
 
-    alpha: float = 1.0
-    beta: float = 1e6
+    # α/β = 3e-7: tuned on the sample pairs at 512 px (docs/algorithm.md).
+    alpha: float = 3.0
+    beta: float = 1e7
     tv_weight: float = 0.0
     content_layer: str = "conv4_2"
     style_layers: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
@@ -69,6 +70,7 @@ class StyleParams:
     device: str = "auto"
     precision: str = "fp32"
     checkpoint: bool = False
+    compile: bool = False  # torch.compile the network (pays off on long GPU runs)
     seed: int | None = 0
     every: int = 1
     style_blend: tuple[float, ...] | None = field(default=None, repr=False)
@@ -126,8 +128,9 @@ class StyleParams:
         _check_choice("pooling", self.pooling, POOLINGS)
         if not isinstance(self.normalized, bool):
             raise ValueError(f"normalized must be True or False, not {self.normalized!r}")
-        if not isinstance(self.checkpoint, bool):
-            raise ValueError(f"checkpoint must be True or False, not {self.checkpoint!r}")
+        for name in ("checkpoint", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, not {getattr(self, name)!r}")
         if not isinstance(self.weights, str) or not self.weights:
             raise ValueError(
                 "weights must be 'vgg19-original', 'vgg19-imagenet' or a path to a state dict."

@@ -1,0 +1,78 @@
+"""Shared pieces of the benchmarks: the image pair and one fp32 evaluator of J."""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def image_pair():
+    """tübingen × starry night from ../shared/data, else scikit-image's astronaut × Hubble."""
+    if (SHARED / "tubingen.jpg").is_file() and (SHARED / "starry_night.jpg").is_file():
+        from skimage import io
+
+        return (
+            io.imread(SHARED / "tubingen.jpg"),
+            io.imread(SHARED / "starry_night.jpg"),
+            "tübingen × starry night",
+        )
+    import skimage.data
+
+    return skimage.data.astronaut(), skimage.data.hubble_deep_field(), "astronaut × Hubble"
+
+
+def evaluate_j(content, style, image, **params) -> dict:
+    """The paper's J of ``image``, in fp32, with the same weights and layers.
+
+    One Adam step with a vanishing learning rate from ``init=image`` reports the
+    losses of the image itself.
+    """
+    from napari_nst import stylize
+
+    params = {**params, "precision": "fp32", "compile": False, "scales": None}
+    params.update(steps=1, every=1, optimizer="adam", learning_rate=1e-30, init=image)
+    step = next(iter(stylize(content, style, **params)))
+    return step.losses
+
+
+def timed_run(content, style, **params):
+    """Run to the end; return (last Step, wall seconds including set-up)."""
+    from napari_nst import stylize
+    from napari_nst.engine.run import last_step
+
+    start = time.perf_counter()
+    last = last_step(stylize(content, style, **params))
+    _sync(params.get("device", "auto"))
+    return last, time.perf_counter() - start
+
+
+def _sync(device):
+    import torch
+
+    if torch.cuda.is_available() and device in ("auto", "cuda"):
+        torch.cuda.synchronize()
+
+
+def machine() -> str:
+    import torch
+
+    parts = [platform.processor() or platform.machine(), f"{_cores()} cores"]
+    if torch.cuda.is_available():
+        parts.append(torch.cuda.get_device_name(0))
+    parts.append(f"torch {torch.__version__}")
+    return ", ".join(parts)
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def median(values) -> float:
+    return float(np.median(np.asarray(values, dtype=float)))

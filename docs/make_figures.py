@@ -1,0 +1,165 @@
+"""Make the result images of the docs: the default sample pair, the paper's
+Figures 2 and 3, and an α/β sweep. Run from the repository root:
+
+    python docs/make_figures.py --out docs/images              # everything
+    python docs/make_figures.py --only figure2 --size 256      # one figure, smaller
+
+The paintings and the Tübingen photo come from ../shared/data (or --data DIR);
+they are not part of the repository. On a CPU, use a smaller --size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+STYLE_LAYER_SETS = {
+    "conv1_1": ("conv1_1",),
+    "…conv2_1": ("conv1_1", "conv2_1"),
+    "…conv3_1": ("conv1_1", "conv2_1", "conv3_1"),
+    "…conv4_1": ("conv1_1", "conv2_1", "conv3_1", "conv4_1"),
+    "…conv5_1": ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"),
+}
+FIGURE3_RATIOS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7)
+SWEEP_RATIOS = (1e-5, 1e-6, 3e-7, 1e-7, 3e-8)
+PAINTINGS = ("shipwreck", "starry_night", "the_scream")
+
+
+def run(content, style, ratio, **params):
+    from napari_nst import stylize
+    from napari_nst.engine.run import last_step
+
+    start = time.perf_counter()
+    last = last_step(stylize(content, style, alpha=1.0, beta=1.0 / ratio, **params))
+    return last, time.perf_counter() - start
+
+
+def tile(images, columns, pad=4, height=None):
+    """A grid of equally tall images (uint8), white between tiles."""
+    from skimage.transform import resize
+
+    height = height or min(im.shape[0] for im in images)
+    scaled = [
+        resize(im, (height, round(im.shape[1] * height / im.shape[0])), anti_aliasing=True)
+        for im in images
+    ]
+    width = max(im.shape[1] for im in scaled)
+    rows = -(-len(scaled) // columns)
+    grid = np.ones((rows * (height + pad) - pad, columns * (width + pad) - pad, 3))
+    for i, im in enumerate(scaled):
+        r, c = divmod(i, columns)
+        y, x = r * (height + pad), c * (width + pad)
+        grid[y : y + height, x : x + im.shape[1]] = im[..., :3]
+    return (np.clip(grid, 0, 1) * 255).round().astype(np.uint8)
+
+
+def to01(image):
+    from napari_nst.engine.images import to_rgb01
+
+    return to_rgb01(image)
+
+
+def save(path: Path, image, quality=85):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path, quality=quality, optimize=True)
+    print(f"wrote {path} ({path.stat().st_size // 1024} KB)", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="docs/images")
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data"))
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--only", nargs="*", default=["default", "sweep", "figure2", "figure3"])
+    ap.add_argument("--ratio", type=float, default=None, help="α/β of Figure 2's second row")
+    ap.add_argument(
+        "--sample-ratios",
+        type=float,
+        nargs="*",
+        help="α/β values for the sample pairs (default: the default α/β)",
+    )
+    ap.add_argument("--thumb", type=int, default=160, help="tile height in the grids, px")
+    args = ap.parse_args()
+
+    import skimage.data
+    from skimage import io
+
+    from napari_nst import StyleParams
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = Path(args.data)
+    record = {"size": args.size, "steps": args.steps, "runs": []}
+    base = {"size": args.size, "steps": args.steps, "every": args.steps}
+    default_ratio = args.ratio or StyleParams().ratio
+
+    def note(name, step, seconds, **extra):
+        record["runs"].append(
+            {
+                "name": name,
+                "J": step.losses,
+                "seconds": round(seconds, 2),
+                "device": step.device,
+                **extra,
+            }
+        )
+        Path(out / "figures.json").write_text(json.dumps(record, indent=1))
+
+    astronaut, hubble = skimage.data.astronaut(), skimage.data.hubble_deep_field()
+    if "default" in args.only:
+        # Every sample pair of the plugin, with the default parameters.
+        from napari_nst import _sample_data
+
+        p = StyleParams()
+        for ratio in args.sample_ratios or [p.ratio]:
+            suffix = "" if ratio == p.ratio else f"_{ratio:g}"
+            for key in ("astronaut_hubble", "chelsea_ihc", "coffee_brick"):
+                (content, *_), (style, *_) = getattr(_sample_data, key)()
+                step, sec = run(
+                    content, style, ratio, size=args.size, steps=p.steps, every=p.steps
+                )
+                note(f"default {key}{suffix}", step, sec, ratio=ratio, steps=p.steps)
+                save(
+                    out / f"sample_{key}{suffix}.jpg",
+                    tile([to01(content), to01(style), step.image], 3, height=args.size // 2),
+                )
+    if "sweep" in args.only:
+        results = []
+        for ratio in SWEEP_RATIOS:
+            step, sec = run(astronaut, hubble, ratio, **base)
+            note(f"sweep {ratio:g}", step, sec, ratio=ratio)
+            results.append(step.image)
+        save(out / "ratio_sweep.jpg", tile(results, len(results), height=args.thumb * 3 // 2))
+    if "figure2" in args.only or "figure3" in args.only:
+        tubingen = io.imread(data / "tubingen.jpg")
+    if "figure2" in args.only:
+        tiles = [to01(tubingen)]
+        styles = {name: io.imread(data / f"{name}.jpg") for name in PAINTINGS}
+        tiles += [to01(styles[name]) for name in PAINTINGS]
+        for ratio in (1e-3, default_ratio):
+            tiles.append(np.ones_like(tiles[0]))  # blank under the photo
+            for name in PAINTINGS:
+                step, sec = run(tubingen, styles[name], ratio, **base)
+                note(f"figure2 {name} {ratio:g}", step, sec, ratio=ratio)
+                tiles.append(step.image)
+        save(out / "figure2.jpg", tile(tiles, 4, height=args.thumb))
+    if "figure3" in args.only:
+        starry = io.imread(data / "starry_night.jpg")
+        tiles = []
+        for label, layers in STYLE_LAYER_SETS.items():
+            for ratio in FIGURE3_RATIOS:
+                step, sec = run(tubingen, starry, ratio, style_layers=layers, **base)
+                note(f"figure3 {label} {ratio:g}", step, sec, ratio=ratio, layers=list(layers))
+                tiles.append(step.image)
+        save(out / "figure3.jpg", tile(tiles, len(FIGURE3_RATIOS), height=args.thumb * 3 // 4))
+
+
+if __name__ == "__main__":
+    main()
