@@ -62,8 +62,8 @@ def main() -> None:
     modes = [
         ("fp32 (TF32 matmul/conv)", {"precision": "fp32"}, True),
         ("fp32 (strict, no TF32)", {"precision": "fp32"}, False),
-        ("bf16 autocast", {"precision": "bf16"}, True),
-        ("bf16 autocast + torch.compile", {"precision": "bf16", "compile": True}, True),
+        ("bf16 fast mode (bf16 weights)", {"precision": "bf16"}, True),
+        ("bf16 fast mode + torch.compile", {"precision": "bf16", "compile": True}, True),
     ]
     for name, extra, tf32 in modes:
         if left() < 60:

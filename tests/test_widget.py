@@ -234,3 +234,20 @@ def test_closing_the_viewer_mid_run_stops_the_worker(qtbot, make_napari_viewer):
     viewer.close()
     qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
     assert len(run.history) < 100_000
+
+
+def test_several_styles_blend_with_weights(qtbot, viewer_and_widget):
+    viewer, widget = viewer_and_widget
+    viewer.add_image(np.random.default_rng(5).random((36, 36)), name="third")
+    widget._add_style_row()
+    row = widget._extra_rows[0]
+    row.layer.value = viewer.layers["third"]
+    row.weight.value = 0.5
+    widget.steps.value = 2
+    run = widget.start()
+    _wait_done(qtbot, widget)
+    assert run.output.name == "photo × texture + third"
+    meta = run.output.metadata["napari_nst"]["styles"]
+    assert meta == [{"name": "texture", "weight": 1.0}, {"name": "third", "weight": 0.5}]
+    widget._remove_style_row(row)
+    assert widget.chosen_styles() == [(viewer.layers["texture"], 1.0)]

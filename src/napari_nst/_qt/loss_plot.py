@@ -64,8 +64,11 @@ class LossPlot(QWidget):
             painter.setPen(QPen(colour, 1.5))
             painter.drawPolyline(poly)
         painter.setPen(QColor(190, 190, 190))
-        painter.drawText(
-            margin,
-            self.height() - 4,
-            f"log10 J from {y0:.1f} to {y1:.1f}, steps {x0}–{x1}   ■ total ■ content ■ style",
-        )
+        baseline = self.height() - 4
+        text = f"log10 J {y0:.1f}–{y1:.1f}, steps {x0}–{x1}"
+        painter.drawText(margin, baseline, text)
+        x = margin + painter.fontMetrics().horizontalAdvance(text) + 10
+        for name, colour in SERIES:  # a legend in the lines' own colours
+            painter.setPen(colour)
+            painter.drawText(x, baseline, name)
+            x += painter.fontMetrics().horizontalAdvance(name) + 8

@@ -75,7 +75,7 @@ class StyleTransferWidget(Container):
             step=0.1,
             tooltip="Blend weight of this style when several styles are used.",
         )
-        self.extra_styles = Container(labels=False)
+        self.extra_styles = Container(labels=False, visible=False)
         self.add_style = PushButton(text="+ Add style", tooltip="Blend several style layers.")
         self.alpha = LineEdit(
             label="α (content)",
@@ -265,10 +265,12 @@ class StyleTransferWidget(Container):
         row = StyleRow(self._layer_choices, self._remove_style_row)
         self._extra_rows.append(row)
         self.extra_styles.append(row)
+        self.extra_styles.visible = True
 
     def _remove_style_row(self, row):
         self._extra_rows.remove(row)
         self.extra_styles.remove(row)
+        self.extra_styles.visible = bool(self._extra_rows)
 
     # -- parameters ---------------------------------------------------------------------
     def params(self) -> StyleParams:

@@ -1,0 +1,93 @@
+"""Screenshots of the real napari viewer for the docs (run under Xvfb on Linux):
+
+    xvfb-run -a python docs/make_screenshots.py --out docs/images
+
+1. getting_started_widget.png: the sample pair loaded, the widget docked, mid-run.
+2. stack_run.png: a Z stack stylised slice by slice ("All slices").
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+
+def wait(app, condition, timeout=600.0):
+    import time
+
+    end = time.monotonic() + timeout
+    while not condition():
+        app.processEvents()
+        if time.monotonic() > end:
+            raise TimeoutError("the run did not get there in time")
+        time.sleep(0.01)
+
+
+def save_png(path: Path, image, width=1000):
+    from PIL import Image
+
+    img = Image.fromarray(np.asarray(image)[..., :3])
+    if img.width > width:
+        img = img.resize((width, round(img.height * width / img.width)), Image.LANCZOS)
+    img = img.quantize(colors=128, dither=Image.Dither.NONE)  # small PNGs for the hub page
+    img.save(path, optimize=True)
+    print(f"wrote {path} ({path.stat().st_size // 1024} KB)", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="docs/images")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--steps-before-shot", type=int, default=120)
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    viewer = napari.Viewer(title="napari-nst")
+    viewer.window.resize(1500, 900)
+    viewer.open_sample("napari-nst", "astronaut_hubble")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
+    app = QApplication.instance()
+    widget.size.value = args.size
+    widget.steps.value = 300
+    widget.every.value = 2
+    run = widget.start()
+    wait(app, lambda: len(run.history) * 2 >= args.steps_before_shot)
+    viewer.layers["astronaut (content)"].visible = False
+    viewer.layers["Hubble deep field (style)"].visible = False
+    app.processEvents()
+    save_png(out / "getting_started_widget.png", viewer.screenshot(canvas_only=False))
+    run.stop()
+    wait(app, lambda: not run.running)
+
+    # A small Z stack made from a photo drifting across frames.
+    import skimage.data
+
+    viewer.layers.clear()
+    photo = skimage.data.coffee()[::4, ::4].mean(-1) / 255
+    stack = np.stack([np.roll(photo, 6 * z, axis=1) for z in range(4)]).astype(np.float32)
+    viewer.add_image(stack, name="drifting coffee (content)")
+    viewer.add_image(skimage.data.immunohistochemistry(), name="IHC (style)")
+    widget.content.value = viewer.layers[0]
+    widget.style.value = viewer.layers[1]
+    widget.all_slices.value = True
+    widget.steps.value = 60
+    widget.every.value = 10
+    run = widget.start()
+    wait(app, lambda: not run.running)
+    viewer.layers["IHC (style)"].visible = False
+    viewer.layers["drifting coffee (content)"].visible = False
+    viewer.dims.set_current_step(0, 2)
+    viewer.grid.enabled = False
+    app.processEvents()
+    save_png(out / "stack_run.png", viewer.screenshot(canvas_only=False))
+    viewer.close()
+
+
+if __name__ == "__main__":
+    main()
