@@ -1,0 +1,59 @@
+"""Largest gap between 10 ms QTimer ticks in a real viewer during a widget run.
+
+    xvfb-run -a python benchmarks/ui_stall.py --size 512 --steps 8
+Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--steps", type=int, default=8)
+    args = ap.parse_args()
+
+    import napari
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication
+
+    viewer = napari.Viewer()
+    viewer.open_sample("napari-nst", "astronaut_hubble")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
+    widget.size.value = args.size
+    widget.steps.value = args.steps
+    app = QApplication.instance()
+    ticks = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    run = widget.start()
+    timer.start()
+    while run.running:
+        app.processEvents()
+        time.sleep(0.001)
+    timer.stop()
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    # The first gaps include loading the network; report with and without them.
+    first_step_at = next((i for i, t in enumerate(ticks) if run.history and t > 0), 0)
+    print(
+        json.dumps(
+            {
+                "size": args.size,
+                "steps": len(run.history),
+                "max_gap_ms": round(1000 * max(gaps), 1),
+                "p99_gap_ms": round(1000 * sorted(gaps)[int(0.99 * (len(gaps) - 1))], 1),
+                "ticks": len(ticks),
+                "first_tick_index": first_step_at,
+            }
+        )
+    )
+    viewer.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""napari-nst-cli: writes the image and its JSON record; mistakes give one sentence."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from skimage import io
+
+
+def _cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "napari_nst.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cli_writes_image_and_parameters(tmp_path):
+    import skimage.data
+
+    io.imsave(tmp_path / "c.png", skimage.data.chelsea())
+    io.imsave(tmp_path / "s.png", skimage.data.gravel())
+    out = tmp_path / "out" / "result.png"
+    done = _cli(tmp_path / "c.png", tmp_path / "s.png", "-o", out, "--steps", 4, "--size", 48)
+    assert done.returncode == 0, done.stderr
+    image = io.imread(out)
+    assert image.shape == (32, 48, 3) and image.dtype == np.uint8
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["params"]["steps"] == 4 and record["params"]["size"] == 48
+    assert set(record["losses"]) == {"content", "style", "tv", "total"}
+    assert "4/4" in done.stderr  # the progress bar reached the end
+
+
+def test_cli_bad_values_give_a_sentence_not_a_traceback(tmp_path):
+    import skimage.data
+
+    io.imsave(tmp_path / "c.png", skimage.data.chelsea())
+    done = _cli(tmp_path / "c.png", tmp_path / "c.png", "-o", tmp_path / "o.png", "--steps", 0)
+    assert done.returncode == 2
+    assert "steps = 0 is out of range" in done.stderr and "Traceback" not in done.stderr
+    done = _cli(tmp_path / "missing.png", tmp_path / "c.png", "-o", tmp_path / "o.png")
+    assert done.returncode == 2 and "Traceback" not in done.stderr

@@ -1,0 +1,45 @@
+"""The Python examples in README.md and docs/scripting.md run as written."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", ROOT / "docs" / "scripting.md"]
+
+
+def python_blocks():
+    for path in DOCS:
+        for i, block in enumerate(re.findall(r"```python\n(.*?)```", path.read_text(), re.S)):
+            yield pytest.param(block, id=f"{path.name}-{i}")
+
+
+@pytest.mark.parametrize("code", list(python_blocks()))
+def test_python_examples_run(code, make_napari_viewer, qtbot):
+    namespace = {}
+    if "viewer" in code:
+        viewer = make_napari_viewer()
+        viewer.open_sample("napari-nst", "astronaut_hubble")
+        namespace["viewer"] = viewer
+    exec(compile(code, "<docs>", "exec"), namespace)
+    worker = namespace.get("worker")
+    if worker is not None:
+        qtbot.waitUntil(lambda: not worker.nst_run.running, timeout=120_000)
+        assert worker.nst_run.output is not None and worker.nst_run.error is None
+
+
+def test_every_docs_link_and_image_exists():
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#]+)\)", path.read_text()):
+            if target.startswith("http"):
+                continue
+            assert (path.parent / target).exists(), f"{path.name} links to missing {target}"
+
+
+def test_docs_images_are_small():
+    images = [p for p in (ROOT / "docs" / "images").iterdir() if p.suffix in (".png", ".jpg")]
+    assert images
+    for p in images:
+        assert p.stat().st_size < 300_000, f"{p.name} is over 300 KB"
+    assert sum(p.stat().st_size for p in images) < 3_000_000
