@@ -77,7 +77,9 @@ def main() -> None:
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data"))
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--steps", type=int, default=500)
-    ap.add_argument("--only", nargs="*", default=["default", "sweep", "figure2", "figure3"])
+    ap.add_argument(
+        "--only", nargs="*", default=["default", "evolution", "sweep", "figure2", "figure3"]
+    )
     ap.add_argument("--ratio", type=float, default=None, help="α/β of Figure 2's second row")
     ap.add_argument(
         "--sample-ratios",
@@ -130,6 +132,18 @@ def main() -> None:
                     out / f"sample_{key}{suffix}.jpg",
                     tile([to01(content), to01(style), step.image], 3, height=args.size // 2),
                 )
+    if "evolution" in args.only:
+        # G as it evolves: the default sample pair, default settings, a few steps.
+        from napari_nst import _sample_data, stylize
+
+        (content, *_), (style, *_) = _sample_data.chelsea_ihc()
+        keep = (1, 10, 30, 100, 300)
+        frames = [
+            s.image
+            for s in stylize(content, style, size=args.size, steps=max(keep), every=1)
+            if s.iteration in keep
+        ]
+        save(out / "evolution.jpg", tile(frames, len(frames), height=args.thumb))
     if "sweep" in args.only:
         results = []
         for ratio in SWEEP_RATIOS:

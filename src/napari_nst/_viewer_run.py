@@ -87,6 +87,7 @@ class ViewerRun:
         self.on_step = on_step
         self.on_finish = on_finish
         self.output = None  # the layer this run created
+        self.first_output_at: float | None = None  # perf_counter() when it appeared
         self.history: list[dict] = []
         self.error: str | None = None
         self.device = ""
@@ -185,7 +186,8 @@ class ViewerRun:
         _, n, index, step = event
         if self.output is None:
             self._create_output(step.image.shape)
-        elif self.output not in self.viewer.layers:
+            self.first_output_at = time.perf_counter()
+        elif not any(_unwrapped(lay) is _unwrapped(self.output) for lay in self.viewer.layers):
             return  # _on_layer_removed already stopped the run
         self.device = step.device
         entry = {"slice": n, "iteration": step.iteration, **step.losses}
@@ -260,7 +262,7 @@ class ViewerRun:
         layer = event.value
         if not self.running:
             return
-        if layer is self.output:
+        if self.output is not None and _unwrapped(layer) is _unwrapped(self.output):
             self._report_error("The output layer was deleted, so the run was stopped.")
         elif layer.name == self.inputs.content_name or layer.name in self.inputs.style_names:
             self._report_error(
@@ -286,3 +288,8 @@ class ViewerRun:
             self._progress = None
         if self.on_finish is not None:
             self.on_finish(self)
+
+
+def _unwrapped(obj):
+    """The object behind napari's PublicOnlyProxy (plugins get proxies of the viewer)."""
+    return getattr(obj, "__wrapped__", obj)

@@ -409,8 +409,9 @@ class StyleTransferWidget(Container):
     # -- run callbacks ------------------------------------------------------------------
     def _on_step(self, run, step):
         p = run.params
+        # Across the slices of a stack, the plot's x keeps counting.
         self.plot.add(
-            step.iteration,
+            run.history[-1]["slice"] * p.total_steps + step.iteration,
             {
                 "total": step.losses["total"],
                 "content": p.alpha * step.losses["content"],

@@ -103,8 +103,10 @@ def stylize(
         guides.check(content01.shape[:2], len(styles))
 
     from .device import resolve_device  # the first torch import of a run
+    from .memory import check_fits
 
     device = resolve_device(params.device)
+    check_fits(stage_shapes, params, device)
     return _optimise(
         content01,
         styles,

@@ -1,0 +1,87 @@
+"""Estimate a run's memory before it starts, and refuse one that cannot fit.
+
+Refusing up front (with a size that fits) beats an out-of-memory kill or a swap
+storm halfway through a user's session.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .params import CONV_LAYERS, VGG19_BLOCKS, StyleParams
+
+_WIDTHS = (64, 128, 256, 512, 512)
+# Bytes kept per activation element during one step: the conv input and the ReLU
+# output saved for the backward pass, the max-pool indices, and the gradients in
+# flight. Calibrated on this project's CPU runs (docs/benchmarks.md): the
+# estimate lies above the measured peak at 512, 1024 and 2048 px.
+_BYTES_PER_ELEMENT = {"fp32": 10.0, "bf16": 6.0}
+_LBFGS_HISTORY = 20
+
+
+def activation_elements(h: int, w: int, deepest: str) -> int:
+    """Elements of all conv outputs of VGG19 up to ``deepest`` for an H×W input."""
+    last = CONV_LAYERS.index(deepest)
+    total, index = 0, 0
+    for block, (count, width) in enumerate(zip(VGG19_BLOCKS, _WIDTHS)):
+        for _ in range(count):
+            if index > last:
+                return total
+            total += width * (h // 2**block) * (w // 2**block)
+            index += 1
+    return total
+
+
+def estimate_bytes(hw: tuple[int, int], params: StyleParams) -> int:
+    """Peak extra memory of one step at ``hw`` (without torch and the weights)."""
+    h, w = hw
+    per = _BYTES_PER_ELEMENT[params.precision]
+    if params.checkpoint:
+        per /= 2  # only block outputs are kept; each block is recomputed
+    acts = activation_elements(h, w, params.deepest_layer) * per
+    image = 3 * h * w * 4
+    history = 2 * _LBFGS_HISTORY * image if params.optimizer == "lbfgs" else 3 * image
+    return int(acts + history)
+
+
+def available_bytes(device) -> int | None:
+    """Free memory on ``device`` (None when it cannot be told)."""
+    if device.type == "cuda":
+        from ._torch import torch
+
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    if device.type != "cpu":
+        return None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        return None
+
+
+def check_fits(stage_shapes, params: StyleParams, device, available: int | None = None) -> None:
+    """Raise ValueError, suggesting a size, when the largest stage would not fit."""
+    available = available_bytes(device) if available is None else available
+    if available is None:
+        return
+    hw = max((shape for shape, _ in stage_shapes), key=lambda s: s[0] * s[1])
+    need = estimate_bytes(hw, params)
+    budget = 0.85 * available  # leave room for napari, the layers and the system
+    if need <= budget:
+        return
+    fits = int(max(hw) * math.sqrt(budget / need)) // 16 * 16
+    where = "GPU memory" if device.type == "cuda" else "free RAM"
+    raise ValueError(
+        f"A {hw[0]}×{hw[1]} px run needs about {need / 2**30:.1f} GiB, but only "
+        f"{available / 2**30:.1f} GiB of {where} is available. Use size={fits} or less, "
+        "coarse-to-fine scales ending there, fast mode (bf16), or checkpoint=True."
+    )

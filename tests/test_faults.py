@@ -1,0 +1,148 @@
+"""Faults mid-run in a real viewer: the run ends cleanly and keeps the last image."""
+
+import resource
+import threading
+
+import numpy as np
+import pytest
+
+from napari_nst._viewer_run import METADATA_KEY
+
+
+@pytest.fixture
+def setup(make_napari_viewer):
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(0)
+    viewer.add_image(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8), name="photo")
+    viewer.add_image(
+        rng.random((40, 40)).astype(np.float32), name="texture", contrast_limits=(0.2, 0.8)
+    )
+    _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
+    widget.content.value = viewer.layers["photo"]
+    widget.style.value = viewer.layers["texture"]
+    widget.size.value = 32
+    return viewer, widget
+
+
+def _snapshot(layer):
+    return (
+        layer.data.copy(),
+        tuple(layer.contrast_limits),
+        tuple(layer.scale),
+        tuple(layer.translate),
+        dict(layer.metadata),
+    )
+
+
+def _unchanged(layer, snap):
+    data, limits, scale, translate, metadata = snap
+    return (
+        np.array_equal(layer.data, data)
+        and tuple(layer.contrast_limits) == limits
+        and tuple(layer.scale) == scale
+        and tuple(layer.translate) == translate
+        and dict(layer.metadata) == metadata
+    )
+
+
+def _start_long_run(qtbot, widget):
+    widget.steps.value = 100_000
+    run = widget.start()
+    qtbot.waitUntil(lambda: len(run.history) >= 2, timeout=60_000)
+    return run
+
+
+@pytest.mark.parametrize("which", ["photo", "texture"])
+def test_deleting_an_input_layer_stops_the_run(qtbot, setup, which):
+    viewer, widget = setup
+    run = _start_long_run(qtbot, widget)
+    viewer.layers.remove(which)
+    qtbot.waitUntil(lambda: not run.running, timeout=60_000)
+    assert f"Layer '{which}' was deleted" in run.error
+    assert run.output in viewer.layers and run.output.data.any()
+    assert widget.run_button.text == "Run"
+
+
+def test_deleting_the_output_layer_stops_the_run(qtbot, setup):
+    viewer, widget = setup
+    run = _start_long_run(qtbot, widget)
+    viewer.layers.remove(run.output)
+    qtbot.waitUntil(lambda: not run.running, timeout=60_000)
+    assert "output layer was deleted" in run.error
+    assert [layer.name for layer in viewer.layers] == ["photo", "texture"]
+
+
+def test_out_of_memory_mid_run_keeps_the_last_image(qtbot, setup, monkeypatch):
+    import torch
+
+    import napari_nst.engine.losses as losses
+
+    _, widget = setup
+    real, calls = losses.style_layer_loss, []
+
+    def failing(*args):
+        calls.append(1)
+        if len(calls) > 5 * 4:  # fails during the 5th step (5 style layers a step)
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(*args)
+
+    monkeypatch.setattr(losses, "style_layer_loss", failing)
+    widget.steps.value = 50
+    run = widget.start()
+    qtbot.waitUntil(lambda: not run.running, timeout=60_000)
+    assert run.error.startswith("Out of memory on the device. The last result was kept.")
+    assert len(run.history) == 4 and run.output.data.any()
+    assert widget.last_message == run.error
+
+
+def test_divergence_in_the_viewer_is_reported(qtbot, setup):
+    import napari_nst
+
+    viewer, _ = setup
+    worker = napari_nst.stylize_in_viewer(
+        viewer, "photo", "texture", size=32, steps=30, init="content", learning_rate=1e30
+    )
+    run = worker.nst_run
+    qtbot.waitUntil(lambda: not run.running, timeout=60_000)
+    assert run.error and "diverged" in run.error
+    assert np.isfinite(run.output.data).all()
+
+
+def test_stop_twice_run_double_click_and_pause_then_close(qtbot, setup):
+    viewer, widget = setup
+    run = _start_long_run(qtbot, widget)
+    assert widget.start() is None and "already going" in widget.last_message
+    widget._on_run_clicked()
+    widget._on_run_clicked()  # a second Stop while stopping does nothing harmful
+    qtbot.waitUntil(lambda: not run.running, timeout=60_000)
+    run = _start_long_run(qtbot, widget)
+    with qtbot.waitSignal(run.worker.paused, timeout=30_000):
+        widget._on_pause_clicked()
+    worker = run.worker
+    viewer.close()
+    qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
+
+
+def test_twenty_runs_back_to_back(qtbot, setup):
+    viewer, widget = setup
+    before = {name: _snapshot(viewer.layers[name]) for name in ("photo", "texture")}
+    widget.steps.value = 2
+    threads_before = threading.active_count()
+    rss = []
+    outputs = []
+    for _ in range(20):
+        run = widget.start()
+        qtbot.waitUntil(lambda run=run: not run.running, timeout=60_000)
+        assert run.error is None
+        outputs.append(run.output)
+        rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    qtbot.waitUntil(lambda: threading.active_count() <= threads_before, timeout=30_000)
+    assert len([layer for layer in viewer.layers if METADATA_KEY in layer.metadata]) == 20
+    for out in outputs:
+        assert out.data.shape == (27, 32, 3)
+        assert out.data.min() >= 0 and out.data.max() <= 1
+        assert len(out.metadata[METADATA_KEY]["loss_history"]) == 2
+    # peak memory after the 2nd run vs after the 20th: the bound is 100 MiB
+    assert rss[-1] - rss[1] < 100, rss
+    for name, snap in before.items():
+        assert _unchanged(viewer.layers[name], snap)

@@ -1,0 +1,39 @@
+"""Memory estimate: runs that cannot fit are refused before any work."""
+
+import pytest
+
+from napari_nst.engine.memory import activation_elements, check_fits, estimate_bytes
+from napari_nst.engine.params import StyleParams
+
+torch = pytest.importorskip("torch")
+CPU = torch.device("cpu")
+
+
+def test_activation_count_by_hand():
+    # conv1_1 and conv1_2 at 16×16 (64 filters), conv2_1 at 8×8 (128 filters)
+    assert activation_elements(16, 16, "conv2_1") == 2 * 64 * 256 + 128 * 64
+
+
+def test_estimate_grows_with_pixels_and_shrinks_with_fast_modes():
+    p = StyleParams()
+    small, big = estimate_bytes((512, 512), p), estimate_bytes((1024, 1024), p)
+    assert 3.5 < big / small < 4.5
+    assert estimate_bytes((1024, 1024), p.replace(precision="bf16")) < big
+    assert estimate_bytes((1024, 1024), p.replace(checkpoint=True)) < big
+
+
+def test_too_large_is_refused_with_a_size_that_fits():
+    p = StyleParams(size=4096)
+    with pytest.raises(ValueError, match=r"needs about .* GiB.*Use size=\d+") as info:
+        check_fits([((4096, 4096), [])], p, CPU, available=2 * 2**30)
+    fits = int(str(info.value).split("size=")[1].split()[0])
+    check_fits([((fits, fits), [])], p, CPU, available=2 * 2**30)  # the suggestion fits
+
+
+def test_stylize_refuses_before_any_work(monkeypatch, small_pair):
+    import napari_nst.engine.memory as memory
+    from napari_nst import stylize
+
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 64 * 2**20)
+    with pytest.raises(ValueError, match="free RAM"):
+        stylize(*small_pair, size=512)
