@@ -275,6 +275,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.report_only:
         res = json.loads((Path(args.out) / "results" / "benchmarks_cpu.json").read_text())
+        gpu = Path(args.out) / "results" / "gpu_h200_run2.json"
+        res["gpu"] = json.loads(gpu.read_text()) if gpu.is_file() else None
         plot(res, Path(args.out) / "images" / "time_to_quality.png")
         (Path(args.out) / "benchmarks.md").write_text(report(res))
         return
@@ -332,6 +334,87 @@ def plot(res, path: Path) -> None:
     fig.savefig(path)
 
 
+def targets_table(res) -> list[str]:
+    """One row per target of the performance issue: measured, met or by how much missed."""
+    big = res["per_step"][-1]
+    ttq = res["ttq"]
+    flops = 2 * conv_flops(*big["hw"])
+    rows = [
+        ("fp32 per step vs pastiche, 512 px CPU", "≥ 1.2×", big["ratio_fp32"], 1.2, "×"),
+        ("fast mode per step vs pastiche, 512 px CPU", "≥ 2.5×", big["ratio_bf16"], 2.5, "×"),
+    ]
+    for prec, key in (("fp32", "ours_fp32_s"), ("bf16", "ours_bf16_s")):
+        eff = flops / big[key] / 1e9 / res["peak"][prec]["best"]
+        rows.append((f"efficiency {prec}, CPU", "≥ 85%", 100 * eff, 85, "%"))
+    fp32 = ttq["ours"]["fp32"]["reached"]
+    if fp32:
+        rows.append(
+            (
+                "time to quality vs pastiche (clipped-image J)",
+                "≤ 0.3×",
+                fp32["seconds"] / ttq["pastiche_seconds"],
+                0.3,
+                "× (lower is better)",
+            )
+        )
+    mem = {r["size"]: r for r in res["memory"] if not r["checkpoint"] and "peak_rss_MiB" in r}
+    if 1024 in mem:
+        rows.append(
+            (
+                "peak RSS at 1024 px, CPU fp32",
+                "≤ 4 GB (3815 MiB)",
+                mem[1024]["peak_rss_MiB"],
+                3815,
+                " MiB (lower is better)",
+            )
+        )
+    if "max_gap_after_first_output_ms" in res["ui"]:
+        rows.append(
+            (
+                "largest UI stall after the first output, 512 px",
+                "≤ 50 ms",
+                res["ui"]["max_gap_after_first_output_ms"],
+                50,
+                " ms (lower is better)",
+            )
+        )
+    out = ["| target | goal | measured | met? |", "|---|---|---|---|"]
+    for name, goal, value, bound, unit in rows:
+        lower = "lower is better" in unit
+        met = value <= bound if lower else value >= bound
+        miss = "" if met else f" (missed by {abs(value / bound - 1):.0%})"
+        out.append(
+            f"| {name} | {goal} | {value:.3g}{unit.split(' (')[0]} | "
+            f"{'yes' if met else 'no'}{miss} |"
+        )
+    gpu = res.get("gpu")
+    if gpu:
+        for r in gpu["runs"]:
+            if r.get("mode", "").startswith("fp32 (TF32"):
+                out.append(
+                    f"| 500 steps at 512 px, H200, fp32/TF32 | ≤ 5 s | {r['seconds']:.2f} s "
+                    f"| {'yes' if r['seconds'] <= 5 else 'no'} |"
+                )
+        fast = [r for r in gpu["runs"] if "bf16" in r.get("mode", "") and "seconds" in r]
+        if fast:
+            best = min(fast, key=lambda r: r["seconds"])
+            seconds = best["seconds"]
+            verdict = "yes" if seconds <= 2 else f"no (missed by {seconds / 2 - 1:.0%})"
+            out.append(
+                f"| 500 steps at 512 px, H200, fast mode | ≤ 2 s | {seconds:.2f} s "
+                f"({best['mode']}) | {verdict} |"
+            )
+    out += [
+        "",
+        "Why the misses: see each section. In short, per-step speed on the CPU is bound "
+        "by the same oneDNN convolutions pastiche calls (our fp32 step runs at the efficiency "
+        "shown in section 3; the rest is pooling, ReLU and L-BFGS, which pastiche pays too), "
+        "and on the GPU a 512 px step is only ~1 ms of convolution: the rest is launch and "
+        "L-BFGS overhead that bf16 cannot shrink (section 6).",
+    ]
+    return out
+
+
 def report(res) -> str:
     ps = res["per_step"]
     ttq = res["ttq"]
@@ -343,6 +426,10 @@ def report(res) -> str:
         f"Image pair: {res['pair']}. Raw data: `docs/results/benchmarks_cpu.json`.",
         "The GPU rows come from `python benchmarks/gpu_check.py` on a lent H200",
         "(`docs/results/gpu_h200_run2.json`); CI has no GPU.",
+        "",
+        "## Targets at a glance",
+        "",
+        *targets_table(res),
         "",
         "## 1. Time per L-BFGS step against pastiche (CPU)",
         "",
@@ -459,7 +546,13 @@ def report(res) -> str:
             f"{ui['seconds_to_first_output']} s); largest gap after the first output "
             f"{ui['max_gap_after_first_output_ms']} ms; 99th percentile {ui['p99_gap_ms']} ms.",
             "",
-            "Target: ≤ 50 ms.",
+            "Target: ≤ 50 ms. Where the time goes (measured separately in the same viewer): "
+            "setting a 512×512 float RGB layer's data takes 9–21 ms and the redraw that "
+            "follows 33–84 ms, because Xvfb's Mesa llvmpipe draws on the CPU while the run "
+            "holds both cores; the first output also creates the layer (~200 ms), and before "
+            "it, importing torch in the worker thread holds the interpreter for up to ~300 ms "
+            "at a time. On a machine with a GPU-backed display the redraw is far cheaper; we "
+            "have not measured one.",
         ]
     gpu = res.get("gpu")
     if gpu:
@@ -493,13 +586,80 @@ def report(res) -> str:
                 f"{p['pastiche_ms_per_step']} ms, napari-nst {p['ours_ms_per_step']} ms "
                 f"(ratio {p['ratio_pastiche_over_ours']}).",
             ]
-        lines += ["", "Targets: ≤ 5 s fp32/TF32 and ≤ 2 s fast mode for 500 steps."]
+        runs = {r["mode"]: r for r in gpu["runs"] if "J_fp32" in r}
+        ref = runs.get("fp32 (TF32 matmul/conv)")
+        if ref:
+            lines += [
+                "",
+                "Final J against the fp32 run (PyTorch's default on CUDA: TF32 "
+                "convolutions); target for fast modes: within 2%:",
+                "",
+            ]
+            for mode, r in runs.items():
+                if mode != ref["mode"]:
+                    change = r["J_fp32"] / ref["J_fp32"] - 1
+                    lines.append(f"- {mode}: {change:+.1%}")
+            lines += [
+                "",
+                "Strict fp32 itself ends 2.8% away from TF32 after 500 steps: "
+                "different rounding sends L-BFGS down a different path, so differences "
+                "of this size are trajectory noise rather than lost quality.",
+            ]
+        lines += [
+            "",
+            "Targets: ≤ 5 s fp32/TF32 and ≤ 2 s fast mode for 500 steps.",
+            "Seeded CUDA runs use deterministic cuDNN kernels (the same seed gave "
+            "different 7th digits without); the timings above were taken with seed 0.",
+        ]
+    temporal = ROOT / "docs" / "results" / "temporal.json"
+    if temporal.is_file():
+        t = json.loads(temporal.read_text())
+        lines += [
+            "",
+            "## Temporal coherence",
+            "",
+            f"`python benchmarks/temporal.py`: {t['frames']} frames at {t['size']} px, "
+            f"{t['steps']} steps each, each frame starting from the previous result. "
+            "Flicker = mean|G_t − G_t−1| / mean|C_t − C_t−1|; style = mean style loss "
+            "per frame (frames 2 onwards).",
+            "",
+            "| stack | temporal weight | flicker | change | style loss | change |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, data in t["stacks"].items():
+            for r in data["rows"]:
+                lines.append(
+                    f"| {name} | {r['temporal_weight']:g} | {r['metric']:.3f} | "
+                    f"{100 * r.get('metric_change', 0):+.0f}% | {r['style_loss']:.4g} | "
+                    f"{100 * r.get('style_change', 0):+.1f}% |"
+                )
+        for name, data in t["stacks"].items():
+            ok = [
+                r
+                for r in data["rows"][1:]
+                if r["metric_change"] <= -0.30 and r["style_change"] <= 0.10
+            ]
+            lines.append("")
+            lines.append(
+                f"{name}: target met at weight {ok[0]['temporal_weight']:g}."
+                if ok
+                else f"{name}: target not met; no weight tried lowers the flicker by 30% within "
+                "10% more style loss (the loss pulls G towards the previous frame's texture, "
+                "which the style term then has to fight)."
+            )
+        lines += [
+            "",
+            "Target: coherence lowers the flicker by ≥ 30% while raising the per-frame "
+            "style loss by ≤ 10%. scikit-image's real stacks (cells3d) need a download, so "
+            "the real-photo case is a photo panning across the frames.",
+        ]
     lines += [
         "",
         "## Reproduce",
         "",
         "```bash",
         "python benchmarks/run.py",
+        "python benchmarks/temporal.py",
         "python benchmarks/gpu_check.py --out docs/results/gpu.json   # on a CUDA machine",
         "```",
         "",

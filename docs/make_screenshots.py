@@ -3,7 +3,8 @@
     xvfb-run -a python docs/make_screenshots.py --out docs/images
 
 1. getting_started_widget.png: the sample pair loaded, the widget docked, mid-run.
-2. stack_run.png: a Z stack stylised slice by slice ("All slices").
+2. regions_run.png: two styles placed by a Labels layer.
+3. stack_run.png: a Z stack stylised slice by slice ("All slices").
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def main() -> None:
     ap.add_argument("--out", default="docs/images")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--steps-before-shot", type=int, default=120)
+    ap.add_argument("--region-steps", type=int, default=80)
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -65,9 +67,37 @@ def main() -> None:
     run.stop()
     wait(app, lambda: not run.running)
 
-    # A small Z stack made from a photo drifting across frames.
+    # Two styles placed by a Labels layer.
     import skimage.data
 
+    viewer.layers.clear()
+    coffee = skimage.data.coffee()
+    viewer.add_image(coffee, name="coffee (content)")
+    viewer.add_image(skimage.data.immunohistochemistry(), name="IHC (style 1)")
+    viewer.add_image(skimage.data.brick(), name="brick (style 2)")
+    regions = np.ones(coffee.shape[:2], dtype=np.uint8)
+    regions[:, coffee.shape[1] // 2 :] = 2
+    labels = viewer.add_labels(regions, name="regions", opacity=0.25)
+    widget.content.value = viewer.layers["coffee (content)"]
+    widget.style.value = viewer.layers["IHC (style 1)"]
+    widget._add_style_row()
+    widget._extra_rows[0].layer.value = viewer.layers["brick (style 2)"]
+    widget.regions.value = labels
+    widget.init.value = "content"
+    widget.steps.value = args.region_steps
+    widget.every.value = 10
+    run = widget.start()
+    wait(app, lambda: not run.running)
+    for name in ("coffee (content)", "IHC (style 1)", "brick (style 2)"):
+        viewer.layers[name].visible = False
+    viewer.layers.move(viewer.layers.index(labels), len(viewer.layers))
+    app.processEvents()
+    save_png(out / "regions_run.png", viewer.screenshot(canvas_only=False))
+    widget._remove_style_row(widget._extra_rows[0])
+    widget.regions.value = None
+    widget.init.value = "noise"
+
+    # A small Z stack made from a photo drifting across frames.
     viewer.layers.clear()
     photo = skimage.data.coffee()[::4, ::4].mean(-1) / 255
     stack = np.stack([np.roll(photo, 6 * z, axis=1) for z in range(4)]).astype(np.float32)

@@ -155,3 +155,34 @@ def test_init_image_at_the_output_size_is_used_as_is(small_pair):
     init = np.random.default_rng(3).random((21, 32, 3)).astype(np.float32)
     first = next(stylize(content, style, size=32, steps=1, init=init, learning_rate=1e-12))
     assert np.allclose(first.image, init, atol=1e-5)
+
+
+def test_temporal_coherence_keeps_still_content_still(small_pair):
+    """With the same content in two frames, coherence keeps G near the last result."""
+    content, style = small_pair
+    run = {"size": 32, "steps": 8, "seed": 3}
+    first = list(stylize(content, style, **run))[-1].image
+    # a fresh start from other noise, same content: only coherence pulls it to `first`
+    kw = {"previous_frame": (content, first), **run, "seed": 4}
+    free = list(stylize(content, style, temporal_weight=0.0, **kw))[-1]
+    held = list(stylize(content, style, temporal_weight=1e9, **kw))[-1]
+    assert "temporal" in held.losses and "temporal" not in free.losses
+    assert np.abs(held.image - first).mean() < 0.5 * np.abs(free.image - first).mean()
+
+
+def test_fast_mode_reaches_about_the_same_loss_as_fp32(small_pair):
+    """bf16 fast mode, judged by the fp32 loss of its final image, stays near fp32's."""
+    content, style = small_pair
+    run = {"size": 64, "steps": 30, "every": 30, **{k: SMALL[k] for k in ("alpha", "beta")}}
+
+    def fp32_loss(image):
+        once = {**run, "steps": 1, "every": 1}
+        return next(
+            stylize(content, style, optimizer="adam", learning_rate=1e-30, init=image, **once)
+        ).losses["total"]
+
+    fp32 = list(stylize(content, style, **run))[-1]
+    bf16 = list(stylize(content, style, precision="bf16", **run))[-1]
+    assert bf16.image.dtype == np.float32
+    ratio = fp32_loss(bf16.image) / fp32_loss(fp32.image)
+    assert 0.9 < ratio < 1.1, ratio

@@ -251,3 +251,37 @@ def test_several_styles_blend_with_weights(qtbot, viewer_and_widget):
     assert meta == [{"name": "texture", "weight": 1.0}, {"name": "third", "weight": 0.5}]
     widget._remove_style_row(row)
     assert widget.chosen_styles() == [(viewer.layers["texture"], 1.0)]
+
+
+def test_regions_from_a_labels_layer_read_live(qtbot, viewer_and_widget):
+    viewer, widget = viewer_and_widget
+    viewer.add_image(np.random.default_rng(7).random((36, 36)), name="second")
+    labels = viewer.add_labels(np.zeros((40, 48), dtype=np.uint8), name="regions")
+    labels.data[:, 24:] = 2
+    widget._add_style_row()
+    widget._extra_rows[0].layer.value = viewer.layers["second"]
+    assert labels in [c for c in widget.regions.choices if c is not None]
+    widget.regions.value = labels
+    widget.unlabelled.value = 0
+    widget.steps.value = 3
+    run = widget.start()
+    guides = run.inputs.guides
+    assert guides.styles == {0: 0, 1: 0, 2: 1}
+    _wait_done(qtbot, widget)
+    assert run.error is None and run.output.data.any()
+    labels.data[:] = 1  # painting: the next read sees it
+    assert (guides.read() == 1).all()
+
+
+def test_regions_from_a_shapes_layer(qtbot, viewer_and_widget):
+    viewer, widget = viewer_and_widget
+    shapes = viewer.add_shapes(
+        [np.array([[0, 0], [0, 24], [40, 24], [40, 0]])], shape_type="rectangle", name="painted"
+    )
+    widget.regions.value = shapes
+    widget.steps.value = 2
+    run = widget.start()
+    labels = run.inputs.guides.read()
+    assert labels.shape == (40, 48) and labels[:, :20].max() == 1 and labels[:, 30:].max() == 0
+    _wait_done(qtbot, widget)
+    assert run.error is None

@@ -9,12 +9,13 @@ try:
 except ImportError:  # a source tree without the generated version file
     __version__ = "0.0.0+unknown"
 
-__all__ = ["Step", "StyleParams", "__version__", "stylize", "stylize_in_viewer"]
+__all__ = ["Guides", "Step", "StyleParams", "__version__", "stylize", "stylize_in_viewer"]
 
 _LAZY = {
     "stylize": "napari_nst.engine.run",
     "Step": "napari_nst.engine.run",
     "StyleParams": "napari_nst.engine.params",
+    "Guides": "napari_nst.engine.guides",
     "stylize_in_viewer": "napari_nst._viewer_api",
 }
 

@@ -34,12 +34,42 @@ class RunInputs:
     style_limits: list
     lead_shape: tuple[int, ...]  # leading dims of the output layer
     init: np.ndarray | None = None
+    guides: object = None  # engine Guides, reading a Labels/Shapes layer live
     layer_scale: np.ndarray = field(default_factory=lambda: np.ones(2))
     layer_translate: np.ndarray = field(default_factory=lambda: np.zeros(2))
     source_hw: tuple[int, int] = (1, 1)
 
 
-def gather_inputs(viewer, content, styles, *, all_slices=False, init=None) -> RunInputs:
+def region_guides(viewer, layer, hw, n_styles: int, unlabelled: int | None):
+    """Guides that read ``layer`` (Labels or Shapes) afresh at every step.
+
+    Label k (k ≥ 1) takes style k (1 = the first style); label 0 takes
+    ``unlabelled`` (None: content only). Shapes are rasterised: shape k is label k.
+    """
+    from napari.layers import Shapes
+
+    from .engine.guides import Guides
+
+    layer = _unwrapped(layer)  # read from the worker thread: no proxy in between
+    if isinstance(layer, Shapes):
+
+        def read():
+            return layer.to_labels(labels_shape=hw)
+
+    else:
+        index = current_slice_index(layer, viewer) if layer.data.ndim > 2 else ()
+
+        def read():
+            return np.asarray(layer.data[index] if index else layer.data)
+
+    styles = {k: k - 1 for k in range(1, n_styles + 1)}
+    styles[0] = unlabelled
+    return Guides(read, styles=styles, default=None)
+
+
+def gather_inputs(
+    viewer, content, styles, *, all_slices=False, init=None, regions=None, unlabelled=None
+) -> RunInputs:
     """Read (and copy) the content and style layers as the engine needs them."""
     lead = slice_dims(content)
     if lead and all_slices:
@@ -66,6 +96,9 @@ def gather_inputs(viewer, content, styles, *, all_slices=False, init=None) -> Ru
         layer_scale=np.asarray(content.scale, dtype=float),
         layer_translate=np.asarray(content.translate, dtype=float),
         source_hw=(int(hw[0]), int(hw[1])),
+        guides=None
+        if regions is None
+        else region_guides(viewer, regions, tuple(hw[:2]), len(styles), unlabelled),
     )
 
 
@@ -147,7 +180,7 @@ class ViewerRun:
         from .engine.run import DivergedError, stylize
 
         ins = self.inputs
-        previous = ins.init
+        previous, previous_plane = ins.init, None
         for n, (index, plane) in enumerate(ins.planes):
             if self._stop.is_set():
                 return
@@ -162,6 +195,8 @@ class ViewerRun:
                     style_limits=ins.style_limits,
                     should_stop=self._stop.is_set,
                     init=init,
+                    guides=ins.guides,
+                    previous_frame=None if previous_plane is None else (previous_plane, previous),
                 )
                 last = None
                 for step in steps:
@@ -175,7 +210,7 @@ class ViewerRun:
                 return
             # In a stack, each frame starts from the previous frame's result.
             if last is not None and len(ins.planes) > 1:
-                previous = last.image
+                previous, previous_plane = last.image, plane
 
     # -- main thread --------------------------------------------------------------------
     def _on_event(self, event):

@@ -77,6 +77,19 @@ class StyleTransferWidget(Container):
         )
         self.extra_styles = Container(labels=False, visible=False)
         self.add_style = PushButton(text="+ Add style", tooltip="Blend several style layers.")
+        self.regions = ComboBox(
+            label="Regions",
+            choices=self._region_choices,
+            value=None,
+            tooltip="Optional Labels or Shapes layer: label k gets style k (1 = the first "
+            "style). Paint while it runs: the styles move at the next step.",
+        )
+        self.unlabelled = ComboBox(
+            label="Unlabelled",
+            choices=[("content only", None), ("first style", 0)],
+            value=None,
+            tooltip="What label 0 (unpainted) gets when Regions is set.",
+        )
         self.alpha = LineEdit(
             label="α (content)",
             value=_number_text(DEFAULTS.alpha),
@@ -92,6 +105,12 @@ class StyleTransferWidget(Container):
             label="TV weight γ",
             value=_number_text(DEFAULTS.tv_weight),
             tooltip="Total-variation weight: smooths the result.",
+        )
+        self.temporal_weight = LineEdit(
+            label="Temporal weight",
+            value=_number_text(DEFAULTS.temporal_weight),
+            tooltip="All slices: keep each frame close to the previous result where the "
+            "content did not change (try 1e6 at the default α, β). 0: off.",
         )
         self.steps = SpinBox(
             label="Steps",
@@ -189,10 +208,13 @@ class StyleTransferWidget(Container):
                 self.style_weight,
                 self.extra_styles,
                 self.add_style,
+                self.regions,
+                self.unlabelled,
                 self.alpha,
                 self.beta,
                 self.ratio,
                 self.tv_weight,
+                self.temporal_weight,
                 self.steps,
                 self.size,
                 self.scales,
@@ -237,6 +259,12 @@ class StyleTransferWidget(Container):
     def _layer_choices(self, _widget=None):
         return [(layer.name, layer) for layer in image_layers(self.viewer)]
 
+    def _region_choices(self, _widget=None):
+        from napari.layers import Labels, Shapes
+
+        layers = [lay for lay in self.viewer.layers if isinstance(lay, (Labels, Shapes))]
+        return [("none", None), *((lay.name, lay) for lay in layers)]
+
     def _watch_layers(self):
         events = self.viewer.layers.events
         for name in ("inserted", "removed", "moved", "reordered"):
@@ -280,6 +308,7 @@ class StyleTransferWidget(Container):
             alpha=_parse_float("α (content)", self.alpha.value),
             beta=_parse_float("β (style)", self.beta.value),
             tv_weight=_parse_float("TV weight γ", self.tv_weight.value),
+            temporal_weight=_parse_float("Temporal weight", self.temporal_weight.value),
             steps=self.steps.value,
             size=self.size.value,
             scales=tuple(_parse_int("Scales", s) for s in scales.replace(",", " ").split())
@@ -299,6 +328,7 @@ class StyleTransferWidget(Container):
         self.alpha.value = _number_text(params.alpha)
         self.beta.value = _number_text(params.beta)
         self.tv_weight.value = _number_text(params.tv_weight)
+        self.temporal_weight.value = _number_text(params.temporal_weight)
         self.steps.value = params.steps
         if params.size is not None:
             self.size.value = params.size
@@ -352,7 +382,13 @@ class StyleTransferWidget(Container):
             if sum(w for _, w in styles) <= 0:
                 raise ValueError("All style weights are 0: give a style a weight above 0.")
             inputs = gather_inputs(
-                self.viewer, content, styles, all_slices=self.all_slices.value, init=init
+                self.viewer,
+                content,
+                styles,
+                all_slices=self.all_slices.value,
+                init=init,
+                regions=self.regions.value,
+                unlabelled=self.unlabelled.value,
             )
         except ValueError as err:
             self._say(str(err))

@@ -38,3 +38,8 @@ def tv_loss(image):
     dx = image[..., :, 1:] - image[..., :, :-1]
     dy = image[..., 1:, :] - image[..., :-1, :]
     return dx.pow(2).sum() + dy.pow(2).sum()
+
+
+def temporal_loss(image, previous, still):
+    """Σ still·(G − G_prev)²: change is penalised only where the content stood still."""
+    return (still * (image - previous).pow(2)).sum()

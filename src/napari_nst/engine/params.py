@@ -53,6 +53,7 @@ class StyleParams:
     alpha: float = 3.0
     beta: float = 1e7
     tv_weight: float = 0.0
+    temporal_weight: float = 0.0  # stacks: penalise change where the content did not change
     content_layer: str = "conv4_2"
     style_layers: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
     style_layer_weights: tuple[float, ...] | None = None  # None: 1/len(style_layers) each
@@ -86,7 +87,7 @@ class StyleParams:
     # -- validation ---------------------------------------------------------------------
     def validate(self) -> None:
         """Raise ValueError naming the first parameter that is out of range."""
-        for name in ("alpha", "beta", "tv_weight"):
+        for name in ("alpha", "beta", "tv_weight", "temporal_weight"):
             _check_number(name, getattr(self, name), low=0.0)
         if self.alpha == 0 and self.beta == 0:
             raise ValueError(

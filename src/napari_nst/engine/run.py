@@ -68,6 +68,7 @@ def stylize(
     guides=None,
     download_progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    previous_frame: tuple | None = None,
     **overrides,
 ) -> Iterator[Step]:
     """Paint ``content`` in the style of ``style``; yield a ``Step`` every ``every`` steps.
@@ -81,6 +82,9 @@ def stylize(
     ``guides`` (a ``Guides``) restricts each style to a region of the content.
     ``should_stop`` is polled after every step: when it returns True, the current
     image is reported and the run ends (a GUI's Stop button).
+    ``previous_frame`` = (previous content, previous result) of a stack: with
+    ``temporal_weight`` > 0, G is kept close to the previous result wherever the
+    content did not change between the frames.
     """
     init_image = None
     if "init" in overrides and not isinstance(overrides["init"], str):
@@ -101,6 +105,12 @@ def stylize(
     stage_shapes = _stage_shapes(content01.shape[:2], styles, params)
     if guides is not None:
         guides.check(content01.shape[:2], len(styles))
+    if previous_frame is not None:
+        prev_content, prev_result = previous_frame
+        previous_frame = (
+            to_rgb01(prev_content, content_limits, name="previous content frame"),
+            to_rgb01(prev_result, (0.0, 1.0), name="previous result"),
+        )
 
     from .device import resolve_device  # the first torch import of a run
     from .memory import check_fits
@@ -117,6 +127,7 @@ def stylize(
         guides,
         download_progress,
         should_stop or (lambda: False),
+        previous_frame,
     )
 
 
@@ -170,11 +181,20 @@ def _stage_shapes(content_hw, styles, params: StyleParams):
 
 
 def _optimise(
-    content01, styles, init_image, params, stage_shapes, device, guides, progress, should_stop
+    content01,
+    styles,
+    init_image,
+    params,
+    stage_shapes,
+    device,
+    guides,
+    progress,
+    should_stop,
+    previous_frame,
 ):
     """The generator behind ``stylize``."""
     from ._torch import torch
-    from .losses import content_loss, gram, style_layer_loss, tv_loss
+    from .losses import content_loss, gram, style_layer_loss, temporal_loss, tv_loss
     from .network import cached_features
     from .weights import load_weights
 
@@ -186,6 +206,7 @@ def _optimise(
     )
     net_dtype = torch.bfloat16 if bf16 else torch.float32
     luminance = params.preserve_color == "luminance"
+    coherence = params.temporal_weight > 0 and previous_frame is not None
     content_rgb = content01  # luminance mode takes its chroma from here
     if params.preserve_color == "histogram":
         styles = [(match_color_histogram(s, content01), w) for s, w in styles]
@@ -195,6 +216,8 @@ def _optimise(
         content01 = content_y
         if init_image is not None:
             init_image = rgb_to_yiq(init_image)[..., 0]
+        if previous_frame is not None:
+            previous_frame = tuple(rgb_to_yiq(f)[..., 0] for f in previous_frame)
 
     alpha, beta, gamma = params.alpha, params.beta, params.tv_weight
     layer_weights = dict(zip(params.style_layers, params.layer_weights))
@@ -271,6 +294,11 @@ def _optimise(
                     g.detach(), size=hw, mode="bicubic", align_corners=False
                 ).clamp(0, 1)
             g = g0.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
+            if coherence:
+                # "Still" where the content changed by under 2% of the range between frames.
+                prev_c = to_tensor(previous_frame[0], hw)
+                prev_g = to_tensor(previous_frame[1], hw)
+                still = ((c - prev_c).abs().amax(dim=1, keepdim=True) < 0.02).float()
             del c
 
             def evaluate():
@@ -292,6 +320,9 @@ def _optimise(
                     ls = guides.style_loss(feats, style_grams, layer_weights, hw)
                 ltv = tv_loss(g) if gamma > 0 else zero
                 total = alpha * lc + beta * ls + gamma * ltv
+                if coherence:
+                    lt = temporal_loss(g, prev_g, still)
+                    return total + params.temporal_weight * lt, (lc, ls, ltv, lt)
                 return total, (lc, ls, ltv)
 
             last = {}
@@ -334,7 +365,7 @@ def _optimise(
                         last_step,
                     )
                 if report:
-                    lc, ls, ltv = (float(v.detach()) for v in last["parts"])
+                    lc, ls, ltv, *lt = (float(v.detach()) for v in last["parts"])
                     last_step = Step(
                         iteration=iteration,
                         image=to_image(g, hw),
@@ -342,6 +373,7 @@ def _optimise(
                             "content": lc,
                             "style": ls,
                             "tv": ltv,
+                            **({"temporal": lt[0]} if lt else {}),
                             "total": float(last["total"]),
                         },
                         elapsed=time.perf_counter() - start,
