@@ -78,7 +78,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument(
-        "--only", nargs="*", default=["default", "evolution", "sweep", "figure2", "figure3"]
+        "--only",
+        nargs="*",
+        default=["default", "evolution", "sweep", "figure2", "colour", "figure3"],
     )
     ap.add_argument("--ratio", type=float, default=None, help="α/β of Figure 2's second row")
     ap.add_argument(
@@ -164,6 +166,16 @@ def main() -> None:
                 note(f"figure2 {name} {ratio:g}", step, sec, ratio=ratio)
                 tiles.append(step.image)
         save(out / "figure2.jpg", tile(tiles, 4, height=args.thumb))
+    if "colour" in args.only:
+        # One pair in the three colour modes: off, luminance only, histogram matching.
+        tubingen = io.imread(data / "tubingen.jpg")
+        starry = io.imread(data / "starry_night.jpg")
+        tiles = [to01(tubingen), to01(starry)]
+        for mode in (None, "luminance", "histogram"):
+            step, sec = run(tubingen, starry, default_ratio, preserve_color=mode, **base)
+            note(f"colour {mode}", step, sec, ratio=default_ratio, preserve_color=mode)
+            tiles.append(step.image)
+        save(out / "colour_modes.jpg", tile(tiles, 5, height=args.thumb))
     if "figure3" in args.only:
         starry = io.imread(data / "starry_night.jpg")
         tiles = []
