@@ -181,20 +181,11 @@ def time_to_quality(size: int, steps: int, tmp: Path) -> dict:
 # -- 3. the hardware limit ------------------------------------------------------------------------
 def conv_flops(h: int, w: int, deepest: str = "conv5_1") -> float:
     """Forward FLOPs of the truncated VGG19's convolutions at an H×W input."""
-    from napari_nst.engine.params import CONV_LAYERS, VGG19_BLOCKS
+    from napari_nst.engine.params import conv_shapes
 
-    widths = (64, 128, 256, 512, 512)
-    flops, cin, last = 0.0, 3, CONV_LAYERS.index(deepest)
-    index = 0
-    for block, (count, cout) in enumerate(zip(VGG19_BLOCKS, widths)):
-        hb, wb = h // 2**block, w // 2**block
-        for _ in range(count):
-            if index > last:
-                return flops
-            flops += 2.0 * cin * cout * 9 * hb * wb
-            cin = cout
-            index += 1
-    return flops
+    return sum(
+        2.0 * cin * cout * 9 * hl * wl for _, cin, cout, hl, wl in conv_shapes(h, w, deepest)
+    )
 
 
 def conv_peak(dtype: str) -> dict:

@@ -190,7 +190,7 @@ class ViewerRun:
             try:
                 steps = stylize(
                     plane,
-                    [(s, w) for s, w in ins.styles],
+                    ins.styles,
                     params,
                     content_limits=ins.content_limits,
                     style_limits=ins.style_limits,

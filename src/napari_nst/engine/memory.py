@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import math
 
-from .params import CONV_LAYERS, VGG19_BLOCKS, StyleParams
+from .params import StyleParams, conv_shapes
 
-_WIDTHS = (64, 128, 256, 512, 512)
 # Bytes kept per activation element during one step: the conv input and the ReLU
 # output saved for the backward pass, the max-pool indices, and the gradients in
 # flight. Calibrated on this project's CPU runs (docs/benchmarks.md): the
@@ -21,15 +20,7 @@ _LBFGS_HISTORY = 20
 
 def activation_elements(h: int, w: int, deepest: str) -> int:
     """Elements of all conv outputs of VGG19 up to ``deepest`` for an H×W input."""
-    last = CONV_LAYERS.index(deepest)
-    total, index = 0, 0
-    for block, (count, width) in enumerate(zip(VGG19_BLOCKS, _WIDTHS)):
-        for _ in range(count):
-            if index > last:
-                return total
-            total += width * (h // 2**block) * (w // 2**block)
-            index += 1
-    return total
+    return sum(cout * hl * wl for _, _, cout, hl, wl in conv_shapes(h, w, deepest))
 
 
 def estimate_bytes(hw: tuple[int, int], params: StyleParams) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 # features are taken after its ReLU (as in Gatys et al.'s Caffe code, where
 # ReLU runs in place on the convolution's output).
 VGG19_BLOCKS = (2, 2, 4, 4, 4)
+VGG19_WIDTHS = (64, 128, 256, 512, 512)  # filters per conv, by block
 CONV_LAYERS = tuple(
     f"conv{block}_{i}"
     for block, count in enumerate(VGG19_BLOCKS, start=1)
@@ -34,6 +35,20 @@ PRECISIONS = ("fp32", "bf16")
 # The smallest input that reaches conv5_1 through four 2×2 poolings is 16 px;
 # see min_size_for() for the exact rule per deepest layer.
 MAX_SIZE = 8192
+
+
+def conv_shapes(h: int, w: int, deepest: str = "conv5_4"):
+    """(name, in channels, out channels, height, width) of each conv up to ``deepest``.
+
+    Height and width are those of the conv's input and output at an H×W image.
+    """
+    last, cin, index = CONV_LAYERS.index(deepest), 3, 0
+    for block, (count, cout) in enumerate(zip(VGG19_BLOCKS, VGG19_WIDTHS)):
+        for _ in range(count):
+            if index > last:
+                return
+            yield CONV_LAYERS[index], cin, cout, h // 2**block, w // 2**block
+            cin, index = cout, index + 1
 
 
 def min_size_for(layers: tuple[str, ...]) -> int:

@@ -265,131 +265,131 @@ def _optimise(
     g = None
     iteration = 0
     last_step = None
-    reproducible = _reproducible_cudnn(device, params.seed is not None)
-    reproducible.__enter__()
     try:
-        for stage, (hw, style_hws) in enumerate(stage_shapes):
-            # -- targets, computed once per stage ---------------------------------
-            with torch.inference_mode():
-                c = to_tensor(content01, hw)
-                target_content = (
-                    features(c, content_layers)[params.content_layer].float().clone()
-                    if content_layers
-                    else None
-                )
-                style_grams = []  # per style image: {layer: G/M}
-                for (image, _), shw in zip(styles, style_hws):
-                    feats = features(to_tensor(image, shw), style_layers)
-                    style_grams.append({n: gram(feats[n]).clone() for n in style_layers})
-                blended = {
-                    n: sum(w * sg[n] for (_, w), sg in zip(styles, style_grams)) / total_weight
-                    for n in style_layers
-                }
-
-            # -- the image being optimised ------------------------------------------
-            if g is None:
-                g0 = _initial_image(params, c, init_image, to_tensor, hw, torch)
-            else:
-                g0 = torch.nn.functional.interpolate(
-                    g.detach(), size=hw, mode="bicubic", align_corners=False
-                ).clamp(0, 1)
-            g = g0.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
-            if coherence:
-                # "Still" where the content changed by under 2% of the range between frames.
-                prev_c = to_tensor(previous_frame[0], hw)
-                prev_g = to_tensor(previous_frame[1], hw)
-                still = ((c - prev_c).abs().amax(dim=1, keepdim=True) < 0.02).float()
-            del c
-
-            def evaluate():
-                feats = features(g, layers)
-                zero = g.new_zeros(())
-                lc = (
-                    content_loss(feats[params.content_layer].float(), target_content)
-                    if content_layers
-                    else zero
-                )
-                if not style_layers:
-                    ls = zero
-                elif guides is None:
-                    ls = sum(
-                        layer_weights[n] * style_layer_loss(gram(feats[n]), blended[n])
+        with _reproducible_cudnn(device, params.seed is not None):
+            for stage, (hw, style_hws) in enumerate(stage_shapes):
+                # -- targets, computed once per stage ---------------------------------
+                with torch.inference_mode():
+                    c = to_tensor(content01, hw)
+                    target_content = (
+                        features(c, content_layers)[params.content_layer].float().clone()
+                        if content_layers
+                        else None
+                    )
+                    style_grams = []  # per style image: {layer: G/M}
+                    for (image, _), shw in zip(styles, style_hws):
+                        feats = features(to_tensor(image, shw), style_layers)
+                        style_grams.append({n: gram(feats[n]).clone() for n in style_layers})
+                    blended = {
+                        n: sum(w * sg[n] for (_, w), sg in zip(styles, style_grams)) / total_weight
                         for n in style_layers
-                    )
+                    }
+
+                # -- the image being optimised ------------------------------------------
+                if g is None:
+                    g0 = _initial_image(params, c, init_image, to_tensor, hw, torch)
                 else:
-                    ls = guides.style_loss(feats, style_grams, layer_weights, hw)
-                ltv = tv_loss(g) if gamma > 0 else zero
-                total = alpha * lc + beta * ls + gamma * ltv
+                    g0 = torch.nn.functional.interpolate(
+                        g.detach(), size=hw, mode="bicubic", align_corners=False
+                    ).clamp(0, 1)
+                g = g0.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
                 if coherence:
-                    lt = temporal_loss(g, prev_g, still)
-                    return total + params.temporal_weight * lt, (lc, ls, ltv, lt)
-                return total, (lc, ls, ltv)
+                    # "Still" where the content changed by under 2% of the range between frames.
+                    prev_c = to_tensor(previous_frame[0], hw)
+                    prev_g = to_tensor(previous_frame[1], hw)
+                    still = ((c - prev_c).abs().amax(dim=1, keepdim=True) < 0.02).float()
+                del c
 
-            last = {}
-
-            if params.optimizer == "lbfgs":
-                opt = torch.optim.LBFGS([g], lr=params.lr, max_iter=1, history_size=20)
-
-                def closure():
-                    opt.zero_grad(set_to_none=True)
-                    total, parts = evaluate()
-                    total.backward()
-                    last["total"], last["parts"] = total.detach(), parts
-                    return total
-
-                def one_step():
-                    opt.step(closure)
-            else:
-                opt = torch.optim.Adam([g], lr=params.lr)
-
-                def one_step():
-                    opt.zero_grad(set_to_none=True)
-                    total, parts = evaluate()
-                    total.backward()
-                    last["total"], last["parts"] = total.detach(), parts
-                    opt.step()
-                    with torch.no_grad():
-                        g.clamp_(0, 1)
-
-            for local in range(1, params.steps + 1):
-                one_step()
-                iteration += 1
-                stopping = should_stop()
-                report = stopping or local == params.steps or iteration % params.every == 0
-                # L-BFGS reads the loss on the host anyway; Adam only when reporting.
-                if (report or params.optimizer == "lbfgs") and not torch.isfinite(last["total"]):
-                    raise DivergedError(
-                        f"The loss became {float(last['total'])} at step {iteration}: the "
-                        "optimisation diverged. The last finite result was kept. Try a smaller "
-                        "learning rate, the L-BFGS optimiser, or a lower beta.",
-                        last_step,
+                def evaluate():
+                    feats = features(g, layers)
+                    zero = g.new_zeros(())
+                    lc = (
+                        content_loss(feats[params.content_layer].float(), target_content)
+                        if content_layers
+                        else zero
                     )
-                if report:
-                    lc, ls, ltv, *lt = (float(v.detach()) for v in last["parts"])
-                    last_step = Step(
-                        iteration=iteration,
-                        image=to_image(g, hw),
-                        losses={
-                            "content": lc,
-                            "style": ls,
-                            "tv": ltv,
-                            **({"temporal": lt[0]} if lt else {}),
-                            "total": float(last["total"]),
-                        },
-                        elapsed=time.perf_counter() - start,
-                        total_steps=params.total_steps,
-                        stage=stage,
-                        params=params,
-                        device=str(device),
-                        weights_version=weights.version,
-                    )
-                    yield last_step
-                if stopping:
-                    return
+                    if not style_layers:
+                        ls = zero
+                    elif guides is None:
+                        ls = sum(
+                            layer_weights[n] * style_layer_loss(gram(feats[n]), blended[n])
+                            for n in style_layers
+                        )
+                    else:
+                        ls = guides.style_loss(feats, style_grams, layer_weights, hw)
+                    ltv = tv_loss(g) if gamma > 0 else zero
+                    total = alpha * lc + beta * ls + gamma * ltv
+                    if coherence:
+                        lt = temporal_loss(g, prev_g, still)
+                        return total + params.temporal_weight * lt, (lc, ls, ltv, lt)
+                    return total, (lc, ls, ltv)
+
+                last = {}
+
+                if params.optimizer == "lbfgs":
+                    opt = torch.optim.LBFGS([g], lr=params.lr, max_iter=1, history_size=20)
+
+                    def closure():
+                        opt.zero_grad(set_to_none=True)
+                        total, parts = evaluate()
+                        total.backward()
+                        last["total"], last["parts"] = total.detach(), parts
+                        return total
+
+                    def one_step():
+                        opt.step(closure)
+                else:
+                    opt = torch.optim.Adam([g], lr=params.lr)
+
+                    def one_step():
+                        opt.zero_grad(set_to_none=True)
+                        total, parts = evaluate()
+                        total.backward()
+                        last["total"], last["parts"] = total.detach(), parts
+                        opt.step()
+                        with torch.no_grad():
+                            g.clamp_(0, 1)
+
+                for local in range(1, params.steps + 1):
+                    one_step()
+                    iteration += 1
+                    stopping = should_stop()
+                    report = stopping or local == params.steps or iteration % params.every == 0
+                    # L-BFGS reads the loss on the host anyway; Adam only when reporting.
+                    if (report or params.optimizer == "lbfgs") and not torch.isfinite(
+                        last["total"]
+                    ):
+                        raise DivergedError(
+                            f"The loss became {float(last['total'])} at step {iteration}: "
+                            "the optimisation diverged. The last finite result was kept. Try a "
+                            "smaller learning rate, the L-BFGS optimiser, or a lower beta.",
+                            last_step,
+                        )
+                    if report:
+                        lc, ls, ltv, *lt = (float(v.detach()) for v in last["parts"])
+                        last_step = Step(
+                            iteration=iteration,
+                            image=to_image(g, hw),
+                            losses={
+                                "content": lc,
+                                "style": ls,
+                                "tv": ltv,
+                                **({"temporal": lt[0]} if lt else {}),
+                                "total": float(last["total"]),
+                            },
+                            elapsed=time.perf_counter() - start,
+                            total_steps=params.total_steps,
+                            stage=stage,
+                            params=params,
+                            device=str(device),
+                            weights_version=weights.version,
+                        )
+                        yield last_step
+                    if stopping:
+                        return
     finally:
         # Runs on normal end, on error and when the caller closes the iterator.
         g = None
-        reproducible.__exit__(None, None, None)
         if device.type == "cuda":
             torch.cuda.empty_cache()
 

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ._torch import torch
-from .params import CONV_LAYERS
+from .params import CONV_LAYERS, VGG19_BLOCKS
 
 ORIGINAL = "vgg19-original"
 IMAGENET = "vgg19-imagenet"
@@ -243,7 +243,7 @@ def _convs_from_torchvision(state: dict, where: str) -> dict:
 def torchvision_conv_indices() -> list[int]:
     """Index of each convolution inside torchvision's ``vgg19().features``."""
     indices, position = [], 0
-    for count in (2, 2, 4, 4, 4):
+    for count in VGG19_BLOCKS:
         for _ in range(count):
             indices.append(position)
             position += 2  # conv, relu
