@@ -285,3 +285,31 @@ def test_regions_from_a_shapes_layer(qtbot, viewer_and_widget):
     assert labels.shape == (40, 48) and labels[:, :20].max() == 1 and labels[:, 30:].max() == 0
     _wait_done(qtbot, widget)
     assert run.error is None
+
+
+def test_widget_warms_up_torch_and_the_network_in_the_background(qtbot, viewer_and_widget):
+    from napari_nst.engine.network import cached_features
+
+    _, widget = viewer_and_widget
+    qtbot.waitUntil(lambda: not widget.warm_up.is_alive(), timeout=60_000)
+    assert cached_features.cache_info().currsize >= 1  # the default network is built
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="per-thread nice")
+def test_the_worker_thread_runs_below_the_ui_priority():
+    import os
+    import threading
+
+    from napari_nst._viewer_run import _yield_cpu_to_ui
+
+    seen = {}
+
+    def work():
+        _yield_cpu_to_ui()
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert seen["nice"] >= 10
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 10  # caller untouched

@@ -18,7 +18,7 @@ from magicgui.widgets import (
 )
 
 from .._layers import image_layers
-from .._viewer_run import METADATA_KEY, ViewerRun, gather_inputs
+from .._viewer_run import METADATA_KEY, ViewerRun, gather_inputs, start_warm_up
 from ..engine.params import StyleParams
 from .loss_plot import LossPlot
 
@@ -254,6 +254,8 @@ class StyleTransferWidget(Container):
         self._show_ratio()
         # Stop the worker when the widget goes away (closing the viewer destroys it too).
         self.native.destroyed.connect(self._make_stopper())
+        # torch's import would otherwise stall napari at the first Run (see warm_up).
+        self.warm_up = start_warm_up()
 
     # -- layer choices ------------------------------------------------------------------
     def _layer_choices(self, _widget=None):

@@ -193,3 +193,16 @@ def cached_features(
     if torch.device(device).type in ("cpu", "cuda"):
         net.use_channels_last()  # measured: fp32 VGG19 step at 512 px on CPU 2.85 → 2.40 s
     return net, weights
+
+
+def warm_up() -> None:
+    """Import the engine's dependencies, build the default network and run one tiny step.
+
+    Loading libtorch and torchvision, and torch's first kernels, hold Python's GIL
+    for up to ~0.3 s at a time, which would freeze a GUI mid-run; the dock widget
+    calls this from a background thread when it opens, so that Run starts at once.
+    """
+    from .run import last_step, stylize
+
+    tiny = np.full((32, 32, 3), 0.5, dtype=np.float32)
+    last_step(stylize(tiny, tiny, steps=1, size=32))
