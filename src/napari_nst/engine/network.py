@@ -36,7 +36,9 @@ class VGGFeatures(nn.Module):
     def __init__(self, layers: nn.Sequential, preprocessing):
         super().__init__()
         self.layers = layers
-        self.channel_order = list(preprocessing.channel_order)
+        # A device buffer: indexing with a Python list would copy it to the GPU
+        # (a host sync) at every forward, and cannot be captured in a CUDA graph.
+        self.register_buffer("channel_order", torch.tensor(preprocessing.channel_order))
         self.register_buffer("scale", torch.tensor(preprocessing.scale).view(1, 3, 1, 1))
         self.register_buffer("offset", torch.tensor(preprocessing.offset).view(1, 3, 1, 1))
         # Sequential index of each conv's ReLU: where its features are read.
@@ -54,7 +56,7 @@ class VGGFeatures(nn.Module):
     def forward(self, x, names, checkpoint: bool = False) -> dict:
         """Features at ``names``; ``checkpoint`` trades compute for memory on big images."""
         wanted = {self.relu_index[n]: n for n in names}
-        x = x[:, self.channel_order] * self.scale - self.offset
+        x = x.index_select(1, self.channel_order) * self.scale - self.offset
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         if checkpoint and x.requires_grad:

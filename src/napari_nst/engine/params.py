@@ -87,6 +87,7 @@ class StyleParams:
     precision: str = "fp32"
     checkpoint: bool = False
     compile: bool = False  # torch.compile the network (pays off on long GPU runs)
+    cuda_graph: bool = False  # CUDA, L-BFGS: replay each whole step as one CUDA graph
     seed: int | None = 0
     every: int = 1
     style_blend: tuple[float, ...] | None = field(default=None, repr=False)
@@ -144,7 +145,7 @@ class StyleParams:
         _check_choice("pooling", self.pooling, POOLINGS)
         if not isinstance(self.normalized, bool):
             raise ValueError(f"normalized must be True or False, not {self.normalized!r}")
-        for name in ("checkpoint", "compile"):
+        for name in ("checkpoint", "compile", "cuda_graph"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, not {getattr(self, name)!r}")
         if not isinstance(self.weights, str) or not self.weights:
@@ -156,6 +157,10 @@ class StyleParams:
         if self.seed is not None:
             _check_int("seed", self.seed, low=0, high=2**63 - 1)
         _check_int("every", self.every, low=1, high=1_000_000)
+        if self.cuda_graph and (self.optimizer != "lbfgs" or self.checkpoint or self.compile):
+            raise ValueError(
+                "cuda_graph works with the L-BFGS optimiser, without checkpoint or compile."
+            )
 
     # -- derived ------------------------------------------------------------------------
     @property
