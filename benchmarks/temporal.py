@@ -42,23 +42,29 @@ def drifting_photo(frames: int, size: int) -> np.ndarray:
     return np.stack([photo[:, 2 * t : 2 * t + size] for t in range(frames)]).astype(np.float32)
 
 
-def run_stack(stack, style, weight, **params):
-    from napari_nst import stylize
-    from napari_nst.engine.run import last_step
+def movie_clip(frames: int) -> np.ndarray:
+    """The first frames of the short real movie clip that scikit-image ships (a GIF)."""
+    import os
 
-    results, style_losses, previous = [], [], None
-    for t, frame in enumerate(stack):
-        kw = dict(params, temporal_weight=weight)
-        if previous is not None:
-            kw.update(init=previous, previous_frame=(stack[t - 1], previous))
-        step = last_step(stylize(frame, style, content_limits=(0, 1), **kw))
-        previous = step.image
-        results.append(step.image)
-        style_losses.append(step.losses["style"])
-    g = np.stack(results)
+    import skimage
+    from skimage import io
+
+    path = os.path.join(os.path.dirname(skimage.__file__), "data", "no_time_for_that_tiny.gif")
+    return (io.imread(path)[:frames] / 255.0).astype(np.float32)
+
+
+def run_stack(stack, style, weight, flow, **params):
+    from napari_nst.engine.stack import stylize_stack
+
+    last = {}
+    for n, step in stylize_stack(
+        stack, style, content_limits=(0, 1), temporal_weight=weight, flow=flow, **params
+    ):
+        last[n] = step
+    g = np.stack([last[n].image for n in sorted(last)])
     c = np.repeat(stack[..., None], 3, -1) if stack.ndim == 3 else stack
     metric = float(np.abs(np.diff(g, axis=0)).mean() / np.abs(np.diff(c, axis=0)).mean())
-    return metric, float(np.mean(style_losses[1:]))
+    return metric, float(np.mean([last[n].losses["style"] for n in sorted(last)[1:]]))
 
 
 def main() -> None:
@@ -66,35 +72,74 @@ def main() -> None:
     ap.add_argument("--out", default="docs/results/temporal.json")
     ap.add_argument("--frames", type=int, default=5)
     ap.add_argument("--size", type=int, default=96)
-    ap.add_argument("--steps", type=int, default=40)
-    ap.add_argument("--weights", type=float, nargs="+", default=[1e4, 1e5, 1e6])
+    ap.add_argument("--steps", type=int, default=300, help="steps of the first frame")
+    ap.add_argument("--frame-steps", type=int, default=40, help="steps of each later frame")
+    ap.add_argument("--weights", type=float, nargs="+", default=[1e4, 3e4, 1e5])
+    ap.add_argument("--stacks", nargs="+", help="only these stacks (by name)")
+    ap.add_argument(
+        "--add-weights",
+        type=float,
+        nargs="+",
+        help="measure only these weights (no flow) and add them to the rows in --out",
+    )
     args = ap.parse_args()
     import skimage.data
 
     style = skimage.data.immunohistochemistry()
-    params = {"size": args.size, "steps": args.steps, "every": args.steps}
-    result = {"frames": args.frames, "size": args.size, "steps": args.steps, "stacks": {}}
+    params = {
+        "size": args.size,
+        "steps": args.steps,
+        "frame_steps": args.frame_steps,
+        "every": args.steps,
+    }
+    result = {
+        "frames": args.frames,
+        "size": args.size,
+        "steps": args.steps,
+        "frame_steps": args.frame_steps,
+        "stacks": {},
+    }
+    # Baseline: each frame starts from the previous result, nothing more. Then the
+    # coherence weight, with and without carrying the previous result along the flow.
+    settings = [(0.0, False)] + [(w, False) for w in args.weights] + [(args.weights[0], True)]
+    saved = json.loads(Path(args.out).read_text()) if args.add_weights else None
+    if saved:
+        settings = [(w, False) for w in args.add_weights]
+        result = saved
     for name, stack in (
         ("moving disc", moving_pattern(args.frames, args.size)),
         ("drifting photo", drifting_photo(args.frames, args.size)),
+        ("movie clip", movie_clip(args.frames)),
     ):
-        rows = []
+        if args.stacks and name not in args.stacks:
+            continue
+        rows, base = [], None
+        if saved:  # later rows compare with the saved baseline (first row)
+            rows = saved["stacks"][name]["rows"]
+            base = (rows[0]["metric"], rows[0]["style_loss"])
         t = time.perf_counter()
-        base_metric, base_style = run_stack(stack, style, 0.0, **params)
-        rows.append({"temporal_weight": 0.0, "metric": base_metric, "style_loss": base_style})
-        for w in args.weights:
-            metric, style_loss = run_stack(stack, style, w, **params)
+        for weight, flow in settings:
+            metric, style_loss = run_stack(stack, style, weight, flow, **params)
+            base = base or (metric, style_loss)
             rows.append(
                 {
-                    "temporal_weight": w,
+                    "temporal_weight": weight,
+                    "flow": flow,
                     "metric": metric,
                     "style_loss": style_loss,
-                    "metric_change": metric / base_metric - 1,
-                    "style_change": style_loss / base_style - 1,
+                    "metric_change": metric / base[0] - 1,
+                    "style_change": style_loss / base[1] - 1,
                 }
             )
-        result["stacks"][name] = {"rows": rows, "seconds": round(time.perf_counter() - t, 1)}
-        print(name, json.dumps(rows), flush=True)
+            print(name, json.dumps(rows[-1]), flush=True)
+        seconds = round(time.perf_counter() - t, 1)
+        if saved:
+            added = {"weights": args.add_weights, "seconds": seconds}
+            previous = result["stacks"][name].get("added_later", [])
+            previous = [previous] if isinstance(previous, dict) else previous
+            result["stacks"][name]["added_later"] = [*previous, added]
+        else:
+            result["stacks"][name] = {"rows": rows, "seconds": seconds}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1))
 

@@ -207,11 +207,15 @@ def test_all_slices_gives_a_stack_of_the_same_shape(qtbot, make_napari_viewer):
     widget.style.value = viewer.layers["style"]
     widget.size.value = 32
     widget.steps.value = 2
+    widget.frame_steps.value = 1  # slices after the first start from the previous result
     widget.all_slices.value = True
     run = widget.start()
     _wait_done(qtbot, widget)
     assert run.output.data.shape == (3, 32, 32, 3)
     assert all(run.output.data[i].any() for i in range(3))
+    assert [entry["slice"] for entry in run.history] == [0, 0, 1, 2]
+    assert run.output.metadata[METADATA_KEY]["params"]["frame_steps"] == 1
+    widget.frame_steps.value = 0
     # the current slice alone gives one plane, placed at that slice
     viewer.dims.set_current_step(0, 2)
     widget.all_slices.value = False

@@ -9,7 +9,15 @@ try:
 except ImportError:  # a source tree without the generated version file
     __version__ = "0.0.0+unknown"
 
-__all__ = ["Guides", "Step", "StyleParams", "__version__", "stylize", "stylize_in_viewer"]
+__all__ = [
+    "Guides",
+    "Step",
+    "StyleParams",
+    "__version__",
+    "stylize",
+    "stylize_in_viewer",
+    "stylize_stack",
+]
 
 _LAZY = {
     "stylize": "napari_nst.engine.run",
@@ -17,6 +25,7 @@ _LAZY = {
     "StyleParams": "napari_nst.engine.params",
     "Guides": "napari_nst.engine.guides",
     "stylize_in_viewer": "napari_nst._viewer_api",
+    "stylize_stack": "napari_nst.engine.stack",
 }
 
 

@@ -136,7 +136,7 @@ class ViewerRun:
         from napari.qt.threading import create_worker
         from napari.utils import progress
 
-        total = self.params.total_steps * len(self.inputs.planes)
+        total = self.params.stack_steps(len(self.inputs.planes))
         self._progress = progress(total=total, desc="Style transfer")
         self._start_time = time.perf_counter()
         self.worker = create_worker(self._work, _ignore_errors=True)
@@ -179,40 +179,26 @@ class ViewerRun:
     # -- worker thread ------------------------------------------------------------------
     def _work(self):
         _yield_cpu_to_ui()
-        from .engine.run import DivergedError, stylize
+        from .engine.run import DivergedError
+        from .engine.stack import stylize_stack
 
         ins = self.inputs
-        previous, previous_plane = ins.init, None
-        for n, (index, plane) in enumerate(ins.planes):
-            if self._stop.is_set():
-                return
-            params = self.params
-            init = previous if previous is not None else params.init
-            try:
-                steps = stylize(
-                    plane,
-                    ins.styles,
-                    params,
-                    content_limits=ins.content_limits,
-                    style_limits=ins.style_limits,
-                    should_stop=self._stop.is_set,
-                    init=init,
-                    guides=ins.guides,
-                    previous_frame=None if previous_plane is None else (previous_plane, previous),
-                )
-                last = None
-                for step in steps:
-                    last = step
-                    yield ("step", n, index, step)
-            except DivergedError as err:
-                yield ("error", str(err), None)
-                return
-            except Exception as err:  # every failure becomes one sentence for the user
-                yield ("error", friendly_message(err), None)
-                return
-            # In a stack, each frame starts from the previous frame's result.
-            if last is not None and len(ins.planes) > 1:
-                previous, previous_plane = last.image, plane
+        try:
+            for n, step in stylize_stack(
+                [plane for _, plane in ins.planes],
+                ins.styles,
+                self.params,
+                content_limits=ins.content_limits,
+                style_limits=ins.style_limits,
+                guides=ins.guides,
+                init=ins.init,
+                should_stop=self._stop.is_set,
+            ):
+                yield ("step", n, ins.planes[n][0], step)
+        except DivergedError as err:
+            yield ("error", str(err), None)
+        except Exception as err:  # every failure becomes one sentence for the user
+            yield ("error", friendly_message(err), None)
 
     # -- main thread --------------------------------------------------------------------
     def _on_event(self, event):
@@ -231,7 +217,7 @@ class ViewerRun:
         self.history.append(entry)
         self._write_image(index, step.image)
         self._update_metadata(step)
-        done = n * self.params.total_steps + step.iteration
+        done = self.params.stack_steps(n) + step.iteration
         now = time.perf_counter()
         # The activity dock's bar repaints the whole window (napari calls processEvents
         # on every change), 15-35 ms on a software-GL display while the run uses every

@@ -110,7 +110,9 @@ class StyleTransferWidget(Container):
             label="Temporal weight",
             value=_number_text(DEFAULTS.temporal_weight),
             tooltip="All slices: keep each frame close to the previous result where the "
-            "content did not change (try 1e6 at the default α, β). 0: off.",
+            "content did not change. 0: off. At 96 px and the default α, β, 1.5e4 "
+            "met the flicker target on every test stack (docs/benchmarks.md); the term "
+            "grows with the pixel count, so larger images need proportionally less.",
         )
         self.steps = SpinBox(
             label="Steps",
@@ -191,6 +193,14 @@ class StyleTransferWidget(Container):
             tooltip="Stylise every slice of a Z or T stack, each "
             "starting from the previous result.",
         )
+        self.frame_steps = SpinBox(
+            label="Frame steps",
+            value=0,
+            min=0,
+            max=100000,
+            tooltip="All slices: steps for each slice after the first, which starts from "
+            "the previous result. 0: the same as Steps.",
+        )
         self.run_button = PushButton(text="Run")
         self.pause_button = PushButton(text="Pause", enabled=False)
         self.continue_button = PushButton(
@@ -228,6 +238,7 @@ class StyleTransferWidget(Container):
                 self.seed,
                 self.every,
                 self.all_slices,
+                self.frame_steps,
                 Container(
                     widgets=[self.run_button, self.pause_button], layout="horizontal", labels=False
                 ),
@@ -311,6 +322,7 @@ class StyleTransferWidget(Container):
             beta=_parse_float("β (style)", self.beta.value),
             tv_weight=_parse_float("TV weight γ", self.tv_weight.value),
             temporal_weight=_parse_float("Temporal weight", self.temporal_weight.value),
+            frame_steps=self.frame_steps.value or None,
             steps=self.steps.value,
             size=self.size.value,
             scales=tuple(_parse_int("Scales", s) for s in scales.replace(",", " ").split())
@@ -332,6 +344,7 @@ class StyleTransferWidget(Container):
         self.tv_weight.value = _number_text(params.tv_weight)
         self.temporal_weight.value = _number_text(params.temporal_weight)
         self.steps.value = params.steps
+        self.frame_steps.value = params.frame_steps or 0
         if params.size is not None:
             self.size.value = params.size
         self.scales.value = ", ".join(str(s) for s in params.scales) if params.scales else ""
@@ -449,7 +462,7 @@ class StyleTransferWidget(Container):
         p = run.params
         # Across the slices of a stack, the plot's x keeps counting.
         self.plot.add(
-            run.history[-1]["slice"] * p.total_steps + step.iteration,
+            p.stack_steps(run.history[-1]["slice"]) + step.iteration,
             {
                 "total": step.losses["total"],
                 "content": p.alpha * step.losses["content"],

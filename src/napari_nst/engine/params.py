@@ -69,6 +69,7 @@ class StyleParams:
     beta: float = 1e7
     tv_weight: float = 0.0
     temporal_weight: float = 0.0  # stacks: penalise change where the content did not change
+    frame_steps: int | None = None  # stacks: steps of each frame after the first (None: steps)
     content_layer: str = "conv4_2"
     style_layers: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
     style_layer_weights: tuple[float, ...] | None = None  # None: 1/len(style_layers) each
@@ -157,6 +158,8 @@ class StyleParams:
         if self.seed is not None:
             _check_int("seed", self.seed, low=0, high=2**63 - 1)
         _check_int("every", self.every, low=1, high=1_000_000)
+        if self.frame_steps is not None:
+            _check_int("frame_steps", self.frame_steps, low=1, high=1_000_000)
         if self.cuda_graph and (self.optimizer != "lbfgs" or self.checkpoint or self.compile):
             raise ValueError(
                 "cuda_graph works with the L-BFGS optimiser, without checkpoint or compile."
@@ -199,6 +202,13 @@ class StyleParams:
     @property
     def total_steps(self) -> int:
         return self.steps * len(self.stage_sizes)
+
+    def stack_steps(self, frames: int) -> int:
+        """Steps of a stack run: the first frame's, then ``frame_steps`` per later frame."""
+        if frames <= 0:
+            return 0
+        later = (self.frame_steps or self.steps) * len(self.stage_sizes)
+        return self.total_steps + (frames - 1) * later
 
     # -- plain-dict round trip ----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,137 @@
+"""Stacks and movies: frame after frame, each starting from the previous result.
+
+The previous result is the next frame's start and, with ``temporal_weight`` > 0,
+its target wherever the content stood still between the two frames.
+
+``flow=True`` (off by default) carries the previous result along the optical
+flow first, after Ruder, Dosovitskiy & Brox (2016, "Artistic style transfer for
+videos"): then the target holds wherever the flow explains the content. It makes
+the result follow moving content instead of lagging behind it, but on our three
+test stacks (benchmarks/temporal.py, docs/benchmarks.md) it raised the
+frame-to-frame change 1.4× to 12× and the style loss by up to 49%: a stylised
+texture shifted by a few pixels differs from itself far more than the smooth
+content does, and bilinear resampling blurs it. The flow is scikit-image's
+iterative Lucas-Kanade on the grey content at the result's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+from .images import to_rgb01
+from .params import StyleParams
+from .run import Step, stylize
+
+FLOW_MIN_CHANGE = 0.02  # the flow is used only where the content changed by more
+
+
+def stylize_stack(
+    frames: Sequence,
+    style,
+    params: StyleParams | None = None,
+    *,
+    content_limits: Sequence[float] | None = None,
+    style_limits=None,
+    guides=None,
+    init=None,
+    should_stop: Callable[[], bool] | None = None,
+    flow: bool = False,
+    **overrides,
+) -> Iterator[tuple[int, Step]]:
+    """Stylise each frame of ``frames``; yield ``(frame index, Step)``.
+
+    The first frame runs ``steps`` from ``init`` (or ``params.init``); every later
+    frame starts from the previous result (carried along the optical flow when
+    ``flow``) and runs ``frame_steps`` (``steps`` when None). Stopping keeps every frame
+    already done: the caller has seen each one's last Step.
+    """
+    params = params or StyleParams()
+    if overrides:
+        params = params.replace(**overrides)
+    stop = should_stop or (lambda: False)
+    previous = None  # (previous raw frame, its result)
+    for n, frame in enumerate(frames):
+        if stop():
+            return
+        extra = {} if init is None else {"init": init}
+        if previous is not None:
+            prev_frame, prev_result = previous
+            if flow:
+                prev_frame, prev_result = follow_flow(
+                    prev_frame, frame, prev_result, content_limits
+                )
+            extra = {
+                "init": prev_result,
+                "previous_frame": (prev_frame, prev_result),
+                "steps": params.frame_steps or params.steps,
+            }
+        last = None
+        for step in stylize(
+            frame,
+            style,
+            params,
+            content_limits=content_limits,
+            style_limits=style_limits,
+            guides=guides,
+            should_stop=stop,
+            **extra,
+        ):
+            last = step
+            yield n, step
+        if last is None or stop():
+            return
+        previous = (frame, last.image)
+
+
+def follow_flow(prev_frame, frame, prev_result, content_limits=None):
+    """Carry the previous frame and its result along the flow to ``frame``.
+
+    Returns the previous raw frame warped onto ``frame`` (same shape and dtype)
+    and the previous result warped likewise (at its own size).
+    """
+    from skimage.registration import optical_flow_ilk
+    from skimage.transform import resize
+
+    hw = prev_result.shape[:2]
+
+    def grey(raw):
+        return resize(to_rgb01(raw, content_limits).mean(axis=-1), hw, anti_aliasing=True)
+
+    # For each pixel of the new frame: where it was in the previous one (rows, cols).
+    current, before = grey(frame), grey(prev_frame)
+    flow = optical_flow_ilk(current, before, radius=7)
+    # Use the flow only where the content changed and the flow explains the change.
+    # Elsewhere (still or flat content) a spurious flow would drag the result's
+    # texture around, which is exactly the flicker this is meant to remove.
+    changed = np.abs(before - current) >= FLOW_MIN_CHANGE
+    explained = np.abs(_warp(before, flow) - current) < 0.5 * np.abs(before - current)
+    flow *= (changed & explained)[None]
+    result = np.clip(_warp(prev_result, flow), 0.0, 1.0).astype(np.float32)
+    raw = np.asarray(prev_frame)
+    src_hw = raw.shape[:2]
+    if src_hw != hw:
+        ratio = np.asarray(src_hw, dtype=np.float32) / np.asarray(hw, dtype=np.float32)
+        flow = np.stack([resize(flow[k], src_hw, order=1) * ratio[k] for k in range(2)])
+    warped = _warp(raw.astype(np.float32), flow)
+    if raw.dtype.kind in "ui":
+        info = np.iinfo(raw.dtype)
+        warped = np.clip(np.rint(warped), info.min, info.max)
+    return warped.astype(raw.dtype), result
+
+
+def _warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Sample ``image`` at (row + flow[0], col + flow[1]), bilinear, edges repeated."""
+    from skimage.transform import warp
+
+    h, w = image.shape[:2]
+    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    coords = np.stack([rows + flow[0], cols + flow[1]])
+    if image.ndim == 2:
+        return warp(image, coords, order=1, mode="edge", preserve_range=True)
+    channels = [
+        warp(image[..., k], coords, order=1, mode="edge", preserve_range=True)
+        for k in range(image.shape[-1])
+    ]
+    return np.stack(channels, axis=-1)
