@@ -23,8 +23,9 @@ from .images import (
 )
 from .params import StyleParams
 
-# L-BFGS pairs kept: torch's default is 100; 20 reaches the same loss on style
-# transfer in our runs and keeps the history at 2·20 images (≈ 500 MB at 1024 px).
+# L-BFGS pairs kept (torch's default is 100). Measured on astronaut × Hubble at 192 px,
+# 200 steps: J with 10 pairs ended 0.3% above 20, with 5 pairs 2.3% above. The
+# history costs 2·m images of memory (20 pairs: ≈ 500 MB at 1024 px).
 LBFGS_HISTORY = 20
 # torch.compile's mode per (device type, precision). A 512 px step on a GPU is bound
 # by Python and kernel launches (H200 profile: the GPU busy ~2.7 of ~6 ms), and
