@@ -30,8 +30,9 @@ LBFGS_HISTORY = 20
 # torch.compile's mode per (device type, precision). A 512 px step on a GPU is bound
 # by Python and kernel launches (H200 profile: the GPU busy ~2.7 of ~6 ms), and
 # "reduce-overhead" replays the network's forward and backward as CUDA graphs:
-# 500 bf16 steps 3.3 → 2.6-2.8 s. In fp32 it failed with "accessing tensor output of
-# CUDAGraphs that has been overwritten" (torch 2.11), so fp32 keeps the default mode.
+# 500 bf16 steps 3.2-4.2 → 2.6-3.3 s over four H200 leases. In fp32 it failed with
+# "accessing tensor output of CUDAGraphs that has been overwritten" (torch 2.11), so
+# fp32 keeps the default mode.
 COMPILE_MODES = {("cuda", "bf16"): "reduce-overhead"}
 # Stacks: how still a pixel is falls linearly from 1 (content unchanged) to 0 (content
 # changed by this fraction of its range or more). A soft mask also holds slowly
