@@ -48,3 +48,13 @@ def test_a_pair_without_positive_curvature_is_left_out():
         opt.step(x.grad)
     assert torch.all(opt.age < 0)  # nothing remembered
     assert torch.all(torch.isfinite(x))
+
+
+def test_history_shrinks_for_large_images_within_its_memory_cap():
+    from napari_nst.engine.lbfgs import LBFGS_HISTORY_BYTES, lbfgs_history
+
+    assert lbfgs_history(3 * 512 * 512) == 20
+    assert lbfgs_history(3 * 1024 * 1024) == 10
+    assert lbfgs_history(3 * 4096 * 4096) == 5  # never fewer
+    for values in (3 * 800 * 800, 3 * 1024 * 1024):
+        assert 2 * 4 * values * lbfgs_history(values) <= LBFGS_HISTORY_BYTES

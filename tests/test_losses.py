@@ -74,3 +74,26 @@ def test_gradients_match_finite_differences(term):
         return style_layer_loss(g, a)
 
     assert torch.autograd.gradcheck(fn, (x,), eps=1e-6, atol=1e-5)
+
+
+def test_gram_and_max_pool_backward_match_autograd_in_both_layouts():
+    import torch
+
+    from napari_nst.engine.losses import gram
+    from napari_nst.engine.network import LeanMaxPool2d
+
+    x = torch.randn(1, 5, 8, 6)  # float32: gram() computes in fp32
+    for layout in (torch.contiguous_format, torch.channels_last):
+        a = x.clone(memory_format=layout).requires_grad_(True)
+        b = x.clone().requires_grad_(True)
+        ga = gram(a)
+        gb = (b.reshape(5, -1) @ b.reshape(5, -1).t()) / 48
+        assert torch.allclose(ga, gb, atol=1e-6)
+        weights = torch.randn(5, 5)
+        (da,) = torch.autograd.grad((ga * weights).sum(), a)
+        (db,) = torch.autograd.grad((gb * weights).sum(), b)
+        assert torch.allclose(da, db, atol=1e-6)
+        pa = LeanMaxPool2d()(a)
+        (dpa,) = torch.autograd.grad((pa**2).sum(), a)
+        (dpb,) = torch.autograd.grad((torch.nn.functional.max_pool2d(b, 2, 2) ** 2).sum(), b)
+        assert torch.allclose(dpa, dpb)

@@ -25,6 +25,18 @@ from __future__ import annotations
 
 from ._torch import torch
 
+# L-BFGS pairs kept (torch's default is 100). Measured on astronaut × Hubble at 192 px,
+# 200 steps: J with 10 pairs ended 0.3% above 20, with 5 pairs 2.3% above. Each pair
+# holds two images, so large images keep fewer pairs: at most 256 MiB of history
+# (20 pairs up to about 750 × 750 px, 10 at 1024 × 1024, never fewer than 5).
+LBFGS_HISTORY = 20
+LBFGS_HISTORY_BYTES = 256 * 2**20
+
+
+def lbfgs_history(values: int) -> int:
+    """Pairs kept for an image of ``values`` floats (fp32), within the memory cap."""
+    return max(5, min(LBFGS_HISTORY, LBFGS_HISTORY_BYTES // (2 * 4 * values)))
+
 
 class CompactLBFGS:
     """Minimise by fixed-step L-BFGS over one tensor ``x`` (updated in place).

@@ -15,7 +15,6 @@ from .params import StyleParams, conv_shapes
 # flight. Calibrated on this project's CPU runs (docs/benchmarks.md): the
 # estimate lies above the measured peak at 512, 1024 and 2048 px.
 _BYTES_PER_ELEMENT = {"fp32": 10.0, "bf16": 6.0}
-_LBFGS_HISTORY = 20
 
 
 def activation_elements(h: int, w: int, deepest: str) -> int:
@@ -31,7 +30,12 @@ def estimate_bytes(hw: tuple[int, int], params: StyleParams) -> int:
         per /= 2  # only block outputs are kept; each block is recomputed
     acts = activation_elements(h, w, params.deepest_layer) * per
     image = 3 * h * w * 4
-    history = 2 * _LBFGS_HISTORY * image if params.optimizer == "lbfgs" else 3 * image
+    if params.optimizer == "lbfgs":
+        from .lbfgs import lbfgs_history
+
+        history = 2 * lbfgs_history(3 * h * w) * image
+    else:
+        history = 3 * image
     return int(acts + history)
 
 
@@ -69,7 +73,14 @@ def check_fits(stage_shapes, params: StyleParams, device, available: int | None 
     budget = 0.85 * available  # leave room for napari, the layers and the system
     if need <= budget:
         return
+    # Memory grows about with the pixel count (not exactly: the L-BFGS history keeps
+    # fewer pairs for large images), so start there and step down until it fits.
     fits = int(max(hw) * math.sqrt(budget / need)) // 16 * 16
+    while fits > 16:
+        scaled = (hw[0] * fits / max(hw), hw[1] * fits / max(hw))
+        if estimate_bytes((round(scaled[0]), round(scaled[1])), params) <= budget:
+            break
+        fits -= 16
     where = "GPU memory" if device.type == "cuda" else "free RAM"
     raise ValueError(
         f"A {hw[0]}×{hw[1]} px run needs about {need / 2**30:.1f} GiB, but only "

@@ -95,6 +95,38 @@ class VGGFeatures(nn.Module):
         return (x, *caught)
 
 
+class _MaxPoolFn(torch.autograd.Function):
+    """2×2 max pooling that keeps no index map for the backward pass.
+
+    torch's max pooling saves int64 indices, half the size of its input map (134 MiB
+    after the first block at 1024 px); here the backward finds them again from the
+    input, which the ReLU before it keeps anyway.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.nn.functional.max_pool2d(x, 2, 2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        _, indices = torch.nn.functional.max_pool2d(x, 2, 2, return_indices=True)
+        return torch.ops.aten.max_pool2d_with_indices_backward(
+            grad, x, [2, 2], [2, 2], [0, 0], [1, 1], False, indices
+        )
+
+
+class LeanMaxPool2d(nn.MaxPool2d):
+    """VGG's 2×2/2 max pooling, with the lean backward of ``_MaxPoolFn``."""
+
+    def __init__(self):
+        super().__init__(kernel_size=2, stride=2)
+
+    def forward(self, x):
+        return _MaxPoolFn.apply(x) if x.requires_grad else super().forward(x)
+
+
 _POOLS = (nn.MaxPool2d, nn.AvgPool2d)
 
 
@@ -108,10 +140,11 @@ def build_features(
         layers = vgg.make_layers(vgg.cfgs["E"], batch_norm=False)
     keep = CONV_POSITIONS[CONV_LAYERS.index(deepest)] + 2
     layers = nn.Sequential(*list(layers)[:keep])
-    if pooling == "avg":
-        for i, layer in enumerate(layers):
-            if isinstance(layer, nn.MaxPool2d):
-                layers[i] = nn.AvgPool2d(kernel_size=2, stride=2)
+    for i, layer in enumerate(layers):
+        if isinstance(layer, nn.MaxPool2d):
+            layers[i] = (
+                nn.AvgPool2d(kernel_size=2, stride=2) if pooling == "avg" else LeanMaxPool2d()
+            )
 
     convs = normalize_convs(weights.convs, factors) if factors else weights.convs
     state = {}

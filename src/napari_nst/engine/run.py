@@ -23,10 +23,6 @@ from .images import (
 )
 from .params import StyleParams
 
-# L-BFGS pairs kept (torch's default is 100). Measured on astronaut × Hubble at 192 px,
-# 200 steps: J with 10 pairs ended 0.3% above 20, with 5 pairs 2.3% above. The
-# history costs 2·m images of memory (20 pairs: ≈ 500 MB at 1024 px).
-LBFGS_HISTORY = 20
 # torch.compile's mode per (device type, precision). A 512 px step on a GPU is bound
 # by Python and kernel launches (H200 profile: the GPU busy ~2.7 of ~6 ms), and
 # "reduce-overhead" replays the network's forward and backward as CUDA graphs:
@@ -219,7 +215,7 @@ def _optimise(
 ):
     """The generator behind ``stylize``."""
     from ._torch import torch
-    from .lbfgs import CompactLBFGS
+    from .lbfgs import CompactLBFGS, lbfgs_history
     from .losses import content_loss, gram, style_layer_loss, temporal_loss, tv_loss
     from .network import cached_features
     from .weights import load_weights
@@ -358,7 +354,7 @@ def _optimise(
 
                 if params.optimizer == "lbfgs":
                     # torch.optim.LBFGS's iterates, without its per-step host syncs.
-                    opt = CompactLBFGS(g, lr=params.lr, history=LBFGS_HISTORY)
+                    opt = CompactLBFGS(g, lr=params.lr, history=lbfgs_history(g.numel()))
 
                     def one_step():
                         g.grad = None
