@@ -554,13 +554,19 @@ def report(res) -> str:
         "",
         "Targets: 1024 px ≤ 4 GB on the CPU in fp32; 2048 px completes on 24 GB.",
         "",
-        "Two steps show a whole run's peak: the L-BFGS history (2 × 20 images, ≈ 500 MB "
-        "at 1024 px) is allocated before the first step. (With torch.optim.LBFGS, used "
+        "Two steps show a whole run's peak: the L-BFGS history is allocated before the "
+        "first step (capped at 256 MiB: 20 pairs of images up to about 750 × 750 px, 10 "
+        "at 1024 × 1024). (With torch.optim.LBFGS, used "
         "until this session, the history grew step by step, so a 2-step figure "
-        "understated a long run.) A 1024 px run stopped after 10 steps reached 4640 MiB "
-        "by step 8 and stayed there. At 192 px, 200 steps, 10 pairs ended 0.3% above 20 "
-        "in J and 5 pairs 2.3% above: a shorter history at large sizes is the next memory "
-        "lever, with checkpointing the first VGG block, whose activations are the largest.",
+        "understated a long run.) Before the cap, a 1024 px run stopped after 10 steps "
+        "reached 4640 MiB by step 8 and stayed there. What brought 1024 px under 4 GB, "
+        "each measured over 2 steps at 1024 px: the Gram matrix computed from the "
+        "channels-last map as a view (no copy kept for the backward pass) 4520 → 4249 "
+        "MiB; its backward as one product instead of two plus a sum → 4083 MiB; max "
+        "pooling that recomputes its argmax in the backward pass instead of keeping int64 "
+        "indices → 3856 MiB; the history cap (10 pairs instead of 20 at this size) → "
+        "3659 MiB. At 192 px, 200 steps, 10 pairs ended 0.3% above 20 in J and 5 pairs "
+        "2.3% above.",
         "",
     ]
     ui = res["ui"]
@@ -683,6 +689,11 @@ def report(res) -> str:
             "eager): over 20 bf16 steps the GPU was busy 53.7 ms (2.7 ms a step: Gram and "
             "L-BFGS matrix products 12.8 ms, convolutions ~18 ms, dtype copies ~9 ms) "
             "while the host spent 168 ms issuing work.",
+            "",
+            "The GPU runs above predate this session's last CPU memory changes (the "
+            "Gram matrix's and max pooling's leaner backward passes, and the L-BFGS "
+            "history cap, which leaves 512 px at 20 pairs); the device time was spent "
+            "before them, so they were not re-measured on the GPU.",
             "",
             "So `cuda_graph=True` records the whole step (network, losses, backward and "
             "the L-BFGS update) once as a CUDA graph after 3 eager steps and replays it. "
