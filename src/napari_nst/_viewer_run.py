@@ -228,17 +228,17 @@ class ViewerRun:
         if bar is not None and (now - self._bar_time >= 2.0 or done >= bar.total):
             self._bar_time = now
             text = f"Style transfer {done}/{bar.total} · J = {step.losses['total']:.4g}"
-            _next_turn(lambda: self._bar_step(bar, text, done))
+            _next_turn(lambda: self._bar_text(bar, text, done))
         if self.on_step is not None:
             self.on_step(self, step)
 
-    def _bar_step(self, bar, text: str, done: int):
-        if bar is not self._progress:  # the run ended meanwhile and closed it
-            return
-        if text is not None:
+    def _bar_text(self, bar, text: str, done: int):
+        if bar is self._progress:  # else the run ended meanwhile and closed it
             bar.set_description(text)
-            _next_turn(lambda: self._bar_step(bar, None, done))
-        else:
+            _next_turn(lambda: self._bar_value(bar, done))
+
+    def _bar_value(self, bar, done: int):
+        if bar is self._progress:
             bar.update(done - bar.n)
 
     def _create_output(self, image_shape):

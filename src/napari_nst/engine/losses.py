@@ -67,5 +67,8 @@ def tv_loss(image):
 
 
 def temporal_loss(image, previous, still):
-    """Σ still·(G − G_prev)²: change is penalised only where the content stood still."""
+    """Σ still·(G − G_prev)²: change is penalised as much as the content stood still.
+
+    ``still`` is 1 where the content did not change and falls to 0 where it did.
+    """
     return (still * (image - previous).pow(2)).sum()

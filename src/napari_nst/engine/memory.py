@@ -10,10 +10,11 @@ import math
 
 from .params import StyleParams, conv_shapes
 
-# Bytes kept per activation element during one step: the conv input and the ReLU
-# output saved for the backward pass, the max-pool indices, and the gradients in
-# flight. Calibrated on this project's CPU runs (docs/benchmarks.md): the
-# estimate lies above the measured peak at 512, 1024 and 2048 px.
+# Bytes kept per activation element during one step: the ReLU outputs saved for the
+# backward pass and the gradients in flight. Calibrated on this project's CPU runs
+# while max pooling still kept int64 indices and the Gram backward two products
+# (docs/benchmarks.md); both have since lowered the measured peaks at 1024 and
+# 2048 px, so the estimate lies further above them there (and still above at 512).
 _BYTES_PER_ELEMENT = {"fp32": 10.0, "bf16": 6.0}
 
 

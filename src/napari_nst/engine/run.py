@@ -32,8 +32,9 @@ from .params import StyleParams
 COMPILE_MODES = {("cuda", "bf16"): "reduce-overhead"}
 # Stacks: how still a pixel is falls linearly from 1 (content unchanged) to 0 (content
 # changed by this fraction of its range or more). A soft mask also holds slowly
-# varying parts of panning content, which a hard 2% threshold left free
-# (benchmarks/temporal.py: panning photo −27% → see docs/benchmarks.md).
+# varying parts of panning content, which a hard 2% threshold left free: on the
+# panning photo of benchmarks/temporal.py the hard threshold reached −27% flicker at
+# best, this mask −35% at weight 1.5e4 (docs/benchmarks.md).
 STILL_RANGE = 0.1
 # Eager steps before a step is captured as a CUDA graph (cuBLAS/cuDNN set-up).
 GRAPH_WARMUP = 3

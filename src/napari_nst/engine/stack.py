@@ -24,7 +24,7 @@ from .images import to_rgb01
 from .params import StyleParams
 from .run import Step, stylize
 
-FLOW_MIN_CHANGE = 0.02  # the flow is used only where the content changed by more
+FLOW_MIN_CHANGE = 0.02  # the flow is used only where the content changed by more than this
 
 
 def stylize_stack(
