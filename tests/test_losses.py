@@ -97,3 +97,24 @@ def test_gram_and_max_pool_backward_match_autograd_in_both_layouts():
         (dpa,) = torch.autograd.grad((pa**2).sum(), a)
         (dpb,) = torch.autograd.grad((torch.nn.functional.max_pool2d(b, 2, 2) ** 2).sum(), b)
         assert torch.allclose(dpa, dpb)
+
+
+def test_gram_of_a_bf16_map_is_fp32_and_its_gradient_stays_bf16():
+    import torch
+
+    from napari_nst.engine.losses import gram
+
+    x = torch.randn(1, 6, 16, 12).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    a = x.clone().requires_grad_(True)
+    ga = gram(a)
+    # The product is widened to fp32: exactly the fp32 Gram matrix of the bf16 values,
+    # not one rounded to bf16 (whose error would swamp the style loss near its optimum).
+    wide = x.float().reshape(6, -1)
+    assert ga.dtype == torch.float32
+    assert torch.allclose(ga, wide @ wide.t() / 192, rtol=1e-6, atol=1e-6)
+    weights = torch.randn(6, 6)
+    (da,) = torch.autograd.grad((ga * weights).sum(), a)
+    b = x.float().requires_grad_(True)
+    (db,) = torch.autograd.grad((gram(b) * weights).sum(), b)
+    assert da.dtype == torch.bfloat16
+    assert torch.allclose(da.float(), db, rtol=2e-2, atol=2e-2)

@@ -26,31 +26,41 @@ def gram(features, mask=None):
         # NHWC maps as (positions × channels) are a view: no copy of the map is made
         # and kept for the backward pass (measured: peak RSS at 1024 px on the CPU
         # 4520 → 4249 MiB).
-        f = features.permute(0, 2, 3, 1).reshape(-1, n).float()
+        f = features.permute(0, 2, 3, 1).reshape(-1, n)
     else:
-        f = features.reshape(n, -1).t().float()
+        f = features.reshape(n, -1).t()
     if mask is None:
         return _Gram.apply(f) / f.shape[0]
+    f = f.float()
     w = mask.reshape(-1, 1).to(f.dtype)
     return ((f * w).t() @ f) / w.sum().clamp_min(1e-8)
 
 
 class _Gram(torch.autograd.Function):
-    """Fᵀ·F whose backward is one product, F·(dG + dGᵀ).
+    """Fᵀ·F in fp32, whose backward is one product, F·(dG + dGᵀ), in the map's precision.
 
     Autograd's own backward of ``f.t() @ f`` makes two map-sized products and adds
-    them; at 1024 px the largest map is 256 MiB.
+    them; at 1024 px the largest map is 256 MiB. A bf16 map (fast mode) is widened
+    for the product only and kept as bf16. The Gram matrix needs fp32: the loss is a
+    small difference of large entries (a Gram matrix rounded to bf16 ended 48% higher
+    in J after 300 steps at 256 px). The gradient it returns enters the bf16 network
+    anyway, so that product runs in bf16. Measured in fast mode on the CPU: peak RSS
+    1024 px 2813 → 2581 MiB, 2048 px 7916 → 6722 MiB; a 512 px step unchanged
+    (0.834 vs 0.838 s, interleaved).
     """
 
     @staticmethod
     def forward(ctx, f):
         ctx.save_for_backward(f)
-        return f.t() @ f
+        if f.dtype == torch.float32:
+            return f.t() @ f
+        wide = f.float()
+        return wide.t() @ wide
 
     @staticmethod
     def backward(ctx, grad):
         (f,) = ctx.saved_tensors
-        return f @ (grad + grad.t())
+        return f @ (grad + grad.t()).to(f.dtype)
 
 
 def style_layer_loss(gram_g, gram_a):
