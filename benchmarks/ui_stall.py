@@ -46,6 +46,7 @@ def main() -> None:
         app.processEvents()
         time.sleep(0.001)
     timer.stop()
+    run_s = time.perf_counter() - started
     gaps = [b - a for a, b in itertools.pairwise(ticks)]
     # Gaps after the first output (torch's import and the first layer are excluded).
     first = run.first_output_at or started
@@ -59,6 +60,7 @@ def main() -> None:
                 "p99_gap_ms": round(1000 * sorted(gaps)[int(0.99 * (len(gaps) - 1))], 1),
                 "max_gap_after_first_output_ms": round(1000 * max(later), 1),
                 "seconds_to_first_output": round(first - started, 2),
+                "run_s": round(run_s, 2),
                 "ticks": len(ticks),
                 "warm_up_s": round(warm_up_s, 2),
             }

@@ -317,3 +317,51 @@ def test_the_worker_thread_runs_below_the_ui_priority():
     thread.join()
     assert seen["nice"] >= 10
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 10  # caller untouched
+
+
+def test_output_layer_leaves_the_selection_alone_and_the_worker_waits_for_the_ui(
+    qtbot, viewer_and_widget, monkeypatch
+):
+    import threading
+
+    import napari_nst.engine.stack as stack
+
+    viewer, widget = viewer_and_widget
+    viewer.layers.selection.active = viewer.layers["texture"]
+    # The worker marks when it goes on to compute the next step; the UI, while it
+    # handles a step, looks whether the worker went on meanwhile (it must not).
+    resumed, ran_ahead, real_stack = threading.Event(), [], stack.stylize_stack
+
+    def watched_stack(*args, **kwargs):
+        for item in real_stack(*args, **kwargs):
+            resumed.clear()
+            yield item
+            resumed.set()
+
+    def ui_handling_a_step(run, step):
+        ran_ahead.append(resumed.wait(0.2))  # a bounded look for a forbidden event
+        real_on_step(run, step)
+
+    monkeypatch.setattr(stack, "stylize_stack", watched_stack)
+    real_on_step = widget._on_step
+    widget._on_step = ui_handling_a_step  # (magicgui containers refuse monkeypatch's undo)
+    run = widget.start()
+    _wait_done(qtbot, widget)
+    assert run.output is not None and run.output.name == "photo × texture"
+    assert viewer.layers.selection.active is viewer.layers["texture"]
+    assert ran_ahead == [False] * 6
+
+
+def test_redraw_notifier_waits_for_a_repaint_or_gives_up(qtbot, make_napari_viewer):
+    from napari_nst._viewer_run import _RedrawNotifier
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((8, 8), dtype=np.float32))
+    calls = []
+    notifier = _RedrawNotifier(lambda: calls.append("shown"))
+    notifier.notify_after_next_redraw()
+    viewer.layers[0].data = np.ones((8, 8), dtype=np.float32)  # asks for a repaint
+    qtbot.waitUntil(lambda: calls == ["shown"], timeout=5_000)
+    # Nothing changes on screen: the callback still comes, after NO_REDRAW_MS at most.
+    notifier.notify_after_next_redraw()
+    qtbot.waitUntil(lambda: calls == ["shown", "shown"], timeout=5_000)
