@@ -216,8 +216,10 @@ def _optimise(
 ):
     """The generator behind ``stylize``."""
     from ._torch import torch
+    from .allocator import REUSE_UP_TO_BYTES, reuse_freed_memory
     from .lbfgs import CompactLBFGS, lbfgs_history
     from .losses import content_loss, gram, style_layer_loss, temporal_loss, tv_loss
+    from .memory import estimate_bytes
     from .network import cached_features
     from .weights import load_weights
 
@@ -292,8 +294,13 @@ def _optimise(
     g = None
     iteration = 0
     last_step = None
+    # On the CPU, each step's feature maps reuse the memory the last step freed,
+    # for runs small enough that the heap's fragmentation does not matter.
+    step_bytes = max(estimate_bytes(hw, params) for hw, _ in stage_shapes)
+    small = device.type == "cpu" and step_bytes <= REUSE_UP_TO_BYTES
+    keep_memory = reuse_freed_memory() if small else contextlib.nullcontext()
     try:
-        with _reproducible_cudnn(device, params.seed is not None):
+        with keep_memory, _reproducible_cudnn(device, params.seed is not None):
             for stage, (hw, style_hws) in enumerate(stage_shapes):
                 # -- targets, computed once per stage ---------------------------------
                 with torch.inference_mode():

@@ -1,0 +1,76 @@
+"""Keep freed memory in the process while a run is going (Linux, glibc).
+
+Every step allocates and frees the same feature maps, tens of MiB each. glibc's
+malloc serves blocks that large with fresh ``mmap`` calls and returns them to the
+system when freed, so every step faults all of that memory in again, page by page,
+and the kernel zeroes each page. Measured at 512 px on this project's 2-core CPU:
+45 000 page faults a step in fast mode and 120 000 in fp32, and with them kept in
+the heap instead, 0.88 → 0.79 s a step (bf16) and 1.60 → 1.47 s (fp32).
+
+So while at least one run is active, big blocks come from the heap and freed ones
+stay there for the next step; when the last run ends, glibc's settings are put
+back and the kept memory is returned to the system (``malloc_trim``). Elsewhere
+(macOS, Windows, musl) this does nothing.
+
+Only for runs whose step needs at most ``REUSE_UP_TO_BYTES`` (the memory estimate):
+in one heap, blocks of many sizes fragment it, and at 1024 px peak RSS rose 3703 →
+4493 MiB (2048 px: 11167 → 15909), while at 512 px it fell, 2221 → 1826 MiB.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import threading
+
+# mallopt parameters (glibc's malloc.h) and glibc's defaults for them.
+M_TRIM_THRESHOLD = -1
+M_MMAP_MAX = -4
+DEFAULT_TRIM_THRESHOLD = 128 * 1024
+DEFAULT_MMAP_MAX = 65536
+KEEP_ALL = 2**31 - 1  # the largest trim threshold mallopt takes (an int)
+# The estimate at 512 px is 634 MiB in fp32, at 1024 × 768 px 2427 MiB.
+REUSE_UP_TO_BYTES = 1 << 30
+
+_lock = threading.Lock()
+_active_runs = 0
+
+
+def _glibc():
+    """The C library if it is glibc (its mallopt is the one described above), else None."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # noqa: B018 - only glibc has it
+        libc.mallopt, libc.malloc_trim  # noqa: B018
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+@contextlib.contextmanager
+def reuse_freed_memory():
+    """Within this block (and any other run's), freed blocks stay in the heap."""
+    global _active_runs
+    libc = _glibc()
+    if libc is None:
+        yield
+        return
+    with _lock:
+        _active_runs += 1
+        if _active_runs == 1:
+            libc.mallopt(M_MMAP_MAX, 0)
+            libc.mallopt(M_TRIM_THRESHOLD, KEEP_ALL)
+    try:
+        yield
+    finally:
+        with _lock:
+            _active_runs -= 1
+            if _active_runs == 0:
+                libc.mallopt(M_MMAP_MAX, DEFAULT_MMAP_MAX)
+                libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
+                libc.malloc_trim(0)
+
+
+def active_runs() -> int:
+    """How many runs are holding freed memory now (for tests)."""
+    return _active_runs

@@ -1,0 +1,61 @@
+"""Freed feature-map memory is reused between steps on the CPU (glibc only)."""
+
+import resource
+
+import numpy as np
+import pytest
+
+from napari_nst import stylize
+from napari_nst.engine import allocator
+
+pytestmark = pytest.mark.skipif(allocator._glibc() is None, reason="glibc's malloc settings only")
+
+
+M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+
+
+def _pair():
+    rng = np.random.default_rng(0)
+    return rng.random((96, 128, 3), dtype=np.float32), rng.random((96, 96, 3), dtype=np.float32)
+
+
+def _faults_per_step(run, steps=3) -> float:
+    for _ in range(2):  # warm-up: the heap reaches its working size
+        next(run)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(steps):
+        next(run)
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / steps
+
+
+def test_a_small_run_keeps_freed_memory_only_while_it_lasts(monkeypatch):
+    content, style = _pair()
+    run = stylize(content, style, size=128, steps=20, seed=0)
+    kept = _faults_per_step(run)
+    assert allocator.active_runs() == 1
+    run.close()
+    assert allocator.active_runs() == 0
+
+    # The same run without the reuse (as above the size limit) faults its maps in anew,
+    # with glibc's starting threshold for serving blocks by mmap held fixed (else
+    # glibc raises it as blocks are freed, and small maps stop being mmapped).
+    monkeypatch.setattr(allocator, "REUSE_UP_TO_BYTES", 0)
+    allocator._glibc().mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+    run = stylize(content, style, size=128, steps=20, seed=0)
+    fresh = _faults_per_step(run)
+    assert allocator.active_runs() == 0
+    run.close()
+    assert kept < 0.25 * fresh, (kept, fresh)
+
+
+def test_overlapping_runs_keep_memory_until_the_last_one_ends():
+    content, style = _pair()
+    first = stylize(content, style, size=64, steps=5, seed=0)
+    second = stylize(content, style, size=64, steps=5, seed=0)
+    next(first)
+    next(second)
+    assert allocator.active_runs() == 2
+    first.close()
+    assert allocator.active_runs() == 1
+    second.close()
+    assert allocator.active_runs() == 0
