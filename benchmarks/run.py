@@ -303,7 +303,17 @@ def peak_memory(size: int, checkpoint: bool) -> dict:
 
 
 # -- 5. UI responsiveness ------------------------------------------------------------------------
-def ui_stall(size: int, steps: int) -> dict:
+def ui_stall(size: int, steps: int, runs: int = 3) -> dict:
+    """The run with the largest gap after the first output, and every run's figures."""
+    results = [_ui_stall_once(size, steps) for _ in range(runs)]
+    done = [r for r in results if "error" not in r]
+    if not done:
+        return results[-1]
+    worst = max(done, key=lambda r: r["max_gap_after_first_output_ms"])
+    return {**worst, "runs": done}
+
+
+def _ui_stall_once(size: int, steps: int) -> dict:
     cmd = [sys.executable, str(HERE / "ui_stall.py"), "--size", str(size), "--steps", str(steps)]
     if not os.environ.get("DISPLAY"):
         cmd = ["xvfb-run", "-a", *cmd]
@@ -439,15 +449,24 @@ def targets_table(res) -> list[str]:
             )
         )
     if "max_gap_after_first_output_ms" in res["ui"]:
-        rows.append(
+        ui = res["ui"]
+        worst = f", worst of {len(ui['runs'])} runs" if "runs" in ui else ""
+        rows += [
             (
-                "largest UI stall after the first output, 512 px",
+                f"largest UI stall after the first output, 512 px{worst}",
                 "≤ 50 ms",
-                res["ui"]["max_gap_after_first_output_ms"],
+                ui["max_gap_after_first_output_ms"],
                 50,
                 " ms (lower is better)",
-            )
-        )
+            ),
+            (
+                f"largest UI stall of the whole run, with the output layer's creation{worst}",
+                "≤ 50 ms",
+                max(r["max_gap_ms"] for r in ui.get("runs", [ui])),
+                50,
+                " ms (lower is better)",
+            ),
+        ]
     out = ["| target | goal | measured | met? |", "|---|---|---|---|"]
     for name, goal, value, bound, unit in rows:
         lower = "lower is better" in unit
@@ -668,6 +687,19 @@ def report(res) -> str:
                 else "."
             ),
             "",
+            *(
+                [
+                    f"- every run ({len(ui['runs'])}, each in a new viewer): largest gap "
+                    "after the first output "
+                    + ", ".join(f"{r['max_gap_after_first_output_ms']}" for r in ui["runs"])
+                    + " ms; overall "
+                    + ", ".join(f"{r['max_gap_ms']}" for r in ui["runs"])
+                    + " ms. The figures above and in the targets table are the worst run's.",
+                ]
+                if "runs" in ui
+                else []
+            ),
+            "",
             "What the plugin does about stalls: after each image it yields, the worker waits "
             "until the window has been repainted with it (an application event filter sees "
             "Qt's UpdateRequest; at most 1 s), so napari redraws on an idle CPU: in six "
@@ -689,8 +721,10 @@ def report(res) -> str:
             "draws every layer on the CPU), and setting a 512 px RGB layer's data 9–14 ms "
             "before it. At the first output, adding the layer (46–57 ms) and its first "
             "repaint run with no timer tick between them, which makes the largest gap "
-            "overall. On a machine with a GPU-backed display the repaint is far cheaper; "
-            "we have not measured one.",
+            "overall. Three of about 20 runs today also showed a gap of 80–155 ms later on, with "
+            "no event of the plugin within 0.2 s of it and no garbage collection over 5 ms "
+            "(logged with gc.callbacks); its cause was not found. On a machine with a "
+            "GPU-backed display the repaint is far cheaper; we have not measured one.",
         ]
     gpu = res.get("gpu")
     if gpu:
