@@ -206,9 +206,10 @@ class ViewerRun:
                 yield ("step", n, ins.planes[n][0], step)
                 # Compute on only once the UI has drawn this image: the redraw then
                 # runs on an idle CPU. On 2 cores a 512 px redraw took 27-38 ms idle
-                # but 45-55 ms beside the run, whatever the worker's priority (the
-                # cores' caches and memory bandwidth are shared). It costs the run
-                # the redraw's time at each reported step.
+                # but 45-55 ms beside the run, despite the worker's lower priority;
+                # with this wait the largest UI stall after the first output was
+                # 47-52 ms, without it 60-68 ms (three runs each, alternating). It
+                # costs the run the redraw's time at each reported step.
                 self._shown.wait(REDRAW_WAIT_S)
         except DivergedError as err:
             yield ("error", str(err), None)
