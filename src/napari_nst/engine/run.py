@@ -219,7 +219,7 @@ def _optimise(
     from .allocator import REUSE_UP_TO_BYTES, reuse_freed_memory
     from .lbfgs import CompactLBFGS, lbfgs_history
     from .losses import content_loss, gram, style_layer_loss, temporal_loss, tv_loss
-    from .memory import estimate_bytes
+    from .memory import estimate_bytes, largest_stage
     from .network import cached_features
     from .weights import load_weights
 
@@ -296,7 +296,7 @@ def _optimise(
     last_step = None
     # On the CPU, each step's feature maps reuse the memory the last step freed,
     # for runs small enough that the heap's fragmentation does not matter.
-    step_bytes = max(estimate_bytes(hw, params) for hw, _ in stage_shapes)
+    step_bytes = estimate_bytes(largest_stage(stage_shapes), params)
     small = device.type == "cpu" and step_bytes <= REUSE_UP_TO_BYTES
     keep_memory = reuse_freed_memory() if small else contextlib.nullcontext()
     try:
