@@ -13,3 +13,22 @@ def small_pair():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def nan_from_the_fifth_tv_loss(monkeypatch):
+    """Make the TV term NaN from its 5th evaluation on: a run that diverges at step 5.
+
+    L-BFGS takes such steps back and Adam's iterates stay in [0, 1], so a real
+    divergence is hard to provoke; this one is injected (use it with Adam).
+    """
+    from napari_nst.engine import losses
+
+    calls = []
+    tv_loss = losses.tv_loss
+
+    def failing(image):
+        calls.append(image)
+        return tv_loss(image) * (float("nan") if len(calls) >= 5 else 1.0)
+
+    monkeypatch.setattr(losses, "tv_loss", failing)

@@ -95,17 +95,28 @@ def test_out_of_memory_mid_run_keeps_the_last_image(qtbot, setup, monkeypatch):
     assert widget.last_message == run.error
 
 
-def test_divergence_in_the_viewer_is_reported(qtbot, setup):
+def test_divergence_in_the_viewer_is_reported(qtbot, setup, nan_from_the_fifth_tv_loss):
     import napari_nst
 
     viewer, _ = setup
     worker = napari_nst.stylize_in_viewer(
-        viewer, "photo", "texture", size=32, steps=30, init="content", learning_rate=1e30
+        viewer, "photo", "texture", size=32, steps=30, optimizer="adam", tv_weight=1.0
     )
     run = worker.nst_run
     qtbot.waitUntil(lambda: not run.running, timeout=60_000)
     assert run.error and "diverged" in run.error
     assert np.isfinite(run.output.data).all()
+
+
+def test_a_loss_not_finite_from_the_start_is_reported(qtbot, setup):
+    import napari_nst
+
+    viewer, _ = setup
+    worker = napari_nst.stylize_in_viewer(viewer, "photo", "texture", size=32, beta=1e38)
+    run = worker.nst_run
+    qtbot.waitUntil(lambda: not run.running, timeout=60_000)
+    assert run.error and "from the start" in run.error
+    assert run.output is None and [layer.name for layer in viewer.layers] == ["photo", "texture"]
 
 
 def test_stop_twice_run_double_click_and_pause_then_close(qtbot, setup):

@@ -32,8 +32,10 @@ def test_iterates_match_torch_lbfgs_one_evaluation_per_step(history):
     for _ in range(15):  # with history=3 the history wraps around several times
         reference.step(closure)
         xb.grad = None
-        f(xb).backward()
-        ours.step(xb.grad)
+        loss = f(xb)
+        loss.backward()
+        ours.step(xb.grad, loss)
+        assert ours.accepted  # every step lowers J enough: nothing is taken back
         assert torch.allclose(xa.detach(), xb.detach(), rtol=1e-9, atol=1e-11)
     assert f(xb) < f(x0) - 1.0  # and it really minimises
 
@@ -44,8 +46,9 @@ def test_a_pair_without_positive_curvature_is_left_out():
     opt = CompactLBFGS(x, lr=0.1, history=4)
     for _ in range(3):
         x.grad = None
-        (-(x**2).sum()).backward()
-        opt.step(x.grad)
+        loss = -(x**2).sum()
+        loss.backward()
+        opt.step(x.grad, loss)
     assert torch.all(opt.age < 0)  # nothing remembered
     assert torch.all(torch.isfinite(x))
 
@@ -58,3 +61,53 @@ def test_history_shrinks_for_large_images_within_its_memory_cap():
     assert lbfgs_history(3 * 4096 * 4096) == 5  # never fewer
     for values in (3 * 800 * 800, 3 * 1024 * 1024):
         assert 2 * 4 * values * lbfgs_history(values) <= LBFGS_HISTORY_BYTES
+
+
+def _run(opt, x, f, steps):
+    accepted = []
+    for _ in range(steps):
+        x.grad = None
+        loss = f(x)
+        loss.backward()
+        opt.step(x.grad, loss)
+        accepted.append(float(opt.accepted_loss))
+    return accepted
+
+
+def test_a_step_that_raises_j_is_taken_back_where_fixed_steps_diverge():
+    # With a step length of 10 on a quadratic, every fixed L-BFGS step overshoots the
+    # minimum ninefold; backtracking takes each back to a shorter step on its line.
+    def f(x):
+        return 0.5 * (x**2).sum()
+
+    x0 = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    xa = x0.clone().requires_grad_(True)
+    fixed = torch.optim.LBFGS([xa], lr=10.0, max_iter=1, history_size=5)
+
+    def closure():
+        fixed.zero_grad()
+        loss = f(xa)
+        loss.backward()
+        return loss
+
+    for _ in range(12):
+        fixed.step(closure)
+    assert f(xa) > 1e6  # torch's fixed step diverges
+
+    xb = x0.clone().requires_grad_(True)
+    accepted = _run(CompactLBFGS(xb, lr=10.0, history=5), xb, f, 12)
+    assert accepted == sorted(accepted, reverse=True)  # J of the accepted points never rises
+    assert accepted[-1] < 1e-8
+
+
+def test_a_trial_with_a_nan_loss_is_shortened_until_j_is_finite():
+    # J is NaN outside |x| < 1 (log of a negative number): the first long steps land there.
+    def f(x):
+        return (x**2).sum() - torch.log1p(-(x**2)).sum()
+
+    x = torch.tensor([0.5, -0.3], dtype=torch.float64, requires_grad=True)
+    opt = CompactLBFGS(x, lr=50.0, history=4)
+    accepted = _run(opt, x, f, 30)
+    assert torch.all(torch.isfinite(opt.accepted_point()))
+    assert accepted == sorted(accepted, reverse=True)
+    assert accepted[-1] < 1e-6  # the minimum, at 0

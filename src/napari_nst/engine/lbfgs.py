@@ -1,8 +1,10 @@
-"""L-BFGS with a fixed step length, computed in compact form and without host syncs.
+"""L-BFGS with backtracking, computed in compact form and without host syncs.
 
-The iterates are those of ``torch.optim.LBFGS(max_iter=1, line_search_fn=None)``
-called once per step (one loss and gradient per step), which is how a style
-transfer run is usually driven. What differs is how the direction −H·g is formed:
+Each step is one loss and gradient. While every trial step is accepted, the
+iterates are those of ``torch.optim.LBFGS(max_iter=1, line_search_fn=None)``
+called once per step, which is how a style transfer run is usually driven. What
+differs is how the direction −H·g is formed, and that a step which does not
+lower J enough is taken back (see ``CompactLBFGS``):
 
 - torch runs the two-loop recursion, 4·m small kernels and m Python iterations
   per step, and reads several tolerances back to the host (a device sync each);
@@ -14,11 +16,7 @@ transfer run is usually driven. What differs is how the direction −H·g is for
   with R the upper triangle of SᵀY in chronological order and D its diagonal:
   two reads of the history per step (as the two-loop recursion), a handful of
   kernels, and an m × m solve done in float64. Nothing is read back to the host,
-  so a GPU is never left waiting for Python.
-
-One deliberate difference: a pair with sᵀy ≤ 1e-10 (torch skips it) still takes
-a history slot here, zeroed, rather than keeping the oldest pair one step longer;
-this keeps the step free of data-dependent host decisions.
+  so a GPU is never left waiting for Python: every decision is a ``torch.where``.
 """
 
 from __future__ import annotations
@@ -31,6 +29,8 @@ from ._torch import torch
 # (20 pairs up to about 750 × 750 px, 10 at 1024 × 1024, never fewer than 5).
 LBFGS_HISTORY = 20
 LBFGS_HISTORY_BYTES = 256 * 2**20
+# Armijo's constant: a trial must lower J by this fraction of the linear prediction.
+ARMIJO = 1e-4
 
 
 def lbfgs_history(values: int) -> int:
@@ -39,11 +39,20 @@ def lbfgs_history(values: int) -> int:
 
 
 class CompactLBFGS:
-    """Minimise by fixed-step L-BFGS over one tensor ``x`` (updated in place).
+    """Minimise by L-BFGS over one tensor ``x`` (updated in place), one evaluation a step.
 
     Every step runs the same kernels on tensors that live as long as the
     optimiser (counters included), with no Python branch on data: a step can be
     captured once as a CUDA graph and replayed.
+
+    Each step first judges the point it was evaluated at, a trial step from the
+    last accepted point (Armijo's sufficient decrease, or a finite loss at the
+    first step). An accepted point adds its pair to the history and the next
+    trial starts from it. A rejected one is replaced, on the same line, by a
+    shorter trial (quadratic interpolation, between 1/10 and 1/2 of the step):
+    backtracking with one evaluation per trial. Fixed-step L-BFGS (torch's
+    without a line search) never looks back, and from noise it sometimes took
+    steps that raised J a millionfold or made it NaN.
     """
 
     def __init__(self, x, lr: float = 1.0, history: int = 20):
@@ -55,32 +64,62 @@ class CompactLBFGS:
         self.y_dot_y = torch.zeros(m, m, **small)
         self.age = torch.full((m,), -1.0, **small)  # step of each pair; −1: empty/skipped
         self.gamma = torch.ones((), **small)  # initial inverse-Hessian scale, sᵀy / yᵀy
-        self.k = torch.zeros((), **small)  # steps taken
+        self.k = torch.zeros((), **small)  # accepted steps
         self.slot = torch.zeros(1, dtype=torch.long, device=x.device)  # the next pair's slot
-        self.prev_grad = x.new_zeros(n)
-        self.prev_step = x.new_zeros(n)
+        self.prev_grad = x.new_zeros(n)  # the gradient at the last accepted point
+        self.prev_step = x.new_zeros(n)  # x minus the last accepted point
+        self.accepted_loss = torch.full((), float("nan"), **small)
+        self.slope = torch.zeros((), **small)  # prev_gradᵀ·prev_step, < 0
+        self.accepted = torch.zeros((), dtype=torch.bool, device=x.device)
+
+    def accepted_point(self):
+        """The last point whose loss was accepted (``x`` is the next trial)."""
+        return self.x - self.prev_step.view_as(self.x)
 
     @torch.no_grad()
-    def step(self, grad) -> None:
-        """Take one step from the gradient at the current ``x``."""
+    def step(self, grad, loss) -> None:
+        """Judge the current ``x`` by its ``loss`` and ``grad``, then move to the next trial."""
         g = grad.reshape(-1).to(self.history.dtype)
-        self._remember(self.prev_step, g - self.prev_grad)  # nothing at the first step
+        loss = loss.detach().double()
+        first = self.k == 0
+        finite = torch.isfinite(loss) & torch.isfinite(g.sum())
+        decrease = loss <= self.accepted_loss + ARMIJO * self.slope
+        accept = finite & (first | decrease)
+        self.accepted.copy_(accept)
+        # A rejected point's gradient may be inf or NaN: it must not reach the history.
+        g = torch.where(accept, g, self.prev_grad)
+        self._remember(self.prev_step, g - self.prev_grad, accept & ~first)
         direction = -self._inverse_hessian_times(g)
+        slope = torch.dot(g, direction).double()
+        # Numerical trouble can leave H·g pointing uphill; fall back to −γ·g then.
+        uphill = ~(slope < 0)
+        direction = torch.where(uphill, -self.gamma.to(g.dtype) * g, direction)
+        slope = torch.where(uphill, -self.gamma * torch.dot(g, g).double(), slope)
         # torch's first step has length min(1, 1/‖g‖₁)·lr, later ones lr.
-        first = (1.0 / g.abs().sum().double()).clamp(max=1.0)
-        t = torch.where(self.k == 0, first, 1.0) * self.lr
-        step = direction * t.to(direction.dtype)
-        self.x.add_(step.view_as(self.x))
-        self.prev_grad.copy_(g)
+        t = torch.where(first, (1.0 / g.abs().sum().double()).clamp(max=1.0), 1.0) * self.lr
+        new_step = direction * t.to(direction.dtype)
+        # Backtracking: the minimum of the quadratic through J(0), J'(0) and J(1) on
+        # the rejected step's line, kept within [1/10, 1/2] (1/10 when J was not finite).
+        excess = loss - self.accepted_loss - self.slope
+        shrink = (-self.slope / (2 * excess)).nan_to_num(nan=0.1).clamp(0.1, 0.5)
+        shrink = torch.where(finite, shrink, 0.1)
+        shorter = self.prev_step * shrink.to(g.dtype)
+        step = torch.where(accept, new_step, shorter)
+        self.x.add_((step - torch.where(accept, 0.0, self.prev_step)).view_as(self.x))
         self.prev_step.copy_(step)
-        self.k += 1
+        self.prev_grad.copy_(g)
+        self.accepted_loss.copy_(torch.where(accept, loss, self.accepted_loss))
+        self.slope.copy_(torch.where(accept, slope * t, self.slope * shrink))
+        self.k += accept.double()
 
-    def _remember(self, s, y) -> None:
+    def _remember(self, s, y, keep) -> None:
         m, slot = self.m, self.slot
         ys, yy = torch.dot(y, s).double(), torch.dot(y, y).double()
-        keep = (ys > 1e-10) & (self.k > 0)
-        weight = keep.to(s.dtype)
-        s, y = s * weight, y * weight
+        keep = keep & (ys > 1e-10)
+        # A pair left out rewrites the slot with what it held, so that the next pair
+        # takes it and no older pair is lost.
+        s = torch.where(keep, s, self.history.index_select(0, slot)[0])
+        y = torch.where(keep, y, self.history.index_select(0, slot + m)[0])
         self.history.index_copy_(0, slot, s[None])
         self.history.index_copy_(0, slot + m, y[None])
         s_rows, y_rows = self.history[:m], self.history[m:]
@@ -92,9 +131,10 @@ class CompactLBFGS:
         self.s_dot_y.index_copy_(1, slot, s_y_new[:, None])
         self.y_dot_y.index_copy_(0, slot, y_y_new[None])
         self.y_dot_y.index_copy_(1, slot, y_y_new[:, None])
-        self.age.index_copy_(0, slot, torch.where(keep, self.k, -1.0)[None])
+        age = torch.where(keep, self.k, self.age.index_select(0, slot)[0])
+        self.age.index_copy_(0, slot, age[None])
         self.gamma.copy_(torch.where(keep, ys / yy, self.gamma))
-        self.slot.copy_((slot + 1) % m)
+        self.slot.copy_((slot + keep.long()) % m)
 
     def _inverse_hessian_times(self, g):
         m = self.m

@@ -292,6 +292,7 @@ def _optimise(
         return chroma_cache[hw]
 
     g = None
+    result = None  # the reported point of the stage before: the next stage starts from it
     iteration = 0
     last_step = None
     # On the CPU, each step's feature maps reuse the memory the last step freed,
@@ -320,11 +321,11 @@ def _optimise(
                     }
 
                 # -- the image being optimised ------------------------------------------
-                if g is None:
+                if result is None:
                     g0 = _initial_image(params, c, init_image, to_tensor, hw, torch)
                 else:
                     g0 = torch.nn.functional.interpolate(
-                        g.detach(), size=hw, mode="bicubic", align_corners=False
+                        result().detach(), size=hw, mode="bicubic", align_corners=False
                     ).clamp(0, 1)
                 g = g0.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
                 if coherence:
@@ -358,26 +359,39 @@ def _optimise(
                         return total + params.temporal_weight * lt, (lc, ls, ltv, lt)
                     return total, (lc, ls, ltv)
 
-                last = {}
+                # [total, content, style, tv(, temporal)] of the point the step reports.
+                reported = torch.full(
+                    (5 if coherence else 4,), torch.nan, dtype=torch.float64, device=device
+                )
+
+                def losses_of(total, parts):
+                    return torch.stack([v.detach().double() for v in (total, *parts)])
 
                 if params.optimizer == "lbfgs":
-                    # torch.optim.LBFGS's iterates, without its per-step host syncs.
+                    # torch.optim.LBFGS's iterates, backtracking from bad steps, without
+                    # per-step host syncs. The step reports the last accepted point.
                     opt = CompactLBFGS(g, lr=params.lr, history=lbfgs_history(g.numel()))
+                    result = opt.accepted_point
 
                     def one_step():
                         g.grad = None
                         total, parts = evaluate()
                         total.backward()
-                        last["total"], last["parts"] = total.detach(), parts
-                        opt.step(g.grad)
+                        opt.step(g.grad, total)
+                        # Until a point is accepted, the start's own losses.
+                        take = opt.accepted | (opt.k == 0)
+                        reported.copy_(torch.where(take, losses_of(total, parts), reported))
                 else:
                     opt = torch.optim.Adam([g], lr=params.lr)
+
+                    def result():
+                        return g
 
                     def one_step():
                         opt.zero_grad(set_to_none=True)
                         total, parts = evaluate()
                         total.backward()
-                        last["total"], last["parts"] = total.detach(), parts
+                        reported.copy_(losses_of(total, parts))
                         opt.step()
                         with torch.no_grad():
                             g.clamp_(0, 1)
@@ -396,24 +410,21 @@ def _optimise(
                     report = stopping or local == params.steps or iteration % params.every == 0
                     # Read on the host only when reporting: a check every step would
                     # make a GPU wait for Python at every step.
-                    if report and not torch.isfinite(last["total"]):
+                    if report and not torch.isfinite(reported[0]):
                         raise DivergedError(
-                            f"The loss became {float(last['total'])} at step {iteration}: "
-                            "the optimisation diverged. The last finite result was kept. Try a "
-                            "smaller learning rate, the L-BFGS optimiser, or a lower beta.",
-                            last_step,
+                            _diverged_message(reported[0], iteration, last_step), last_step
                         )
                     if report:
-                        lc, ls, ltv, *lt = (float(v.detach()) for v in last["parts"])
+                        total, lc, ls, ltv, *lt = reported.tolist()
                         last_step = Step(
                             iteration=iteration,
-                            image=to_image(g, hw),
+                            image=to_image(result(), hw),
                             losses={
                                 "content": lc,
                                 "style": ls,
                                 "tv": ltv,
                                 **({"temporal": lt[0]} if lt else {}),
-                                "total": float(last["total"]),
+                                "total": total,
                             },
                             elapsed=time.perf_counter() - start,
                             total_steps=params.total_steps,
@@ -430,6 +441,19 @@ def _optimise(
         g = None
         if device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+def _diverged_message(loss, iteration, last_step):
+    if last_step is None:
+        return (
+            f"The loss is {float(loss)} from the start (step {iteration}), so there is "
+            "nothing to optimise: lower alpha, beta or the TV weight."
+        )
+    return (
+        f"The loss became {float(loss)} at step {iteration}: the optimisation diverged. "
+        "The last finite result was kept. Try a smaller learning rate, the L-BFGS "
+        "optimiser, or a lower beta."
+    )
 
 
 def _on_side_stream(step, torch):
