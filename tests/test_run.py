@@ -220,7 +220,8 @@ def test_lbfgs_reports_a_falling_j_and_the_image_it_was_measured_on(small_pair):
     steps = list(stylize(content, style, steps=40, seed=1, **{**SMALL, "size": 96}))
     totals = [s.losses["total"] for s in steps]
     assert totals == sorted(totals, reverse=True)
-    # The reported image is the point whose J is reported: J measured afresh on it agrees.
+    # The reported J is the J of the image the user gets (clipped to [0, 1]), measured
+    # afresh: L-BFGS minimises that, not J of an iterate with pixels out of range.
     measure = {**SMALL, "size": 96, "optimizer": "adam", "learning_rate": 1e-12}
     again = next(stylize(content, style, steps=1, init=steps[-1].image, **measure))
-    assert again.losses["total"] == pytest.approx(totals[-1], rel=0.02)
+    assert again.losses["total"] == pytest.approx(totals[-1], rel=1e-5)

@@ -38,6 +38,11 @@ COMPILE_MODES = {("cuda", "bf16"): "reduce-overhead"}
 STILL_RANGE = 0.1
 # Eager steps before a step is captured as a CUDA graph (cuBLAS/cuDNN set-up).
 GRAPH_WARMUP = 3
+# How much a trial step may raise J and still be accepted (relative; see CompactLBFGS).
+# In bf16, J of one image moved by 1e-5 per pixel varied by 2e-4 (std) at 256 px; with
+# no slack, fast mode's backtracking stalled on that noise (seed 0, 300 steps: J of
+# the result 1.02e7 without, 9.47e6 with). fp32 keeps J strictly falling.
+LOSS_NOISE = {"fp32": 0.0, "bf16": 1e-3}
 
 
 @dataclass
@@ -336,7 +341,12 @@ def _optimise(
                 del c
 
                 def evaluate():
-                    feats = features(g, layers)
+                    # J of the image the user gets: L-BFGS is unconstrained, and pixels
+                    # it pushes out of [0, 1] are clipped on output. Optimising J of
+                    # the unclipped iterate let them drift: at 256 px, 300 steps from
+                    # noise, its own J was 8.5e6 but its clipped image's 9.9e7.
+                    x = g.clamp(0, 1)
+                    feats = features(x, layers)
                     zero = g.new_zeros(())
                     lc = (
                         content_loss(feats[params.content_layer].float(), target_content)
@@ -352,10 +362,10 @@ def _optimise(
                         )
                     else:
                         ls = guides.style_loss(feats, style_grams, layer_weights, hw)
-                    ltv = tv_loss(g) if gamma > 0 else zero
+                    ltv = tv_loss(x) if gamma > 0 else zero
                     total = alpha * lc + beta * ls + gamma * ltv
                     if coherence:
-                        lt = temporal_loss(g, prev_g, still)
+                        lt = temporal_loss(x, prev_g, still)
                         return total + params.temporal_weight * lt, (lc, ls, ltv, lt)
                     return total, (lc, ls, ltv)
 
@@ -370,7 +380,12 @@ def _optimise(
                 if params.optimizer == "lbfgs":
                     # torch.optim.LBFGS's iterates, backtracking from bad steps, without
                     # per-step host syncs. The step reports the last accepted point.
-                    opt = CompactLBFGS(g, lr=params.lr, history=lbfgs_history(g.numel()))
+                    opt = CompactLBFGS(
+                        g,
+                        lr=params.lr,
+                        history=lbfgs_history(g.numel()),
+                        noise=LOSS_NOISE[params.precision],
+                    )
                     result = opt.accepted_point
 
                     def one_step():
