@@ -218,23 +218,53 @@ def time_to_quality(size: int, steps: int, tmp: Path) -> dict:
         "curve_pastiche": curve_p[:: max(1, steps // 60)],
         "ours": {},
     }
+    # pastiche's own J of its last (unclipped) iterate: a stricter target than its image's
+    out["target_J_unclipped"] = curve_p[-1][2]
+    targets = {"clipped": target, "unclipped": out["target_J_unclipped"]}
+
+    def judge(image):
+        return evaluate_j(c, s, image, size=None, alpha=alpha, beta=beta, normalized=False)
+
     for label, extra in (("fp32", {}), ("bf16", {"precision": "bf16"})):
         start = time.perf_counter()
-        reached, curve, judging = None, [], 0.0
+        reached, curve, judging, last = {}, [], 0.0, None
         for step in ours(c, s, noise, alpha, beta, steps, **extra):
             wall = time.perf_counter() - start - judging  # the evaluator's time is not ours
             curve.append((step.iteration, wall, step.losses["total"]))
-            if reached is None and step.losses["total"] <= target:
-                # confirm with the shared fp32 evaluator before counting it
-                t = time.perf_counter()
-                j = evaluate_j(
-                    c, s, step.image, size=None, alpha=alpha, beta=beta, normalized=False
-                )["total"]
-                judging += time.perf_counter() - t
-                if j <= target:
-                    reached = {"step": step.iteration, "seconds": wall, "J_evaluated": j}
-                    break
-        out["ours"][label] = {"reached": reached, "curve": curve[:: max(1, len(curve) // 60)]}
+            last = step
+            for name, value in targets.items():
+                if name not in reached and step.losses["total"] <= value:
+                    # confirm with the shared fp32 evaluator before counting it
+                    t = time.perf_counter()
+                    j = judge(step.image)["total"]
+                    judging += time.perf_counter() - t
+                    if j <= value:
+                        reached[name] = {"step": step.iteration, "seconds": wall, "J_evaluated": j}
+        out["ours"][label] = {
+            "reached": reached.get("clipped"),
+            "reached_unclipped": reached.get("unclipped"),
+            "final_J_evaluated": judge(last.image)["total"],
+            "final_J_own": last.losses["total"],
+            "curve": curve[:: max(1, len(curve) // 60)],
+        }
+    return out
+
+
+def fast_mode_j(size: int, steps: int) -> dict:
+    """Fast mode's final J against fp32's with the engine's defaults (fp32 evaluator)."""
+    from common import evaluate_j, image_pair
+    from napari_nst import stylize
+    from napari_nst.engine.run import last_step
+
+    c, s, _ = image_pair()
+    out = {"size": size, "steps": steps, "seed": 0}
+    for label in ("fp32", "bf16"):
+        last = last_step(stylize(c, s, size=size, steps=steps, seed=0, precision=label))
+        own = last.losses["total"]
+        out[label] = {
+            "own_J": own,
+            "J_evaluated": evaluate_j(c, s, last.image, size=size)["total"],
+        }
     return out
 
 
@@ -324,7 +354,7 @@ def _ui_stall_once(size: int, steps: int) -> dict:
 
 
 # -- the report ---------------------------------------------------------------------------------
-SECTIONS = ("per_step", "ttq", "peak", "memory", "ui")
+SECTIONS = ("per_step", "ttq", "fastj", "peak", "memory", "ui")
 GPU_RESULTS = "gpu_h200_run5.json"
 
 
@@ -371,6 +401,9 @@ def main() -> None:
     if "ttq" in wanted:
         res["ttq"] = time_to_quality(64 if q else 256, 20 if q else 300, tmp)
         log(f"time to quality: J target {res['ttq']['target_J']:.4g}")
+    if "fastj" in wanted:
+        res["fastj"] = fast_mode_j(64 if q else 256, 20 if q else 300)
+        log(f"fast mode J: {res['fastj']}")
     if "peak" in wanted:
         res["peak"] = {d: conv_peak(d) for d in ("fp32", "bf16")}
         log(f"conv peak: {res['peak']}")
@@ -427,15 +460,43 @@ def targets_table(res) -> list[str]:
     for prec, key in (("fp32", "ours_fp32_s"), ("bf16", "ours_bf16_s")):
         eff = flops / big[key] / 1e9 / res["peak"][prec]["best"]
         rows.append((f"efficiency {prec}, CPU", "≥ 85%", 100 * eff, 85, "%"))
-    fp32 = ttq["ours"]["fp32"]["reached"]
-    if fp32:
+    for key, what in (("reached", "its image's J"), ("reached_unclipped", "its iterate's J")):
+        fp32 = ttq["ours"]["fp32"].get(key)
+        if fp32:
+            rows.append(
+                (
+                    f"time to quality vs pastiche, fp32 (pastiche's 300 steps, {what})",
+                    "≤ 0.3×",
+                    fp32["seconds"] / ttq["pastiche_seconds"],
+                    0.3,
+                    "× (lower is better)",
+                )
+            )
+    if "final_J_evaluated" in ttq["ours"]["fp32"]:
+        fp32, bf16 = (ttq["ours"][k]["final_J_evaluated"] for k in ("fp32", "bf16"))
         rows.append(
             (
-                "time to quality vs pastiche (clipped-image J)",
-                "≤ 0.3×",
-                fp32["seconds"] / ttq["pastiche_seconds"],
-                0.3,
-                "× (lower is better)",
+                f"fast mode's final J above fp32's, by the fp32 evaluator: section 2's set-up "
+                f"(raw VGG19, α = 1, β = 1e3; {ttq['hw'][1]} px, {ttq['steps']} steps)",
+                "≤ 2%",
+                100 * (bf16 / fp32 - 1),
+                2,
+                "% (lower is better)",
+            )
+        )
+    if "fastj" in res:
+        from napari_nst.engine.params import StyleParams
+
+        fj, d = res["fastj"], StyleParams()
+        rows.append(
+            (
+                f"the same with the engine's defaults (normalised VGG19, α = {d.alpha:g}, "
+                f"β = {d.beta:g}; "
+                f"{fj['size']} px, {fj['steps']} steps)",
+                "≤ 2%",
+                100 * (fj["bf16"]["J_evaluated"] / fj["fp32"]["J_evaluated"] - 1),
+                2,
+                "% (lower is better)",
             )
         )
     mem = {r["size"]: r for r in res["memory"] if not r["checkpoint"] and "peak_rss_MiB" in r}
@@ -472,7 +533,12 @@ def targets_table(res) -> list[str]:
     for name, goal, value, bound, unit in rows:
         lower = "lower is better" in unit
         met = value <= bound if lower else value >= bound
-        miss = "" if met else f" (missed by {abs(value / bound - 1):.0%})"
+        if met:
+            miss = ""
+        elif unit.startswith("%"):  # a percentage target: missed by percentage points
+            miss = f" (missed by {abs(value - bound):.1f} points)"
+        else:
+            miss = f" (missed by {abs(value / bound - 1):.0%})"
         out.append(
             f"| {name} | {goal} | {value:.3g}{unit.split(' (')[0]} | "
             f"{'yes' if met else 'no'}{miss} |"
@@ -506,7 +572,11 @@ def targets_table(res) -> list[str]:
         "gradient sums and the L-BFGS products, 5–20 ms each. On the GPU, "
         "an eager 512 px step keeps the GPU busy for ~2.7 ms (bf16) of "
         "6–8 ms: the rest is Python and kernel launches, which replaying the whole step "
-        "as one CUDA graph removes (section 6).",
+        "as one CUDA graph removes (section 6). Fast mode's J: its network computes "
+        "features in bf16, so J has rounding noise (about 2e-4 relative) and is measured "
+        "slightly differently from fp32; with the engine's defaults, its result ended "
+        "11–12% above fp32's at 300 steps (two seeds, 256 px) and 27% above at 600 steps "
+        "(seed 0). With section 2's raw network and weights the two runs end within 0.2%.",
     ]
     return out
 
@@ -582,22 +652,42 @@ def report(res) -> str:
             )
         else:
             lines.append(f"- napari-nst {label}: did not reach it within {ttq['steps']} steps.")
-    curve = ttq["curve_pastiche"]
-    crossed = next(((st, w) for st, w, j in curve if j <= ttq["target_J"]), None)
-    lines += [
-        "",
-        "Caveat, read before quoting the ratio: the evaluator scores the image a user gets, "
-        "clipped to valid pixel values. pastiche's own J (of its unclipped iterate, the "
-        f"curves below) falls to {curve[-1][2]:.3g} after {ttq['steps']} steps, but its "
-        "pixels drift outside the valid range, so its clipped result scores "
-        f"{ttq['target_J']:.3g}."
-        + (
-            f" By its unclipped J, pastiche first reaches that value at about step {crossed[0]}"
-            f" ({crossed[1]:.0f} s); judged that way, the time-to-quality target is not met."
-            if crossed
-            else ""
-        ),
-    ]
+    unclipped = ttq.get("target_J_unclipped")
+    if unclipped:
+        lines += [
+            "",
+            "pastiche minimises J of its raw iterate, whose pixels drift outside the valid "
+            f"range: its own J after {ttq['steps']} steps is {unclipped:.4g}, but its image, "
+            f"clipped, scores {ttq['target_J']:.4g}. napari-nst minimises J of the clipped "
+            "image itself, so the stricter target is pastiche's own J:",
+            "",
+        ]
+        for label, data in ttq["ours"].items():
+            r = data.get("reached_unclipped")
+            lines.append(
+                f"- napari-nst {label}: reached {unclipped:.4g} (its image, by the evaluator) "
+                f"at step {r['step']} after {r['seconds']:.1f} s = "
+                f"{r['seconds'] / ttq['pastiche_seconds']:.2f}× pastiche's time."
+                if r
+                else f"- napari-nst {label}: not reached in {ttq['steps']} steps."
+            )
+        fp32 = ttq["ours"]["fp32"]["final_J_evaluated"]
+        lines += ["", f"After {ttq['steps']} steps, J of each result by the fp32 evaluator:", ""]
+        for label, data in ttq["ours"].items():
+            j = data["final_J_evaluated"]
+            lines.append(
+                f"- {label}: {j:.4g} (its own J {data['final_J_own']:.4g}; "
+                f"{100 * (j / fp32 - 1):+.1f}% against fp32)"
+            )
+    else:  # results measured before J was taken of the clipped image
+        curve = ttq["curve_pastiche"]
+        crossed = next(((st, w) for st, w, j in curve if j <= ttq["target_J"]), None)
+        lines += [
+            "",
+            "Caveat: pastiche's own J (of its unclipped iterate) falls to "
+            f"{curve[-1][2]:.3g}, but its clipped result scores {ttq['target_J']:.3g}."
+            + (f" By its own J it reaches that at step {crossed[0]}." if crossed else ""),
+        ]
     lines += [
         "",
         "Target: ≤ 0.3× pastiche's time.",
