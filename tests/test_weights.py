@@ -127,3 +127,19 @@ def test_normalised_network_keeps_the_function_up_to_scale():
         b = normed(x, ["conv3_1"])["conv3_1"]
     m = torch.as_tensor(factors["conv3_1"]).view(1, -1, 1, 1)
     assert torch.allclose(b * m, a, rtol=1e-3, atol=1e-2)
+
+
+def test_fast_mode_sees_its_input_in_fp32_and_runs_the_rest_in_bf16():
+    # A bf16 input is rounded to 1/256 of its value: a change of 3/10000 near white was
+    # invisible to the network, which made fast mode's J rough and its results worse.
+    from napari_nst.engine.network import cached_features
+
+    net, _ = cached_features("vgg19-original", "conv2_1", "max", True, "cpu", True)
+    x = torch.full((1, 3, 16, 16), 0.9)
+    nudged = x.clone()
+    nudged[0, :, 8, 8] += 3e-4
+    with torch.inference_mode():
+        a, b = net(x, ["conv1_1", "conv2_1"]), net(nudged, ["conv1_1", "conv2_1"])
+    assert a["conv1_1"].dtype == torch.float32 and a["conv2_1"].dtype == torch.bfloat16
+    assert not torch.equal(a["conv1_1"], b["conv1_1"])
+    assert torch.equal(x.bfloat16(), nudged.bfloat16())  # what a bf16 input lost

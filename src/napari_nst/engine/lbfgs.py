@@ -53,14 +53,11 @@ class CompactLBFGS:
     backtracking with one evaluation per trial. Fixed-step L-BFGS (torch's
     without a line search) never looks back, and from noise it sometimes took
     steps that raised J a millionfold or made it NaN.
-
-    ``noise``: the relative rounding noise of the loss; a trial that raises J by
-    less than that is accepted (0: J never rises).
     """
 
-    def __init__(self, x, lr: float = 1.0, history: int = 20, noise: float = 0.0):
+    def __init__(self, x, lr: float = 1.0, history: int = 20):
         n, m = x.numel(), history
-        self.x, self.lr, self.m, self.noise = x, lr, m, noise
+        self.x, self.lr, self.m = x, lr, m
         self.history = x.new_zeros(2 * m, n)  # rows [0, m): s_i, rows [m, 2m): y_i
         small = {"dtype": torch.float64, "device": x.device}
         self.s_dot_y = torch.zeros(m, m, **small)  # s_i · y_j
@@ -86,10 +83,7 @@ class CompactLBFGS:
         loss = loss.detach().double()
         first = self.k == 0
         finite = torch.isfinite(loss) & torch.isfinite(g.sum())
-        # A J with rounding noise (bf16) would reject every short step whose true
-        # decrease is below the noise: it may rise by `noise` (relative) instead.
-        slack = self.noise * self.accepted_loss.abs()
-        decrease = loss <= self.accepted_loss + ARMIJO * self.slope + slack
+        decrease = loss <= self.accepted_loss + ARMIJO * self.slope
         accept = finite & (first | decrease)
         self.accepted.copy_(accept)
         # A rejected point's gradient may be inf or NaN: it must not reach the history.

@@ -38,11 +38,6 @@ COMPILE_MODES = {("cuda", "bf16"): "reduce-overhead"}
 STILL_RANGE = 0.1
 # Eager steps before a step is captured as a CUDA graph (cuBLAS/cuDNN set-up).
 GRAPH_WARMUP = 3
-# How much a trial step may raise J and still be accepted (relative; see CompactLBFGS).
-# In bf16, J of one image moved by 1e-5 per pixel varied by 2e-4 (std) at 256 px; with
-# no slack, fast mode's backtracking stalled on that noise (seed 0, 300 steps: J of
-# the result 1.02e7 without, 9.47e6 with). fp32 keeps J strictly falling.
-LOSS_NOISE = {"fp32": 0.0, "bf16": 1e-3}
 
 
 @dataclass
@@ -234,7 +229,6 @@ def _optimise(
     net, weights = cached_features(
         params.weights, params.deepest_layer, params.pooling, params.normalized, str(device), bf16
     )
-    net_dtype = torch.bfloat16 if bf16 else torch.float32
     luminance = params.preserve_color == "luminance"
     coherence = params.temporal_weight > 0 and previous_frame is not None
     content_rgb = content01  # luminance mode takes its chroma from here
@@ -276,8 +270,9 @@ def _optimise(
     def features(x, names):
         if graphed:  # each call is a new CUDA-graph step (targets are computed without backward)
             torch.compiler.cudagraph_mark_step_begin()
-        # In fast mode the network runs in bf16; Gram matrices and losses stay fp32.
-        return forward(net_input(x).to(net_dtype), names, checkpoint=params.checkpoint)
+        # In fast mode the network runs in bf16 after conv1_1; Gram matrices and losses
+        # stay fp32.
+        return forward(net_input(x), names, checkpoint=params.checkpoint)
 
     def to_image(x, hw):
         arr = x.detach()[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
@@ -384,7 +379,6 @@ def _optimise(
                         g,
                         lr=params.lr,
                         history=lbfgs_history(g.numel()),
-                        noise=LOSS_NOISE[params.precision],
                     )
                     result = opt.accepted_point
 
