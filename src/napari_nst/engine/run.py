@@ -375,11 +375,7 @@ def _optimise(
                 if params.optimizer == "lbfgs":
                     # torch.optim.LBFGS's iterates, backtracking from bad steps, without
                     # per-step host syncs. The step reports the last accepted point.
-                    opt = CompactLBFGS(
-                        g,
-                        lr=params.lr,
-                        history=lbfgs_history(g.numel()),
-                    )
+                    opt = CompactLBFGS(g, lr=params.lr, history=lbfgs_history(g.numel()))
                     result = opt.accepted_point
 
                     def one_step():
