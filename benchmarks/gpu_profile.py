@@ -1,4 +1,6 @@
-"""Where a 512 px step's time goes on a CUDA GPU: torch.profiler over 20 steps.
+"""Where an eager 512 px step's time goes on a CUDA GPU: torch.profiler over 20 steps.
+
+Eager (cuda_graph=False): a replayed CUDA graph shows as one opaque launch.
 
 python benchmarks/gpu_profile.py
 """
@@ -24,6 +26,7 @@ def main() -> None:
     for precision, seed in (("bf16", 0), ("bf16", None), ("fp32", 0)):
         torch.backends.cudnn.benchmark = seed is None
         kw = {"size": 512, "device": "cuda", "precision": precision, "seed": seed}
+        kw["cuda_graph"] = False
         steps = stylize(content, style, steps=60, every=20, **kw)
         next(steps)  # 20 warm-up steps (and cuDNN autotuning when unseeded)
         torch.cuda.synchronize()

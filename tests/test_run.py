@@ -81,6 +81,26 @@ def test_cuda_requested_without_cuda_is_refused(small_pair):
         stylize(*small_pair, device="cuda")
 
 
+@pytest.mark.parametrize(
+    ("device", "guided", "params", "expected"),
+    [
+        ("cuda", False, {}, True),  # on by default where it works
+        ("cuda", False, {"cuda_graph": False}, False),
+        ("cuda", False, {"optimizer": "adam"}, False),
+        ("cuda", False, {"checkpoint": True}, False),
+        ("cuda", False, {"compile": True}, False),
+        ("cuda", True, {}, False),
+        ("cpu", False, {}, False),
+        ("mps", False, {}, False),
+    ],
+)
+def test_cuda_graph_is_used_wherever_it_works(device, guided, params, expected):
+    from napari_nst.engine.params import StyleParams
+    from napari_nst.engine.run import uses_cuda_graph
+
+    assert uses_cuda_graph(StyleParams(**params), device, guided) is expected
+
+
 def test_cuda_graph_is_refused_where_it_cannot_work(small_pair):
     with pytest.raises(ValueError, match="L-BFGS"):
         stylize(*small_pair, cuda_graph=True, optimizer="adam")

@@ -49,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fast", action="store_true", help="bf16 autocast (fast mode)")
     p.add_argument("--checkpoint", action="store_true", help="gradient checkpointing (memory)")
     p.add_argument(
-        "--cuda-graph", action="store_true", help="CUDA only: replay each step as one CUDA graph"
+        "--cuda-graph",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="replay each step as one CUDA graph (default: on CUDA with L-BFGS)",
     )
     p.add_argument("--seed", type=int, default=d.seed)
     return p

@@ -88,7 +88,9 @@ class StyleParams:
     precision: str = "fp32"
     checkpoint: bool = False
     compile: bool = False  # torch.compile the network (pays off on long GPU runs)
-    cuda_graph: bool = False  # CUDA, L-BFGS: replay each whole step as one CUDA graph
+    # Replay each whole step as one CUDA graph. None: wherever it works (CUDA, L-BFGS,
+    # no checkpoint, compile or region guides); True demands it, False never.
+    cuda_graph: bool | None = None
     seed: int | None = 0
     every: int = 1
     style_blend: tuple[float, ...] | None = field(default=None, repr=False)
@@ -146,9 +148,11 @@ class StyleParams:
         _check_choice("pooling", self.pooling, POOLINGS)
         if not isinstance(self.normalized, bool):
             raise ValueError(f"normalized must be True or False, not {self.normalized!r}")
-        for name in ("checkpoint", "compile", "cuda_graph"):
+        for name in ("checkpoint", "compile"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, not {getattr(self, name)!r}")
+        if self.cuda_graph not in (None, True, False):
+            raise ValueError(f"cuda_graph must be None, True or False, not {self.cuda_graph!r}")
         if not isinstance(self.weights, str) or not self.weights:
             raise ValueError(
                 "weights must be 'vgg19-original', 'vgg19-imagenet' or a path to a state dict."
@@ -160,12 +164,18 @@ class StyleParams:
         _check_int("every", self.every, low=1, high=1_000_000)
         if self.frame_steps is not None:
             _check_int("frame_steps", self.frame_steps, low=1, high=1_000_000)
-        if self.cuda_graph and (self.optimizer != "lbfgs" or self.checkpoint or self.compile):
+        if self.cuda_graph and not self.graphable:
             raise ValueError(
                 "cuda_graph works with the L-BFGS optimiser, without checkpoint or compile."
             )
 
     # -- derived ------------------------------------------------------------------------
+    @property
+    def graphable(self) -> bool:
+        """Whether a step can be one CUDA graph: it must never read a value back to
+        the host, which only our L-BFGS guarantees, and own all its memory."""
+        return self.optimizer == "lbfgs" and not self.checkpoint and not self.compile
+
     @property
     def layers_used(self) -> tuple[str, ...]:
         return (self.content_layer, *self.style_layers)

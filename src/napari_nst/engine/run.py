@@ -132,7 +132,8 @@ def stylize(
     from .memory import check_fits
 
     device = resolve_device(params.device)
-    if params.cuda_graph and (device.type != "cuda" or guides is not None):
+    step_graph = uses_cuda_graph(params, device.type, guides is not None)
+    if params.cuda_graph and not step_graph:
         raise ValueError(
             "cuda_graph needs a CUDA device and no region guides (they are read afresh "
             f"at every step); this run has device '{device}'"
@@ -150,7 +151,18 @@ def stylize(
         download_progress,
         should_stop or (lambda: False),
         previous_frame,
+        step_graph,
     )
+
+
+def uses_cuda_graph(params: StyleParams, device_type: str, guided: bool) -> bool:
+    """Whether a run replays its steps as CUDA graphs: where it works, unless turned off.
+
+    Measured on an H200, 500 steps at 512 px: 4.63 s eager against 1.63 s replayed
+    (fp32/TF32), with the same J to the last digit.
+    """
+    possible = device_type == "cuda" and not guided and params.graphable
+    return possible and params.cuda_graph is not False
 
 
 def _style_list(style, limits) -> list[tuple[np.ndarray, float]]:
@@ -213,6 +225,7 @@ def _optimise(
     progress,
     should_stop,
     previous_frame,
+    step_graph,
 ):
     """The generator behind ``stylize``."""
     from ._torch import torch
@@ -403,7 +416,7 @@ def _optimise(
 
                 replay = None
                 for local in range(1, params.steps + 1):
-                    if not params.cuda_graph:
+                    if not step_graph:
                         one_step()
                     elif local <= GRAPH_WARMUP:
                         _on_side_stream(one_step, torch)
@@ -478,7 +491,9 @@ def _captured(step, torch):
     address between replays, which is what makes the replay valid.
     """
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
+    # Only this thread's CUDA work is part of the graph: in napari the run is a worker
+    # thread, and the rest of the process may use the GPU meanwhile.
+    with torch.cuda.graph(graph, capture_error_mode="thread_local"):
         step()
     return graph.replay
 
