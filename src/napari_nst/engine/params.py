@@ -87,7 +87,7 @@ class StyleParams:
     device: str = "auto"
     precision: str = "fp32"
     checkpoint: bool = False
-    compile: bool = False  # torch.compile the network (pays off on long GPU runs)
+    compile: bool = False  # torch.compile the network (slower than cuda_graph on an H200)
     # Replay each whole step as one CUDA graph. None: wherever it works (CUDA, L-BFGS,
     # no checkpoint, compile or region guides); True demands it, False never.
     cuda_graph: bool | None = None
