@@ -264,7 +264,7 @@ def fast_mode_j(size: int, steps: int, seeds=(0, 1, 2, 3)) -> dict:
     from napari_nst.engine.run import last_step
 
     c, s, _ = image_pair()
-    h, w = evaluate_j_shape(c, s, size)
+    h, w = working_shape(c, s, size)
     out = {"size": size, "steps": steps, "seeds": {}}
     for seed in seeds:
         rng = np.random.default_rng(seed)
@@ -301,7 +301,7 @@ def fast_j_gaps(fj) -> dict:
     }
 
 
-def evaluate_j_shape(content, style, size: int) -> tuple[int, int]:
+def working_shape(content, style, size: int) -> tuple[int, int]:
     """The (h, w) a run at ``size`` works at, so that starts need no resizing."""
     from napari_nst import stylize
 
