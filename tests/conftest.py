@@ -10,6 +10,21 @@ def small_pair():
     return skimage.data.chelsea(), skimage.data.gravel()
 
 
+@pytest.fixture(scope="session")
+def losses_of():
+    """The losses of a start image itself (``init``: an image, "noise" or "content").
+
+    One Adam step reports the losses of the point it starts from; nothing is optimised.
+    """
+    from napari_nst import stylize
+
+    def measure(content, style, init, **params):
+        once = {**params, "steps": 1, "every": 1, "optimizer": "adam", "learning_rate": 1e-30}
+        return next(stylize(content, style, init=init, **once)).losses
+
+    return measure
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

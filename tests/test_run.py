@@ -11,19 +11,12 @@ from napari_nst.engine.run import DivergedError, Step
 SMALL = {"size": 128, "alpha": 1.0, "beta": 2.5e5}
 
 
-def _reference_losses(content, style, init, **params):
-    """Losses of an untouched start image (one Adam step with a ~0 learning rate)."""
-    once = {"steps": 1, "optimizer": "adam", "learning_rate": 1e-12}
-    step = next(stylize(content, style, init=init, **once, **{**SMALL, **params}))
-    return step.losses
-
-
 @pytest.mark.slow
-def test_real_run_meets_the_papers_goals(small_pair):
+def test_real_run_meets_the_papers_goals(small_pair, losses_of):
     content, style = small_pair
     content_before = content.copy()
-    noise = _reference_losses(content, style, "noise")
-    own = _reference_losses(content, style, "content")
+    noise = losses_of(content, style, "noise", **SMALL)
+    own = losses_of(content, style, "content", **SMALL)
 
     steps = list(stylize(content, style, steps=60, every=10, **SMALL))
     final = steps[-1]
@@ -214,16 +207,13 @@ def test_temporal_coherence_keeps_still_content_still(small_pair):
     assert np.abs(held.image - first).mean() < 0.5 * np.abs(free.image - first).mean()
 
 
-def test_fast_mode_reaches_about_the_same_loss_as_fp32(small_pair):
+def test_fast_mode_reaches_about_the_same_loss_as_fp32(small_pair, losses_of):
     """bf16 fast mode, judged by the fp32 loss of its final image, stays near fp32's."""
     content, style = small_pair
     run = {"size": 64, "steps": 30, "every": 30, **{k: SMALL[k] for k in ("alpha", "beta")}}
 
     def fp32_loss(image):
-        once = {**run, "steps": 1, "every": 1}
-        return next(
-            stylize(content, style, optimizer="adam", learning_rate=1e-30, init=image, **once)
-        ).losses["total"]
+        return losses_of(content, style, image, **run)["total"]
 
     fp32 = list(stylize(content, style, **run))[-1]
     bf16 = list(stylize(content, style, precision="bf16", **run))[-1]
@@ -232,7 +222,7 @@ def test_fast_mode_reaches_about_the_same_loss_as_fp32(small_pair):
     assert 0.9 < ratio < 1.1, ratio
 
 
-def test_lbfgs_reports_a_falling_j_and_the_image_it_was_measured_on(small_pair):
+def test_lbfgs_reports_a_falling_j_and_the_image_it_was_measured_on(small_pair, losses_of):
     # From this noise, fixed-step L-BFGS raised J at 5 of 40 steps (and ended 9% higher);
     # the run now takes such steps back, and each step reports its last accepted point.
     content, style = small_pair
@@ -241,5 +231,5 @@ def test_lbfgs_reports_a_falling_j_and_the_image_it_was_measured_on(small_pair):
     assert totals == sorted(totals, reverse=True)
     # The reported J is the J of the image the user gets (clipped to [0, 1]), measured
     # afresh: L-BFGS minimises that, not J of an iterate with pixels out of range.
-    again = _reference_losses(content, style, steps[-1].image, size=96)
+    again = losses_of(content, style, steps[-1].image, **{**SMALL, "size": 96})
     assert again["total"] == pytest.approx(totals[-1], rel=1e-5)
