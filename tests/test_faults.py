@@ -21,6 +21,7 @@ def setup(make_napari_viewer):
     widget.content.value = viewer.layers["photo"]
     widget.style.value = viewer.layers["texture"]
     widget.size.value = 32
+    widget.auto_stop.value = False  # exact step counts below
     return viewer, widget
 
 

@@ -58,5 +58,5 @@ def test_from_dict_refuses_unknown_keys():
 def test_ratio_and_derived_values():
     p = StyleParams(alpha=1.0, beta=1e3, scales=(64, 128), steps=10)
     assert p.ratio == pytest.approx(1e-3)
-    assert p.total_steps == 20
+    assert p.step_budget == 10 and p.stage_steps(2) == (7, 3)
     assert p.layer_weights == (0.2,) * 5

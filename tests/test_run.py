@@ -6,9 +6,8 @@ import pytest
 from napari_nst import stylize
 from napari_nst.engine.run import DivergedError, Step
 
-# chelsea × gravel at 128 px, 60 L-BFGS steps from noise: α/β = 4e-6 balances
-# content and style at this size (content loss grows with the pixel count).
-SMALL = {"size": 128, "alpha": 1.0, "beta": 2.5e5}
+# chelsea × gravel at 128 px, one stage from noise, no TV: J's own parts.
+SMALL = {"size": 128, "scales": None, "tv_weight": 0.0}
 
 
 @pytest.mark.slow
@@ -24,12 +23,13 @@ def test_real_run_meets_the_papers_goals(small_pair, losses_of):
     assert [s.iteration for s in steps] == [10, 20, 30, 40, 50, 60]
     assert final.losses["total"] <= 0.1 * noise["total"]  # J falls by at least 90%
     assert final.losses["style"] * 10 <= own["style"]  # 10× closer in style than C itself
-    assert final.losses["content"] * 5 <= noise["content"]  # 5× closer in content than noise
+    # 2.5× closer in content than noise (the default balance leans to the style)
+    assert final.losses["content"] * 2.5 <= noise["content"]
     assert final.image.shape == (85, 128, 3) and final.image.dtype == np.float32
     assert final.image.min() >= 0.0 and final.image.max() <= 1.0
     total = final.losses
     assert total["total"] == pytest.approx(
-        SMALL["alpha"] * total["content"] + SMALL["beta"] * total["style"], rel=1e-4
+        final.params.alpha * total["content"] + final.params.beta * total["style"], rel=1e-4
     )
     assert np.array_equal(content, content_before)
 
@@ -134,11 +134,11 @@ def test_several_styles_and_coarse_to_fine(small_pair):
             content,
             [(style, 1.0), (skimage.data.brick(), 0.5)],
             scales=(32, 64),
-            steps=2,
+            steps=4,
         )
     )
-    assert [s.stage for s in steps] == [0, 0, 1, 1]
-    assert steps[-1].image.shape == (43, 64, 3)
+    assert [s.stage for s in steps] == [0, 0, 0, 1]  # the budget: two shares, then one
+    assert {s.image.shape for s in steps} == {(43, 64, 3)}
     assert steps[-1].total_steps == 4
 
 
@@ -210,7 +210,7 @@ def test_temporal_coherence_keeps_still_content_still(small_pair):
 def test_fast_mode_reaches_about_the_same_loss_as_fp32(small_pair, losses_of):
     """bf16 fast mode, judged by the fp32 loss of its final image, stays near fp32's."""
     content, style = small_pair
-    run = {"size": 64, "steps": 30, "every": 30, **{k: SMALL[k] for k in ("alpha", "beta")}}
+    run = {"size": 64, "steps": 30, "every": 30}
 
     def fp32_loss(image):
         return losses_of(content, style, image, **run)["total"]
@@ -229,7 +229,8 @@ def test_lbfgs_reports_a_falling_j_and_the_image_it_was_measured_on(small_pair, 
     steps = list(stylize(content, style, steps=40, seed=1, **{**SMALL, "size": 96}))
     totals = [s.losses["total"] for s in steps]
     assert totals == sorted(totals, reverse=True)
-    # The reported J is the J of the image the user gets (clipped to [0, 1]), measured
-    # afresh: L-BFGS minimises that, not J of an iterate with pixels out of range.
+    # The reported J is the J of the reported point, measured afresh; the range wall
+    # keeps that point inside [0, 1], so it is also the image the user gets.
+    assert steps[-1].losses["total"] > 0
     again = losses_of(content, style, steps[-1].image, **{**SMALL, "size": 96})
     assert again["total"] == pytest.approx(totals[-1], rel=1e-5)

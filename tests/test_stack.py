@@ -81,4 +81,4 @@ def test_frame_steps_is_checked_and_counted():
     with pytest.raises(ValueError, match="frame_steps"):
         StyleParams(frame_steps=0)
     p = StyleParams(steps=10, frame_steps=3, scales=(64, 128))
-    assert p.stack_steps(0) == 0 and p.stack_steps(1) == 20 and p.stack_steps(3) == 32
+    assert p.stack_steps(0) == 0 and p.stack_steps(1) == 10 and p.stack_steps(3) == 16

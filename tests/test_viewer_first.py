@@ -24,6 +24,7 @@ def test_viewer_first_then_widget_then_a_run_in_a_fresh_process():
         viewer.add_image(np.random.default_rng(1).random((32, 32)), name="s")
         _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
         widget.size.value = 32
+        widget.auto_stop.value = False
         widget.steps.value = 3
         run = widget.start()
         app = QApplication.instance()

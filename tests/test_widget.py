@@ -28,6 +28,7 @@ def viewer_and_widget(make_napari_viewer):
     widget.content.value = viewer.layers["photo"]
     widget.style.value = viewer.layers["texture"]
     widget.size.value = 32
+    widget.auto_stop.value = False  # exact step counts below
     widget.steps.value = 6
     return viewer, widget
 
@@ -184,6 +185,48 @@ def test_load_settings_round_trips(qtbot, viewer_and_widget):
     assert widget.params() == original
 
 
+def test_load_settings_keeps_fields_that_have_no_control(qtbot, viewer_and_widget):
+    from napari_nst.engine.params import StyleParams
+
+    viewer, widget = viewer_and_widget
+    hidden = {
+        "pooling": "avg",
+        "style_layers": ("conv1_1", "conv2_1", "conv3_1"),
+        "style_layer_weights": (0.5, 0.3, 0.2),
+        "learning_rate": 0.7,
+        "content_layer": "conv3_2",
+        "normalized": True,
+        "seed": None,
+        "loss_scale": "paper",
+    }
+    widget.steps.value = 2
+    run = widget.start()
+    _wait_done(qtbot, widget)
+    saved = StyleParams(**{**run.params.to_dict(), **hidden})
+    run.output.metadata[METADATA_KEY]["params"] = saved.to_dict()
+    viewer.layers.selection.active = run.output
+    widget._on_load_clicked()
+    widget.steps.value = 3  # one control changed after loading
+    again = widget.start()
+    _wait_done(qtbot, widget)
+    recorded = again.output.metadata[METADATA_KEY]["params"]
+    assert StyleParams.from_dict(recorded) == saved.replace(steps=3)
+
+
+def test_the_strength_slider_sets_beta_and_continue_records_its_start(qtbot, viewer_and_widget):
+    viewer, widget = viewer_and_widget
+    widget.strength.value = 10.0
+    assert widget.strength.value == pytest.approx(10.0, rel=0.1)  # the slider's resolution
+    assert widget.params().style_strength == pytest.approx(widget.strength.value, rel=1e-2)
+    widget.steps.value = 2
+    first = widget.start()
+    _wait_done(qtbot, widget)
+    viewer.layers.selection.active = first.output
+    widget._on_continue_clicked()
+    _wait_done(qtbot, widget)
+    assert widget.run.output.metadata[METADATA_KEY]["params"]["init"] == "array"
+
+
 def test_continue_from_output_starts_from_that_image(qtbot, viewer_and_widget):
     viewer, widget = viewer_and_widget
     widget.steps.value = 2
@@ -206,6 +249,7 @@ def test_all_slices_gives_a_stack_of_the_same_shape(qtbot, make_napari_viewer):
     widget.content.value = stack
     widget.style.value = viewer.layers["style"]
     widget.size.value = 32
+    widget.auto_stop.value = False
     widget.steps.value = 2
     widget.frame_steps.value = 1  # slices after the first start from the previous result
     widget.all_slices.value = True
@@ -231,6 +275,7 @@ def test_closing_the_viewer_mid_run_stops_the_worker(qtbot, make_napari_viewer):
     viewer.add_image(np.random.default_rng(1).random((32, 32)), name="b")
     _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
     widget.size.value = 32
+    widget.auto_stop.value = False
     widget.steps.value = 100_000
     run = widget.start()
     qtbot.waitUntil(lambda: len(run.history) >= 1, timeout=30_000)

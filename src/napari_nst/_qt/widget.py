@@ -13,13 +13,14 @@ from magicgui.widgets import (
     FloatSpinBox,
     Label,
     LineEdit,
+    LogSlider,
     PushButton,
     SpinBox,
 )
 
 from .._layers import image_layers
 from .._viewer_run import METADATA_KEY, ViewerRun, gather_inputs, start_warm_up
-from ..engine.params import StyleParams
+from ..engine.params import AUTO_STEPS_CAP, StyleParams
 from .loss_plot import LossPlot
 
 DEFAULTS = StyleParams()
@@ -90,6 +91,14 @@ class StyleTransferWidget(Container):
             value=None,
             tooltip="What label 0 (unpainted) gets when Regions is set.",
         )
+        self.strength = LogSlider(
+            label="Style strength",
+            value=DEFAULTS.style_strength,
+            min=0.01,
+            max=100.0,
+            tooltip="How much of the style to paint: to the right, more style and less of the "
+            "content's layout. It sets β = strength × α and looks the same at every size.",
+        )
         self.alpha = LineEdit(
             label="α (content)",
             value=_number_text(DEFAULTS.alpha),
@@ -110,16 +119,20 @@ class StyleTransferWidget(Container):
             label="Temporal weight",
             value=_number_text(DEFAULTS.temporal_weight),
             tooltip="All slices: keep each frame close to the previous result where the "
-            "content did not change. 0: off. At 96 px and the default α, β, 1.5e4 "
-            "met the flicker target on every test stack (docs/benchmarks.md); the term "
-            "grows with the pixel count, so larger images need proportionally less.",
+            "content did not change. 0: off; higher values flicker less.",
+        )
+        self.auto_stop = CheckBox(
+            label="Stop when settled",
+            value=True,
+            tooltip="End the run when the image has stopped changing visibly (at most "
+            f"{AUTO_STEPS_CAP} steps). Off: run exactly Steps steps.",
         )
         self.steps = SpinBox(
             label="Steps",
             value=DEFAULTS.steps,
             min=1,
             max=100000,
-            tooltip="Gradient evaluations per scale.",
+            tooltip="Gradient evaluations over the whole run (when Stop when settled is off).",
         )
         self.size = SpinBox(
             label="Size (px)",
@@ -131,8 +144,10 @@ class StyleTransferWidget(Container):
         )
         self.scales = LineEdit(
             label="Scales",
-            value="",
-            tooltip="Coarse-to-fine sizes, e.g. '256, 512' (overrides Size). Empty: one scale.",
+            value="auto",
+            tooltip="Coarse-to-fine sizes. auto: start small and double up to Size (fast, "
+            "and noise becomes a picture at the cheap sizes); empty: Size only; or sizes "
+            "such as '256, 512'.",
         )
         self.style_scale = FloatSpinBox(
             label="Style scale",
@@ -220,11 +235,13 @@ class StyleTransferWidget(Container):
                 self.add_style,
                 self.regions,
                 self.unlabelled,
+                self.strength,
                 self.alpha,
                 self.beta,
                 self.ratio,
                 self.tv_weight,
                 self.temporal_weight,
+                self.auto_stop,
                 self.steps,
                 self.size,
                 self.scales,
@@ -253,6 +270,9 @@ class StyleTransferWidget(Container):
         self.plot = LossPlot()
         self.native.layout().addWidget(self.plot)
 
+        self.strength.changed.connect(self._apply_strength)
+        self.auto_stop.changed.connect(self._show_steps)
+        self._show_steps()
         self.alpha.changed.connect(self._show_ratio)
         self.beta.changed.connect(self._show_ratio)
         self.add_style.changed.connect(self._add_style_row)
@@ -267,6 +287,7 @@ class StyleTransferWidget(Container):
         self.native.destroyed.connect(self._make_stopper())
         # torch's import would otherwise stall napari at the first Run (see warm_up).
         self.warm_up = start_warm_up()
+        self._loaded, self._as_loaded = None, {}
 
     # -- layer choices ------------------------------------------------------------------
     def _layer_choices(self, _widget=None):
@@ -315,19 +336,38 @@ class StyleTransferWidget(Container):
 
     # -- parameters ---------------------------------------------------------------------
     def params(self) -> StyleParams:
-        """The widget's values as validated StyleParams (ValueError names the field)."""
+        """The widget's values as validated StyleParams (ValueError names the field).
+
+        After Load settings, the loaded parameters are the base and only the controls
+        the user changed since are applied on top: fields without a control (pooling,
+        layers, learning rate …) and values a control cannot show (seed None,
+        cuda:1, a start image) are kept.
+        """
+        controls = self._control_values()
+        if self._loaded is None:
+            return StyleParams(**controls)
+        changed = {k: v for k, v in controls.items() if self._as_loaded.get(k) != v}
+        if self._loaded.init == "array":  # the start image is not saved: Run starts afresh
+            changed["init"] = controls["init"]
+        return self._loaded.replace(**changed)
+
+    def _control_values(self) -> dict:
         scales = self.scales.value.strip()
-        return StyleParams(
+        if scales != "auto":
+            scales = (
+                tuple(_parse_int("Scales", s) for s in scales.replace(",", " ").split())
+                if scales
+                else None
+            )
+        return dict(
             alpha=_parse_float("α (content)", self.alpha.value),
             beta=_parse_float("β (style)", self.beta.value),
             tv_weight=_parse_float("TV weight γ", self.tv_weight.value),
             temporal_weight=_parse_float("Temporal weight", self.temporal_weight.value),
             frame_steps=self.frame_steps.value or None,
-            steps=self.steps.value,
+            steps="auto" if self.auto_stop.value else self.steps.value,
             size=self.size.value,
-            scales=tuple(_parse_int("Scales", s) for s in scales.replace(",", " ").split())
-            if scales
-            else None,
+            scales=scales,
             style_scale=self.style_scale.value,
             init=self.init.value,
             optimizer=self.optimizer.value,
@@ -339,15 +379,23 @@ class StyleTransferWidget(Container):
         )
 
     def set_params(self, params: StyleParams) -> None:
+        with self.strength.changed.blocked():
+            self.strength.value = min(max(params.style_strength, 0.01), 100.0)
         self.alpha.value = _number_text(params.alpha)
         self.beta.value = _number_text(params.beta)
         self.tv_weight.value = _number_text(params.tv_weight)
         self.temporal_weight.value = _number_text(params.temporal_weight)
-        self.steps.value = params.steps
+        self.auto_stop.value = params.steps == "auto"
+        if params.steps != "auto":
+            self.steps.value = params.steps
         self.frame_steps.value = params.frame_steps or 0
         if params.size is not None:
             self.size.value = params.size
-        self.scales.value = ", ".join(str(s) for s in params.scales) if params.scales else ""
+        self.scales.value = (
+            params.scales
+            if isinstance(params.scales, str)
+            else ", ".join(str(s) for s in params.scales or ())
+        )
         self.style_scale.value = params.style_scale
         self.init.value = params.init if params.init in ("noise", "content") else "noise"
         self.optimizer.value = params.optimizer
@@ -356,6 +404,19 @@ class StyleTransferWidget(Container):
         self.fast.value = params.precision == "bf16"
         self.seed.value = params.seed or 0
         self.every.value = params.every
+        self._loaded, self._as_loaded = params, self._control_values()
+
+    def _apply_strength(self, _value=None):
+        # magicgui's LogSlider emits its internal linear position: read the value itself.
+        strength = self.strength.value
+        try:
+            alpha = _parse_float("α", self.alpha.value) or 1.0
+        except ValueError:
+            alpha = 1.0
+        self.beta.value = _number_text(float(f"{strength * alpha:.3g}"))
+
+    def _show_steps(self, _value=None):
+        self.steps.enabled = not self.auto_stop.value
 
     def _show_ratio(self, _value=None):
         try:
@@ -381,6 +442,7 @@ class StyleTransferWidget(Container):
 
     def start(self, init=None) -> ViewerRun | None:
         """Validate everything, then start a run; returns None after telling the user why not."""
+        self.last_stop = ("steps", 0)
         if self.run is not None and self.run.running:
             self._say("A run is already going: stop it first.")
             return None
@@ -409,6 +471,8 @@ class StyleTransferWidget(Container):
             self._say(str(err))
             return None
         self.plot.clear()
+        if init is not None:  # the record says what the run started from
+            params = params.replace(init="array")
         self.run = ViewerRun(
             self.viewer, inputs, params, on_step=self._on_step, on_finish=self._on_finish
         )
@@ -474,13 +538,17 @@ class StyleTransferWidget(Container):
             f"Step {step.iteration}/{step.total_steps} · J = {step.losses['total']:.4g} · "
             f"{step.elapsed:.1f} s"
         )
+        if step.stop_reason:
+            self.last_stop = (step.stop_reason, step.iteration)
 
     def _on_finish(self, run):
         self._set_running(False)
         if run.error:
             self._say(run.error)
         elif run.output is not None:
-            self._say(f"Done: '{run.output.name}'.", error=False)
+            reason, step = getattr(self, "last_stop", ("steps", 0))
+            why = STOP_REASONS.get(reason, "").format(step=step)
+            self._say(f"Done: '{run.output.name}'. {why}".strip(), error=False)
 
     def _set_running(self, running: bool):
         self.run_button.text = "Stop" if running else "Run"
@@ -507,6 +575,14 @@ class StyleTransferWidget(Container):
                 run.shutdown()
 
         return stop
+
+
+# What the status line says about why a run ended (Step.stop_reason).
+STOP_REASONS = {
+    "steps": "All {step} steps done.",
+    "settled": "The image settled at step {step}.",
+    "stopped": "Stopped at step {step}.",
+}
 
 
 def _parse_float(name: str, text: str) -> float:

@@ -80,8 +80,9 @@ class Guides:
             ]
         return out
 
-    def style_loss(self, feats, style_grams, layer_weights, hw):
-        from .losses import gram, style_layer_loss
+    def style_loss(self, feats, style_grams, layer_weights, hw, layer_loss):
+        """Σ over layers and regions; ``layer_loss(layer, G, A)`` is one layer's error."""
+        from .losses import gram
 
         sizes = {name: tuple(feats[name].shape[-2:]) for name in layer_weights}
         masks = self.masks(hw, sizes, next(iter(feats.values())).device)
@@ -89,5 +90,5 @@ class Guides:
         for layer, w in layer_weights.items():
             for index, region_weight, mask in masks[layer]:
                 g = gram(feats[layer], mask)
-                total = total + region_weight * w * style_layer_loss(g, style_grams[index][layer])
+                total = total + region_weight * w * layer_loss(layer, g, style_grams[index][layer])
         return total

@@ -80,7 +80,10 @@ def style_layer_loss(gram_g, gram_a):
 
 
 def tv_loss(image):
-    """Σ of squared differences between neighbouring pixels (smooth, L-BFGS friendly)."""
+    """Σ of squared differences between neighbouring pixels (smooth, L-BFGS friendly).
+
+    The objective divides it by the image's element count in the relative scale.
+    """
     dx = image[..., :, 1:] - image[..., :, :-1]
     dy = image[..., 1:, :] - image[..., :-1, :]
     return dx.pow(2).sum() + dy.pow(2).sum()
@@ -92,3 +95,12 @@ def temporal_loss(image, previous, still):
     ``still`` is 1 where the content did not change and falls to 0 where it did.
     """
     return (still * (image - previous).pow(2)).sum()
+
+
+def range_penalty(image, low, high):
+    """Mean of squared excursions below ``low`` and above ``high``: 0 inside the range.
+
+    A smooth wall instead of clipping: a clipped pixel has no gradient, so once a
+    step pushed it out it stayed pinned at 0 or 1.
+    """
+    return ((low - image).relu().pow(2) + (image - high).relu().pow(2)).mean()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # The VGG19 convolution layers, in order, named as in the paper. A layer's
@@ -23,13 +23,19 @@ CONV_LAYERS = tuple(
     for i in range(1, count + 1)
 )
 
-WEIGHT_SOURCES = ("vgg19-original", "vgg19-imagenet")
 INITS = ("noise", "content", "array")
 OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("max", "avg")
 COLOR_MODES = (None, "luminance", "histogram")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16")
+LOSS_SCALES = ("relative", "paper")
+
+# The automatic pyramid starts here (or at the size itself when that is smaller) and
+# doubles up to the requested size.
+PYRAMID_START = 64
+# steps="auto": the most steps a run may take while it waits for the image to settle.
+AUTO_STEPS_CAP = 600
 
 # Below this longer side, five poolings leave too little of an image to compare.
 # The smallest input that reaches conv5_1 through four 2×2 poolings is 16 px;
@@ -64,25 +70,31 @@ class StyleParams:
     J(G) = alpha·J_content + beta·J_style + tv_weight·TV(G).
     """
 
-    # α/β = 3e-7: tuned on the sample pairs at 512 px (docs/algorithm.md).
-    alpha: float = 3.0
-    beta: float = 1e7
-    tv_weight: float = 0.0
+    # α, β and γ weigh relative errors (loss_scale="relative"): the same values give
+    # the same balance at every size. docs/algorithm.md has the measured choice.
+    alpha: float = 1.0
+    beta: float = 2.0
+    tv_weight: float = 1.0
     temporal_weight: float = 0.0  # stacks: penalise change where the content did not change
     frame_steps: int | None = None  # stacks: steps of each frame after the first (None: steps)
     content_layer: str = "conv4_2"
     style_layers: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
     style_layer_weights: tuple[float, ...] | None = None  # None: 1/len(style_layers) each
-    steps: int = 300
+    # Gradient evaluations over the whole run, spread over the stages; "auto": stop
+    # when the image has settled, after at most AUTO_STEPS_CAP.
+    steps: int | str = 300
     optimizer: str = "lbfgs"
     learning_rate: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam
     init: str = "noise"
     size: int | None = 512
     style_scale: float = 1.0
-    scales: tuple[int, ...] | None = None
+    # Coarse-to-fine sizes; "auto": from PYRAMID_START doubling up to size (a start
+    # image of the user's runs at the final size only); None: the final size only.
+    scales: tuple[int, ...] | str | None = "auto"
     preserve_color: str | None = None
     pooling: str = "max"
-    normalized: bool = True
+    normalized: bool = False  # the paper's normalised VGG19 (see docs/algorithm.md)
+    loss_scale: str = "relative"  # "paper": the paper's sums, whose balance shifts with size
     weights: str = "vgg19-original"
     device: str = "auto"
     precision: str = "fp32"
@@ -93,13 +105,12 @@ class StyleParams:
     cuda_graph: bool | None = None
     seed: int | None = 0
     every: int = 1
-    style_blend: tuple[float, ...] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # Lists from JSON or the widget become tuples, so that params compare and hash.
-        for name in ("style_layers", "style_layer_weights", "scales", "style_blend"):
+        for name in ("style_layers", "style_layer_weights", "scales"):
             value = getattr(self, name)
-            if value is not None and not isinstance(value, tuple):
+            if value is not None and not isinstance(value, (tuple, str)):
                 setattr(self, name, tuple(value))
         self.validate()
 
@@ -130,7 +141,8 @@ class StyleParams:
                 )
             for w in self.style_layer_weights:
                 _check_number("style_layer_weights", w, low=0.0)
-        _check_int("steps", self.steps, low=1, high=1_000_000)
+        if self.steps != "auto":
+            _check_int("steps", self.steps, low=1, high=1_000_000)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         if self.learning_rate is not None:
             _check_number("learning_rate", self.learning_rate, low=0.0, strict=True)
@@ -139,13 +151,16 @@ class StyleParams:
         if self.size is not None:
             _check_int("size", self.size, low=min_size, high=MAX_SIZE)
         _check_number("style_scale", self.style_scale, low=0.0, strict=True, high=16.0)
-        if self.scales is not None:
+        if isinstance(self.scales, str):
+            _check_choice("scales", self.scales, ("auto",))
+        elif self.scales is not None:
             if not self.scales:
                 raise ValueError("scales is empty: give sizes such as (256, 512), or None.")
             for s in self.scales:
                 _check_int("scales", s, low=min_size, high=MAX_SIZE)
         _check_choice("preserve_color", self.preserve_color, COLOR_MODES)
         _check_choice("pooling", self.pooling, POOLINGS)
+        _check_choice("loss_scale", self.loss_scale, LOSS_SCALES)
         if not isinstance(self.normalized, bool):
             raise ValueError(f"normalized must be True or False, not {self.normalized!r}")
         for name in ("checkpoint", "compile"):
@@ -196,8 +211,18 @@ class StyleParams:
 
     @property
     def ratio(self) -> float:
-        """α/β as the paper reports it (inf when β = 0)."""
+        """α/β (inf when β = 0)."""
         return math.inf if self.beta == 0 else self.alpha / self.beta
+
+    @property
+    def style_strength(self) -> float:
+        """β/α: one knob for the balance, the same at every size (inf when α = 0)."""
+        return math.inf if self.alpha == 0 else self.beta / self.alpha
+
+    def with_style_strength(self, strength: float) -> StyleParams:
+        """These parameters with β set so that β/α = ``strength``."""
+        _check_number("style_strength", strength, low=0.0)
+        return self.replace(beta=strength * (self.alpha or 1.0), alpha=self.alpha or 1.0)
 
     @property
     def lr(self) -> float:
@@ -206,19 +231,44 @@ class StyleParams:
         return 1.0 if self.optimizer == "lbfgs" else 0.02
 
     @property
-    def stage_sizes(self) -> tuple[int | None, ...]:
-        return self.scales if self.scales else (self.size,)
+    def step_budget(self) -> int:
+        """The most gradient evaluations the run may take."""
+        return AUTO_STEPS_CAP if self.steps == "auto" else self.steps
 
     @property
-    def total_steps(self) -> int:
-        return self.steps * len(self.stage_sizes)
+    def stop_when_settled(self) -> bool:
+        return self.steps == "auto"
+
+    def stage_sizes(self, longer_side: int, start_image: bool = False) -> tuple[int, ...]:
+        """Longer side of each stage for an output of ``longer_side`` px.
+
+        ``start_image``: the run starts from an image of the user's (init="array"),
+        which an automatic pyramid would blur, so it runs at the final size only.
+        """
+        if self.scales is None or (self.scales == "auto" and start_image):
+            return (longer_side,)
+        if self.scales != "auto":
+            return self.scales
+        sizes = [longer_side]
+        while sizes[-1] // 2 >= PYRAMID_START:
+            sizes.append(sizes[-1] // 2)
+        return tuple(reversed(sizes))
+
+    def stage_steps(self, stages: int) -> tuple[int, ...]:
+        """The step budget spread over ``stages``: the first (the cheapest, where noise
+        becomes a picture) gets two shares, every later stage one."""
+        budget = self.step_budget
+        shares = [2] + [1] * (stages - 1)
+        counts = [max(1, budget * s // sum(shares)) for s in shares]
+        counts[0] += max(0, budget - sum(counts))
+        return tuple(counts)
 
     def stack_steps(self, frames: int) -> int:
         """Steps of a stack run: the first frame's, then ``frame_steps`` per later frame."""
         if frames <= 0:
             return 0
-        later = (self.frame_steps or self.steps) * len(self.stage_sizes)
-        return self.total_steps + (frames - 1) * later
+        later = self.frame_steps or self.step_budget
+        return self.step_budget + (frames - 1) * later
 
     # -- plain-dict round trip ----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

