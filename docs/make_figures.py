@@ -24,17 +24,22 @@ STYLE_LAYER_SETS = {
     "…conv4_1": ("conv1_1", "conv2_1", "conv3_1", "conv4_1"),
     "…conv5_1": ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"),
 }
-FIGURE3_RATIOS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7)
-SWEEP_RATIOS = (1e-5, 1e-6, 3e-7, 1e-7, 3e-8)
+# Style strengths (β/α, relative losses): Figure 3's columns and the sweep.
+FIGURE3_STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+SWEEP_STRENGTHS = (0.5, 1.0, 2.0, 4.0, 8.0)
 PAINTINGS = ("shipwreck", "starry_night", "the_scream")
+RECORD = Path(__file__).resolve().parent / "results" / "figures.json"
 
 
-def run(content, style, ratio, **params):
+def run(content, style, strength=None, **params):
+    """One run at the defaults, or at ``strength`` (β/α); (last Step, seconds)."""
     from napari_nst import stylize
     from napari_nst.engine.run import last_step
 
+    if strength is not None:
+        params["style_strength"] = strength
     start = time.perf_counter()
-    last = last_step(stylize(content, style, alpha=1.0, beta=1.0 / ratio, **params))
+    last = last_step(stylize(content, style, **params))
     return last, time.perf_counter() - start
 
 
@@ -57,6 +62,15 @@ def tile(images, columns, pad=4, height=None):
     return (np.clip(grid, 0, 1) * 255).round().astype(np.uint8)
 
 
+def judged(image, content, style) -> dict:
+    from napari_nst.engine.quality import judge
+
+    return {
+        k: (bool(v) if k == "good" else round(float(v), 4))
+        for k, v in judge(image, content, style).items()
+    }
+
+
 def to01(image):
     from napari_nst.engine.images import to_rgb01
 
@@ -76,33 +90,27 @@ def main() -> None:
     ap.add_argument("--out", default="docs/images")
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data"))
     ap.add_argument("--size", type=int, default=512)
-    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--steps", type=int, default=None, help="default: the engine's")
     ap.add_argument(
         "--only",
         nargs="*",
         default=["default", "evolution", "sweep", "figure2", "colour", "figure3"],
     )
-    ap.add_argument("--ratio", type=float, default=None, help="α/β of Figure 2's second row")
-    ap.add_argument(
-        "--sample-ratios",
-        type=float,
-        nargs="*",
-        help="α/β values for the sample pairs (default: the default α/β)",
-    )
+    ap.add_argument("--grid-size", type=int, default=256, help="Figure 3's and the sweep's size")
     ap.add_argument("--thumb", type=int, default=160, help="tile height in the grids, px")
     args = ap.parse_args()
 
     import skimage.data
     from skimage import io
 
-    from napari_nst import StyleParams
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data = Path(args.data)
-    record = {"size": args.size, "steps": args.steps, "runs": []}
-    base = {"size": args.size, "steps": args.steps, "every": args.steps}
-    default_ratio = args.ratio or StyleParams().ratio
+    steps = {"steps": args.steps} if args.steps else {}
+    record = {"size": args.size, "grid_size": args.grid_size, "runs": [], **steps}
+    base = {"size": args.size, "every": 10_000, **steps}
+    grid = {**base, "size": args.grid_size}
 
     def note(name, step, seconds, **extra):
         record["runs"].append(
@@ -114,32 +122,27 @@ def main() -> None:
                 **extra,
             }
         )
-        Path(out / "figures.json").write_text(json.dumps(record, indent=1))
+        RECORD.write_text(json.dumps(record, indent=1))
 
     astronaut, hubble = skimage.data.astronaut(), skimage.data.hubble_deep_field()
     if "default" in args.only:
         # Every sample pair of the plugin, with the default parameters.
         from napari_nst import _sample_data
 
-        p = StyleParams()
-        for ratio in args.sample_ratios or [p.ratio]:
-            suffix = "" if ratio == p.ratio else f"_{ratio:g}"
-            for key in ("astronaut_hubble", "chelsea_ihc", "coffee_brick"):
-                (content, *_), (style, *_) = getattr(_sample_data, key)()
-                step, sec = run(
-                    content, style, ratio, size=args.size, steps=p.steps, every=p.steps
-                )
-                note(f"default {key}{suffix}", step, sec, ratio=ratio, steps=p.steps)
-                save(
-                    out / f"sample_{key}{suffix}.jpg",
-                    tile([to01(content), to01(style), step.image], 3, height=args.size // 2),
-                )
+        for key in ("astronaut_hubble", "chelsea_ihc", "coffee_brick"):
+            (content, *_), (style, *_) = getattr(_sample_data, key)()
+            step, sec = run(content, style, **base)
+            note(f"default {key}", step, sec, **judged(step.image, content, style))
+            save(
+                out / f"sample_{key}.jpg",
+                tile([to01(content), to01(style), step.image], 3, height=args.size // 2),
+            )
     if "evolution" in args.only:
         # G as it evolves: the default sample pair, default settings, a few steps.
         from napari_nst import _sample_data, stylize
 
         (content, *_), (style, *_) = _sample_data.chelsea_ihc()
-        keep = (1, 10, 30, 100, 300)
+        keep = (1, 10, 50, 150, 200, 300)  # the stages end at steps 150 and 225 at 512 px
         frames = [
             s.image
             for s in stylize(content, style, size=args.size, steps=max(keep), every=1)
@@ -148,22 +151,35 @@ def main() -> None:
         save(out / "evolution.jpg", tile(frames, len(frames), height=args.thumb))
     if "sweep" in args.only:
         results = []
-        for ratio in SWEEP_RATIOS:
-            step, sec = run(astronaut, hubble, ratio, **base)
-            note(f"sweep {ratio:g}", step, sec, ratio=ratio)
+        for strength in SWEEP_STRENGTHS:
+            step, sec = run(astronaut, hubble, strength, **grid)
+            note(
+                f"sweep {strength:g}",
+                step,
+                sec,
+                strength=strength,
+                **judged(step.image, astronaut, hubble),
+            )
             results.append(step.image)
         save(out / "ratio_sweep.jpg", tile(results, len(results), height=args.thumb * 3 // 2))
     if "figure2" in args.only or "figure3" in args.only:
         tubingen = io.imread(data / "tubingen.jpg")
     if "figure2" in args.only:
+        # The defaults, no hand-tuned ratio: from noise (middle row), from the photo (bottom).
         tiles = [to01(tubingen)]
         styles = {name: io.imread(data / f"{name}.jpg") for name in PAINTINGS}
         tiles += [to01(styles[name]) for name in PAINTINGS]
-        for ratio in (1e-3, default_ratio):
+        for init in ("noise", "content"):
             tiles.append(np.ones_like(tiles[0]))  # blank under the photo
             for name in PAINTINGS:
-                step, sec = run(tubingen, styles[name], ratio, **base)
-                note(f"figure2 {name} {ratio:g}", step, sec, ratio=ratio)
+                step, sec = run(tubingen, styles[name], init=init, **base)
+                note(
+                    f"figure2 {name} {init}",
+                    step,
+                    sec,
+                    init=init,
+                    **judged(step.image, tubingen, styles[name]),
+                )
                 tiles.append(step.image)
         save(out / "figure2.jpg", tile(tiles, 4, height=args.thumb))
     if "colour" in args.only:
@@ -172,19 +188,25 @@ def main() -> None:
         starry = io.imread(data / "starry_night.jpg")
         tiles = [to01(tubingen), to01(starry)]
         for mode in (None, "luminance", "histogram"):
-            step, sec = run(tubingen, starry, default_ratio, preserve_color=mode, **base)
-            note(f"colour {mode}", step, sec, ratio=default_ratio, preserve_color=mode)
+            step, sec = run(tubingen, starry, preserve_color=mode, **base)
+            note(f"colour {mode}", step, sec, preserve_color=mode)
             tiles.append(step.image)
         save(out / "colour_modes.jpg", tile(tiles, 5, height=args.thumb))
     if "figure3" in args.only:
         starry = io.imread(data / "starry_night.jpg")
         tiles = []
         for label, layers in STYLE_LAYER_SETS.items():
-            for ratio in FIGURE3_RATIOS:
-                step, sec = run(tubingen, starry, ratio, style_layers=layers, **base)
-                note(f"figure3 {label} {ratio:g}", step, sec, ratio=ratio, layers=list(layers))
+            for strength in FIGURE3_STRENGTHS:
+                step, sec = run(tubingen, starry, strength, style_layers=layers, **grid)
+                note(
+                    f"figure3 {label} {strength:g}",
+                    step,
+                    sec,
+                    strength=strength,
+                    layers=list(layers),
+                )
                 tiles.append(step.image)
-        save(out / "figure3.jpg", tile(tiles, len(FIGURE3_RATIOS), height=args.thumb * 3 // 4))
+        save(out / "figure3.jpg", tile(tiles, len(FIGURE3_STRENGTHS), height=args.thumb * 3 // 4))
 
 
 if __name__ == "__main__":

@@ -42,3 +42,14 @@ def test_cli_bad_values_give_a_sentence_not_a_traceback(tmp_path):
     assert "steps = 0 is out of range" in done.stderr and "Traceback" not in done.stderr
     done = _cli(tmp_path / "missing.png", tmp_path / "c.png", "-o", tmp_path / "o.png")
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_help_shows_the_defaults_and_scales_parse():
+    from napari_nst.cli import _parser, _scales
+
+    text = _parser().format_help()
+    assert "(default: 300)" in text and "(default: relative)" in text
+    assert _scales(["auto"]) == "auto" and _scales(["none"]) is None
+    assert _scales(["128", "256"]) == (128, 256)
+    args = _parser().parse_args(["c.png", "s.png", "-o", "o.png", "--steps", "auto"])
+    assert args.steps == "auto" and not args.normalized  # the raw VGG19 by default

@@ -410,3 +410,74 @@ def test_redraw_notifier_waits_for_a_repaint_or_gives_up(qtbot, make_napari_view
     # Nothing changes on screen: the callback still comes, after NO_REDRAW_MS at most.
     notifier.notify_after_next_redraw()
     qtbot.waitUntil(lambda: calls == ["shown", "shown"], timeout=5_000)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_saving_the_result_keeps_the_picture_and_its_record(
+    qtbot, viewer_and_widget, tmp_path, suffix
+):
+    from napari_nst._writer import read_record
+    from napari_nst.engine.params import StyleParams
+
+    viewer, widget = viewer_and_widget
+    widget.steps.value = 2
+    run = widget.start()
+    _wait_done(qtbot, widget)
+    viewer.layers.selection.active = run.output
+    path = tmp_path / f"result{suffix}"
+    written = viewer.layers.save(str(path), selected=True, plugin="napari-nst")
+    assert written == [str(path)]
+    record = read_record(path)
+    assert record["params"] == run.output.metadata[METADATA_KEY]["params"]
+    # The file opens as the picture: 8-bit PNG or float32 TIFF, the same image.
+    [opened] = viewer.open(str(path))
+    if suffix == ".png":
+        assert opened.data.dtype == np.uint8
+        assert np.abs(opened.data[..., :3] / 255 - run.output.data).max() <= 0.5 / 255 + 1e-6
+    else:
+        assert opened.data.dtype == np.float32
+        assert np.array_equal(opened.data, run.output.data)
+    # Load settings reads the record back from the opened file.
+    widget.steps.value = 7
+    viewer.layers.selection.active = opened
+    widget._on_load_clicked()
+    assert widget.params() == StyleParams.from_dict(record["params"])
+
+
+@pytest.mark.parametrize(("typed", "expected"), [("256", 256), ("100", 100), ("64", 64)])
+def test_size_can_be_typed(qtbot, viewer_and_widget, typed, expected):
+    from qtpy.QtCore import Qt
+
+    _, widget = viewer_and_widget
+    box = widget.size.native
+    box.setFocus()
+    box.selectAll()
+    qtbot.keyClicks(box, typed)
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+    assert widget.size.value == expected
+
+
+def test_a_size_below_vgg19s_minimum_is_refused_in_words(qtbot, viewer_and_widget):
+    _, widget = viewer_and_widget
+    widget.size.value = 10
+    assert widget.start() is None
+    assert "size = 10 is out of range" in widget.last_message
+
+
+def test_a_run_raises_no_future_or_deprecation_warnings(qtbot, viewer_and_widget):
+    """Only public napari API: private attributes read through napari's proxy warn."""
+    import warnings
+
+    _, widget = viewer_and_widget
+    widget.steps.value = 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        widget.start()
+        _wait_done(qtbot, widget)
+    ours = [
+        w
+        for w in caught
+        if issubclass(w.category, FutureWarning)
+        or (issubclass(w.category, DeprecationWarning) and "napari_nst" in w.filename)
+    ]
+    assert ours == [], [str(w.message) for w in ours]

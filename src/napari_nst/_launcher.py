@@ -19,7 +19,9 @@ def main(argv=None) -> None:
         help="which sample pair to open (default: %(default)s)",
     )
     parser.add_argument("--run", action="store_true", help="press Run straight away")
-    parser.add_argument("--steps", type=int, help="override the widget's number of steps")
+    parser.add_argument(
+        "--steps", type=int, help="run exactly this many steps (default: stop when settled)"
+    )
     parser.add_argument("--size", type=int, help="override the widget's size (px)")
     args = parser.parse_args(argv)
 
@@ -29,6 +31,7 @@ def main(argv=None) -> None:
     viewer.open_sample("napari-nst", args.sample)
     _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
     if args.steps:
+        widget.auto_stop.value = False
         widget.steps.value = args.steps
     if args.size:
         widget.size.value = args.size

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from .engine.params import CONV_LAYERS, StyleParams
+from .engine.params import CONV_LAYERS, STOP_REASONS, StyleParams
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,24 +20,48 @@ def _parser() -> argparse.ArgumentParser:
         prog="napari-nst-cli",
         description="Paint a content image in the style of one or more style images "
         "(Gatys et al.). Writes the image and a JSON file of the parameters used.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("content", help="content image file")
     p.add_argument("style", nargs="+", help="style image file(s)")
     p.add_argument("-o", "--output", required=True, help="output image file (e.g. out.png)")
     p.add_argument("--style-weights", type=float, nargs="+", help="blend weight per style")
+    p.add_argument(
+        "--style-strength",
+        type=float,
+        help="β/α: more style above the default, more content below (sets β)",
+    )
     p.add_argument("--alpha", type=float, default=d.alpha, help="content weight α")
     p.add_argument("--beta", type=float, default=d.beta, help="style weight β")
     p.add_argument("--tv-weight", type=float, default=d.tv_weight, help="total-variation γ")
-    p.add_argument("--steps", type=int, default=d.steps, help="gradient evaluations per scale")
+    p.add_argument(
+        "--loss-scale",
+        choices=["relative", "paper"],
+        default=d.loss_scale,
+        help="relative: one look at every size; paper: Gatys et al.'s sums",
+    )
+    p.add_argument(
+        "--steps",
+        type=_steps,
+        default=d.steps,
+        help="gradient evaluations over the whole run, or 'auto' (stop when settled)",
+    )
     p.add_argument("--size", type=int, default=d.size, help="longer side of the output, px")
-    p.add_argument("--scales", type=int, nargs="+", help="coarse-to-fine sizes, e.g. 256 512")
+    p.add_argument(
+        "--scales",
+        nargs="+",
+        default=[d.scales],
+        help="coarse-to-fine sizes (e.g. 256 512), 'auto' (from 128 px up), or 'none'",
+    )
     p.add_argument("--style-scale", type=float, default=d.style_scale)
     p.add_argument("--init", default=d.init, help="noise, content, or an image file")
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], default=d.optimizer)
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--preserve-color", choices=["luminance", "histogram"])
     p.add_argument("--pooling", choices=["max", "avg"], default=d.pooling)
-    p.add_argument("--no-normalize", action="store_true", help="use the raw (unnormalised) VGG")
+    p.add_argument(
+        "--normalized", action="store_true", help="the paper's normalised VGG19 (not raw)"
+    )
     p.add_argument(
         "--weights",
         default=d.weights,
@@ -46,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--content-layer", choices=CONV_LAYERS, default=d.content_layer)
     p.add_argument("--style-layers", choices=CONV_LAYERS, nargs="+", default=d.style_layers)
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--fast", action="store_true", help="bf16 autocast (fast mode)")
+    p.add_argument("--fast", action="store_true", help="bf16 network after conv1_1 (fast mode)")
     p.add_argument("--checkpoint", action="store_true", help="gradient checkpointing (memory)")
     p.add_argument(
         "--cuda-graph",
@@ -56,6 +80,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=d.seed)
     return p
+
+
+def _steps(text: str):
+    return text if text == "auto" else int(text)
+
+
+def _scales(values: list[str]):
+    if values in (["auto"], ["none"]):
+        return None if values == ["none"] else "auto"
+    try:
+        return tuple(int(v) for v in values)
+    except ValueError:
+        raise ValueError(
+            f"--scales takes sizes such as 256 512, 'auto' or 'none', not {' '.join(values)}"
+        ) from None
 
 
 def main(argv=None) -> int:
@@ -90,14 +129,15 @@ def _run(args) -> int:
         tv_weight=args.tv_weight,
         steps=args.steps,
         size=args.size,
-        scales=tuple(args.scales) if args.scales else None,
+        scales=_scales(args.scales),
+        loss_scale=args.loss_scale,
         style_scale=args.style_scale,
         init="array" if not isinstance(init, str) else init,
         optimizer=args.optimizer,
         learning_rate=args.learning_rate,
         preserve_color=args.preserve_color,
         pooling=args.pooling,
-        normalized=not args.no_normalize,
+        normalized=args.normalized,
         weights=args.weights,
         content_layer=args.content_layer,
         style_layers=tuple(args.style_layers),
@@ -106,8 +146,10 @@ def _run(args) -> int:
         checkpoint=args.checkpoint,
         cuda_graph=args.cuda_graph,
         seed=args.seed,
-        every=max(1, args.steps // 50),
+        every=max(1, (args.steps if args.steps != "auto" else 600) // 50),
     )
+    if args.style_strength is not None:
+        params = params.with_style_strength(args.style_strength)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     steps = stylize(
@@ -126,7 +168,7 @@ def _run(args) -> int:
             f"J={step.losses['total']:.4g}",
             time.perf_counter() - start,
         )
-    print(file=sys.stderr)
+    print(f"\n{STOP_REASONS[last.stop_reason].format(step=last.iteration)}", file=sys.stderr)
     io.imsave(
         out, (np.clip(last.image, 0, 1) * 255).round().astype(np.uint8), check_contrast=False
     )

@@ -20,7 +20,7 @@ from magicgui.widgets import (
 
 from .._layers import image_layers
 from .._viewer_run import METADATA_KEY, ViewerRun, gather_inputs, start_warm_up
-from ..engine.params import AUTO_STEPS_CAP, StyleParams
+from ..engine.params import AUTO_STEPS_CAP, STOP_REASONS, StyleParams
 from .loss_plot import LossPlot
 
 DEFAULTS = StyleParams()
@@ -137,7 +137,9 @@ class StyleTransferWidget(Container):
         self.size = SpinBox(
             label="Size (px)",
             value=DEFAULTS.size,
-            min=16,
+            # min 1, not 16: with a higher minimum, typing "256" over a selection became
+            # 1656 (each digit below the minimum was completed). Run checks the range.
+            min=1,
             max=8192,
             step=16,
             tooltip="Longer side of the output; the content is resized to it.",
@@ -152,7 +154,7 @@ class StyleTransferWidget(Container):
         self.style_scale = FloatSpinBox(
             label="Style scale",
             value=DEFAULTS.style_scale,
-            min=0.05,
+            min=0.0,  # as Size: typing must not be completed; Run refuses 0
             max=16.0,
             step=0.05,
             tooltip="Style image size relative to the content: larger gives larger brush strokes.",
@@ -510,9 +512,21 @@ class StyleTransferWidget(Container):
         self.start(init=layer_plane(layer, current_slice_index(layer, self.viewer)))
 
     def _on_load_clicked(self):
+        """Settings from the selected output layer, or from the file it was opened from."""
         try:
-            layer = self._selected_output()
-            saved = layer.metadata[METADATA_KEY].get("params")
+            layer = self.viewer.layers.selection.active
+            if layer is None:
+                raise ValueError("Select an output layer made by Style Transfer first.")
+            record = layer.metadata.get(METADATA_KEY)
+            if record is None and layer.source.path:
+                from .._writer import read_record
+
+                record = read_record(layer.source.path)
+            if record is None:
+                raise ValueError(
+                    "Select an output layer made by Style Transfer, or a result saved from one."
+                )
+            saved = record.get("params")
             if not saved:
                 raise ValueError("This output layer has no saved settings yet.")
             self.set_params(StyleParams.from_dict(saved))
@@ -575,14 +589,6 @@ class StyleTransferWidget(Container):
                 run.shutdown()
 
         return stop
-
-
-# What the status line says about why a run ended (Step.stop_reason).
-STOP_REASONS = {
-    "steps": "All {step} steps done.",
-    "settled": "The image settled at step {step}.",
-    "stopped": "Stopped at step {step}.",
-}
 
 
 def _parse_float(name: str, text: str) -> float:

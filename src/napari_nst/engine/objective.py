@@ -168,4 +168,6 @@ class RangeWall:
             self.weight.copy_(
                 torch.where(first, total.detach().float() * RANGE_WEIGHT, self.weight)
             )
-        return self.weight * in_range_penalty(x)
+        penalty = in_range_penalty(x)
+        # Where nothing strays, exactly 0, even when J (and so the weight) overflowed.
+        return torch.where(penalty > 0, self.weight * penalty, torch.zeros_like(penalty))

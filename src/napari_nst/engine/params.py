@@ -33,9 +33,15 @@ LOSS_SCALES = ("relative", "paper")
 
 # The automatic pyramid starts here (or at the size itself when that is smaller) and
 # doubles up to the requested size.
-PYRAMID_START = 64
+PYRAMID_START = 128
 # steps="auto": the most steps a run may take while it waits for the image to settle.
 AUTO_STEPS_CAP = 600
+# What the widget and the CLI say about why a run ended (Step.stop_reason).
+STOP_REASONS = {
+    "steps": "All {step} steps done.",
+    "settled": "The image settled at step {step}.",
+    "stopped": "Stopped at step {step}.",
+}
 
 # Below this longer side, five poolings leave too little of an image to compare.
 # The smallest input that reaches conv5_1 through four 2×2 poolings is 16 px;
