@@ -103,7 +103,6 @@ def main() -> None:
     import skimage.data
     from skimage import io
 
-
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     data = Path(args.data)
