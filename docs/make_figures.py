@@ -141,7 +141,7 @@ def main() -> None:
         from napari_nst import _sample_data, stylize
 
         (content, *_), (style, *_) = _sample_data.chelsea_ihc()
-        keep = (1, 10, 50, 150, 200, 300)  # the stages end at steps 150 and 225 at 512 px
+        keep = (1, 10, 50, 150, 200, 300)  # at 256 px: 128 px until step 200, then 256 px
         frames = [
             s.image
             for s in stylize(content, style, size=args.size, steps=max(keep), every=1)
