@@ -16,11 +16,11 @@ def _losses(content, style, **extra):
 
 
 def test_a_default_run_replays_the_eager_run_as_cuda_graphs(small_pair, monkeypatch):
-    from napari_nst.engine import run
+    from napari_nst.engine import loop
 
     captures = []
-    captured = run._captured
-    monkeypatch.setattr(run, "_captured", lambda *a: captures.append(1) or captured(*a))
+    captured = loop.captured
+    monkeypatch.setattr(loop, "captured", lambda *a: captures.append(1) or captured(*a))
     two_stages = (64, 128)
     eager = _losses(*small_pair, scales=two_stages, cuda_graph=False)
     assert captures == []
