@@ -462,22 +462,3 @@ def test_a_size_below_vgg19s_minimum_is_refused_in_words(qtbot, viewer_and_widge
     widget.size.value = 10
     assert widget.start() is None
     assert "size = 10 is out of range" in widget.last_message
-
-
-def test_a_run_raises_no_future_or_deprecation_warnings(qtbot, viewer_and_widget):
-    """Only public napari API: private attributes read through napari's proxy warn."""
-    import warnings
-
-    _, widget = viewer_and_widget
-    widget.steps.value = 2
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        widget.start()
-        _wait_done(qtbot, widget)
-    ours = [
-        w
-        for w in caught
-        if issubclass(w.category, FutureWarning)
-        or (issubclass(w.category, DeprecationWarning) and "napari_nst" in w.filename)
-    ]
-    assert ours == [], [str(w.message) for w in ours]
