@@ -56,12 +56,9 @@ def pairs():
 
 
 def judged(image, content, style) -> dict:
-    from napari_nst.engine.quality import judge
+    from napari_nst.engine.quality import as_record, judge
 
-    return {
-        k: (bool(v) if k == "good" else round(float(v), 4))
-        for k, v in judge(image, content, style).items()
-    }
+    return as_record(judge(image, content, style))
 
 
 def pastiche(content, style, size, steps, noise, workdir: Path, every=None):

@@ -89,3 +89,8 @@ def judge(result, content, style) -> dict:
         and out["stuck"] <= max(GOOD["stuck"], 1.5 * out["style_stuck"])
     )
     return out
+
+
+def as_record(verdict: dict) -> dict:
+    """A verdict as plain JSON values (numbers to 4 decimals), for results files."""
+    return {k: (bool(v) if k == "good" else round(float(v), 4)) for k, v in verdict.items()}
