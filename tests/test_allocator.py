@@ -14,6 +14,21 @@ pytestmark = pytest.mark.skipif(allocator._glibc() is None, reason="glibc's mall
 M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
 
+@pytest.fixture
+def our_own_process():
+    with allocator.used_in_this_process():
+        yield
+
+
+def test_off_unless_the_process_opts_in(monkeypatch):
+    monkeypatch.setattr(allocator, "_enabled", False)
+    content, style = _pair()
+    run = stylize(content, style, size=64, steps=5, seed=0)
+    next(run)
+    assert allocator.active_runs() == 0  # napari's process: glibc's settings untouched
+    run.close()
+
+
 def _pair():
     rng = np.random.default_rng(0)
     return rng.random((96, 128, 3), dtype=np.float32), rng.random((96, 96, 3), dtype=np.float32)
@@ -28,7 +43,7 @@ def _faults_per_step(run, steps=3) -> float:
     return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / steps
 
 
-def test_a_small_run_keeps_freed_memory_only_while_it_lasts(monkeypatch):
+def test_a_small_run_keeps_freed_memory_only_while_it_lasts(monkeypatch, our_own_process):
     content, style = _pair()
     run = stylize(content, style, size=128, steps=20, seed=0)
     kept = _faults_per_step(run)
@@ -48,7 +63,7 @@ def test_a_small_run_keeps_freed_memory_only_while_it_lasts(monkeypatch):
     assert kept < 0.25 * fresh, (kept, fresh)
 
 
-def test_overlapping_runs_keep_memory_until_the_last_one_ends():
+def test_overlapping_runs_keep_memory_until_the_last_one_ends(our_own_process):
     content, style = _pair()
     first = stylize(content, style, size=64, steps=5, seed=0)
     second = stylize(content, style, size=64, steps=5, seed=0)
@@ -59,3 +74,12 @@ def test_overlapping_runs_keep_memory_until_the_last_one_ends():
     assert allocator.active_runs() == 1
     second.close()
     assert allocator.active_runs() == 0
+
+
+def test_the_cli_turns_it_on_for_its_own_run_only(monkeypatch):
+    from napari_nst import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "_run", lambda args: seen.append(allocator._enabled) or 0)
+    assert cli.main(["content.png", "style.png", "-o", "out.png"]) == 0
+    assert seen == [True] and not allocator._enabled

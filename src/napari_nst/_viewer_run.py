@@ -11,7 +11,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -41,6 +41,16 @@ class RunInputs:
     layer_scale: np.ndarray = field(default_factory=lambda: np.ones(2))
     layer_translate: np.ndarray = field(default_factory=lambda: np.zeros(2))
     source_hw: tuple[int, int] = (1, 1)
+
+    def without_pixels(self) -> RunInputs:
+        """The same description with the image copies dropped (a finished run needs none)."""
+        return replace(
+            self,
+            planes=[(index, None) for index, _ in self.planes],
+            styles=[(None, weight) for _, weight in self.styles],
+            init=None,
+            guides=None,
+        )
 
 
 def region_guides(viewer, layer, hw, n_styles: int, unlabelled: int | None):
@@ -329,9 +339,16 @@ class ViewerRun:
             "elapsed": time.perf_counter() - self._start_time,
         }
 
+    def _stop_watching_layers(self):
+        with contextlib.suppress(TypeError, ValueError, RuntimeError):
+            self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
+
     def _on_layer_removed(self, event):
         layer = event.value
         if not self.running:
+            if self.output is not None and _unwrapped(layer) is _unwrapped(self.output):
+                self.output = None  # a deleted result must not outlive the viewer's hold
+                self._stop_watching_layers()
             return
         if self.output is not None and _unwrapped(layer) is _unwrapped(self.output):
             self._report_error("The output layer was deleted, so the run was stopped.")
@@ -352,8 +369,10 @@ class ViewerRun:
 
     def _on_finished(self):
         self._done = True
-        with contextlib.suppress(TypeError, ValueError, RuntimeError):
-            self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
+        # napari 0.9 keeps every finished worker, and with it this run: keep no pixels.
+        self.inputs = self.inputs.without_pixels()
+        if self.output is None:
+            self._stop_watching_layers()
         if self._progress is not None:
             self._progress.close()
             self._progress = None

@@ -99,8 +99,11 @@ def _scales(values: list[str]):
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    from .engine import allocator
+
     try:
-        return _run(args)
+        with allocator.used_in_this_process():  # the CLI's process is its own
+            return _run(args)
     except (ValueError, OSError, RuntimeError) as err:
         from .engine.errors import friendly_message
 

@@ -12,6 +12,11 @@ stay there for the next step; when the last run ends, glibc's settings are put
 back and the kept memory is returned to the system (``malloc_trim``). Elsewhere
 (macOS, Windows, musl) this does nothing.
 
+glibc's settings belong to the whole process, and one of them cannot be put back
+(once ``M_MMAP_MAX`` is set, glibc's dynamic mmap threshold is off for good). So
+this is opt-in: only a process of our own (the CLI, a batch worker) turns it on,
+with ``used_in_this_process()``; inside napari, which other plugins share, it is off.
+
 Only for runs whose step needs at most ``REUSE_UP_TO_BYTES`` (the memory estimate):
 in one heap, blocks of many sizes fragment it, and at 1024 px peak RSS rose 3703 →
 4493 MiB (2048 px: 11167 → 15909), while at 512 px it fell, 2221 → 1826 MiB.
@@ -34,6 +39,18 @@ REUSE_UP_TO_BYTES = 1 << 30
 
 _lock = threading.Lock()
 _active_runs = 0
+_enabled = False
+
+
+@contextlib.contextmanager
+def used_in_this_process():
+    """Within this block, runs keep freed memory (only where the process is ours)."""
+    global _enabled
+    was, _enabled = _enabled, True
+    try:
+        yield
+    finally:
+        _enabled = was
 
 
 def _glibc():
@@ -49,9 +66,9 @@ def _glibc():
 
 @contextlib.contextmanager
 def reuse_freed_memory():
-    """Within this block (and any other run's), freed blocks stay in the heap."""
+    """Within this block (and any other run's), freed blocks stay in the heap, if enabled."""
     global _active_runs
-    libc = _glibc()
+    libc = _glibc() if _enabled else None
     if libc is None:
         yield
         return
