@@ -53,3 +53,26 @@ def test_help_shows_the_defaults_and_scales_parse():
     assert _scales(["128", "256"]) == (128, 256)
     args = _parser().parse_args(["c.png", "s.png", "-o", "o.png", "--steps", "auto"])
     assert args.steps == "auto" and not args.normalized  # the raw VGG19 by default
+
+
+def test_batch_writes_a_folder_and_reports_failures(tmp_path):
+    import skimage.data
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    io.imsave(inputs / "cat.png", skimage.data.chelsea()[::8, ::8])
+    io.imsave(inputs / "coffee.png", skimage.data.coffee()[::8, ::8])
+    (inputs / "broken.png").write_bytes(b"not an image")
+    io.imsave(tmp_path / "s.png", skimage.data.gravel()[::8, ::8])
+    out = tmp_path / "out"
+    args = ["batch", inputs, "--style", tmp_path / "s.png", "-o", out, "--steps", 3]
+    done = _cli(*args, "--size", 32, "--workers", 1)
+    assert done.returncode == 1, done.stderr  # one input failed
+    assert "2 written, 0 already there, 1 failed" in done.stderr
+    assert "failed: broken: broken.png could not be read as an image" in done.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "cat.json", "cat.png", "coffee.json", "coffee.png"
+    ]  # fmt: skip
+    assert json.loads((out / "cat.json").read_text())["params"]["size"] == 32
+    again = _cli(*args, "--size", 32, "--workers", 1)
+    assert "0 written, 2 already there, 1 failed" in again.stderr

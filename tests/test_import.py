@@ -12,7 +12,8 @@ def test_import_napari_nst_does_not_import_torch():
 
 def test_engine_params_and_images_do_not_import_torch():
     code = (
-        "import sys; import napari_nst.engine.params, napari_nst.engine.images; "
+        "import sys; import napari_nst.engine.params, napari_nst.engine.images, "
+        "napari_nst.engine.batch, napari_nst.engine.batch_jobs, napari_nst.engine.result_files; "
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -21,7 +22,8 @@ def test_engine_params_and_images_do_not_import_torch():
 
 def test_engine_imports_neither_napari_nor_qt():
     code = (
-        "import sys; import napari_nst.engine.run, napari_nst.engine.network; "
+        "import sys; import napari_nst.engine.run, napari_nst.engine.network, "
+        "napari_nst.engine.batch; "
         "print(any(m.split('.')[0] in ('napari', 'qtpy', 'PyQt6', 'PyQt5', 'PySide6') "
         "for m in sys.modules))"
     )

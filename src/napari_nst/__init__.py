@@ -10,11 +10,14 @@ except ImportError:  # a source tree without the generated version file
     __version__ = "0.0.0+unknown"
 
 __all__ = [
+    "BatchJob",
     "Guides",
     "Step",
     "StyleParams",
     "__version__",
+    "jobs_from_inputs",
     "stylize",
+    "stylize_batch",
     "stylize_in_viewer",
     "stylize_stack",
 ]
@@ -26,6 +29,9 @@ _LAZY = {
     "Guides": "napari_nst.engine.guides",
     "stylize_in_viewer": "napari_nst._viewer_api",
     "stylize_stack": "napari_nst.engine.stack",
+    "stylize_batch": "napari_nst.engine.batch",
+    "BatchJob": "napari_nst.engine.batch_jobs",
+    "jobs_from_inputs": "napari_nst.engine.batch_jobs",
 }
 
 

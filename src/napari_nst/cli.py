@@ -1,6 +1,7 @@
 """``napari-nst-cli``: style transfer from the command line, no napari needed.
 
 napari-nst-cli content.png style.png -o out.png --steps 300 --size 512
+napari-nst-cli batch photos/ --style style.png -o painted/
 """
 
 from __future__ import annotations
@@ -15,16 +16,59 @@ from .engine.params import CONV_LAYERS, STOP_REASONS, StyleParams
 
 
 def _parser() -> argparse.ArgumentParser:
-    d = StyleParams()
     p = argparse.ArgumentParser(
         prog="napari-nst-cli",
         description="Paint a content image in the style of one or more style images "
-        "(Gatys et al.). Writes the image and a JSON file of the parameters used.",
+        "(Gatys et al.). Writes the image and a JSON file of the parameters used. "
+        "For a folder of images: napari-nst-cli batch --help.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("content", help="content image file")
     p.add_argument("style", nargs="+", help="style image file(s)")
     p.add_argument("-o", "--output", required=True, help="output image file (e.g. out.png)")
+    _add_run_arguments(p)
+    return p
+
+
+def _batch_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="napari-nst-cli batch",
+        description="Paint every input image in the same style, on a Dask cluster (a local "
+        "one by default). Writes OUT_DIR/<name>.png (or .tif) and <name>.json per image; "
+        "outputs already there with the same inputs and parameters are skipped.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        help="image files, folders or globs; a TIFF stack counts as its slices",
+    )
+    p.add_argument(
+        "--style", action="append", required=True, help="style image file (repeat for several)"
+    )
+    p.add_argument("-o", "--output-dir", required=True, help="folder for the results")
+    p.add_argument(
+        "--format", choices=["png", "tif"], default="png", help="png (8-bit) or tif (float32)"
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", help="address of a running Dask scheduler")
+    where.add_argument(
+        "--workers", type=int, help="local workers (default: one per two cores, or one per GPU)"
+    )
+    p.add_argument("--threads", type=int, help="torch threads per local worker")
+    p.add_argument(
+        "--no-resume",
+        dest="resume",
+        action="store_false",
+        help="recompute outputs that are already there",
+    )
+    _add_run_arguments(p)
+    return p
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """The run's parameters, the same for one image and for a batch."""
+    d = StyleParams()
     p.add_argument("--style-weights", type=float, nargs="+", help="blend weight per style")
     p.add_argument(
         "--style-strength",
@@ -79,7 +123,6 @@ def _parser() -> argparse.ArgumentParser:
         help="replay each step as one CUDA graph (default: on CUDA with L-BFGS)",
     )
     p.add_argument("--seed", type=int, default=d.seed)
-    return p
 
 
 def _steps(text: str):
@@ -98,34 +141,29 @@ def _scales(values: list[str]):
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    batch = argv[:1] == ["batch"]
+    args = _batch_parser().parse_args(argv[1:]) if batch else _parser().parse_args(argv)
     from .engine import allocator
 
     try:
         with allocator.used_in_this_process():  # the CLI's process is its own
-            return _run(args)
+            return _run_batch(args) if batch else _run(args)
     except (ValueError, OSError, RuntimeError) as err:
         from .engine.errors import friendly_message
 
         print(f"napari-nst-cli: {friendly_message(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\nnapari-nst-cli: interrupted; nothing written.", file=sys.stderr)
+        print(
+            "\nnapari-nst-cli: interrupted; "
+            + ("the outputs written so far are complete." if batch else "nothing written."),
+            file=sys.stderr,
+        )
         return 130
 
 
-def _run(args) -> int:
-    import numpy as np
-    from skimage import io
-
-    from .engine.run import stylize
-
-    content = io.imread(args.content)
-    styles = [io.imread(s) for s in args.style]
-    weights = args.style_weights or [1.0] * len(styles)
-    if len(weights) != len(styles):
-        raise ValueError(f"--style-weights has {len(weights)} values for {len(styles)} styles.")
-    init = args.init if args.init in ("noise", "content") else io.imread(args.init)
+def _params(args, init: str) -> StyleParams:
     params = StyleParams(
         alpha=args.alpha,
         beta=args.beta,
@@ -135,7 +173,7 @@ def _run(args) -> int:
         scales=_scales(args.scales),
         loss_scale=args.loss_scale,
         style_scale=args.style_scale,
-        init="array" if not isinstance(init, str) else init,
+        init=init,
         optimizer=args.optimizer,
         learning_rate=args.learning_rate,
         preserve_color=args.preserve_color,
@@ -153,6 +191,73 @@ def _run(args) -> int:
     )
     if args.style_strength is not None:
         params = params.with_style_strength(args.style_strength)
+    return params
+
+
+def _style_weights(count: int, weights):
+    weights = weights or [1.0] * count
+    if len(weights) != count:
+        raise ValueError(f"--style-weights has {len(weights)} values for {count} styles.")
+    return weights
+
+
+def _run_batch(args) -> int:
+    from .engine.batch import stylize_batch
+    from .engine.batch_jobs import jobs_from_inputs
+
+    if args.init not in ("noise", "content"):
+        raise ValueError(
+            "A batch starts each image from noise or its content: --init noise|content."
+        )
+    weights = _style_weights(len(args.style), args.style_weights)
+    style = list(zip(args.style, weights)) if len(args.style) > 1 else args.style[0]
+    jobs = jobs_from_inputs(args.inputs, style)
+    if not jobs:
+        raise ValueError(f"No images found in {' '.join(args.inputs)}.")
+    params = _params(args, args.init)
+    start = time.perf_counter()
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+    failures = []
+    for result in stylize_batch(
+        jobs,
+        params,
+        output_dir=args.output_dir,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        threads_per_worker=args.threads,
+        resume=args.resume,
+        file_format=args.format,
+    ):
+        counts[result.status] += 1
+        if result.status == "failed":
+            failures.append(result)
+        finished = sum(counts.values())
+        elapsed = time.perf_counter() - start
+        computed = counts["done"] + counts["failed"]
+        left = len(jobs) - finished
+        eta = f" ETA {elapsed / computed * left:.0f}s" if computed and left else ""
+        _bar(finished, len(jobs), f"done {counts['done']} failed {counts['failed']}{eta}", elapsed)
+    print(
+        f"\n{counts['done']} written, {counts['skipped']} already there, "
+        f"{counts['failed']} failed, into {args.output_dir}",
+        file=sys.stderr,
+    )
+    for failure in failures:
+        print(f"failed: {failure.name}: {failure.reason}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _run(args) -> int:
+    import numpy as np
+    from skimage import io
+
+    from .engine.run import stylize
+
+    content = io.imread(args.content)
+    styles = [io.imread(s) for s in args.style]
+    weights = _style_weights(len(styles), args.style_weights)
+    init = args.init if args.init in ("noise", "content") else io.imread(args.init)
+    params = _params(args, "array" if not isinstance(init, str) else init)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     steps = stylize(

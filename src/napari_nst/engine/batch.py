@@ -1,0 +1,270 @@
+"""Batch runs on Dask: one ``stylize`` per job, on a local or an existing cluster.
+
+The client side (this generator) checks the output folder, skips jobs whose
+result is already there with the same inputs and parameters, submits the rest,
+and yields one ``BatchResult`` per job as it finishes. Each worker reads its
+content, runs ``stylize`` to the end and writes the image and its JSON sidecar
+atomically; only that small record travels back. A worker process that dies
+mid-job has its job rerun elsewhere by Dask; a job that fails on its input
+(an unreadable file, a bad shape) fails alone, with its reason.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .batch_jobs import BatchJob, check_writable, fingerprint, is_done, output_paths, read_image
+from .params import StyleParams
+from .result_files import partial_files, write_image, write_json
+
+FILE_FORMATS = ("png", "tif")
+POLL_S = 0.25  # how often a waiting batch looks at should_stop
+MISSING_DASK = (
+    "Batch runs need Dask's distributed scheduler: "
+    "pip install 'napari-nst[batch]' (or: pip install distributed)."
+)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """How one job ended: "done", "skipped" (resumed: already there) or "failed"."""
+
+    name: str
+    status: str
+    output: Path | None = None
+    reason: str = ""
+    elapsed: float = 0.0  # seconds the run took on its worker
+
+
+def stylize_batch(
+    jobs: Sequence[BatchJob],
+    params: StyleParams | None = None,
+    *,
+    output_dir: str | Path,
+    client=None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    threads_per_worker: int | None = None,
+    resume: bool = True,
+    file_format: str = "png",
+    should_stop: Callable[[], bool] | None = None,
+) -> Iterator[BatchResult]:
+    """Run every job; yield its ``BatchResult`` as soon as it finishes.
+
+    ``client`` (a ``distributed.Client``) or ``scheduler`` (its address) runs the
+    jobs on that cluster as it is. With neither, a ``LocalCluster`` is started for
+    this batch and closed at the end: one worker per GPU on a CUDA machine, else
+    ``workers`` (default: one per two cores) with ``threads_per_worker`` torch
+    threads each (default: the cores shared out), never more threads than cores.
+    Outputs are ``output_dir/<name>.<file_format>`` with ``<name>.json`` beside.
+    With ``resume``, a job whose sidecar has the same inputs and parameters is
+    skipped. Closing the iterator, or ``should_stop()`` turning True, cancels
+    what has not finished; only complete outputs remain.
+    """
+    params = params or StyleParams()
+    if file_format not in FILE_FORMATS:
+        raise ValueError(f"file_format must be one of {FILE_FORMATS}, not {file_format!r}")
+    if params.init == "array":
+        raise ValueError("A batch cannot start every job from one array: use noise or content.")
+    _check_names(jobs)
+    folder = check_writable(output_dir)
+    try:
+        import distributed
+    except ImportError:
+        raise ValueError(MISSING_DASK) from None
+
+    params_dict = params.to_dict()
+    todo = []
+    for job in jobs:
+        job_fingerprint = fingerprint(job, params_dict)
+        if resume and is_done(job, folder, file_format, job_fingerprint):
+            yield BatchResult(job.name, "skipped", output_paths(folder, job, file_format)[0])
+        else:
+            todo.append((job, job_fingerprint))
+    if not todo:
+        return
+
+    own_cluster = None
+    if client is None:
+        if scheduler is not None:
+            client = distributed.Client(scheduler)
+            own_cluster = client  # ours to close, not the scheduler's
+        else:
+            own_cluster = client = _local_client(distributed, workers, threads_per_worker)
+    threads = threads_per_worker or _threads_each(client)
+    stop = should_stop or (lambda: False)
+    futures = {
+        client.submit(
+            run_job,
+            job,
+            params_dict,
+            str(folder),
+            file_format,
+            job_fingerprint,
+            threads,
+            key=f"napari-nst-{job.name}-{uuid.uuid4().hex[:12]}",  # never a cancelled one's
+            pure=False,
+        ): job
+        for job, job_fingerprint in todo
+    }
+    pending = set(futures)
+    try:
+        while pending:
+            if stop():
+                return
+            try:
+                done, pending = distributed.wait(
+                    pending, timeout=POLL_S, return_when="FIRST_COMPLETED"
+                )
+            except (TimeoutError, distributed.TimeoutError):
+                continue
+            for future in done:
+                job = futures.pop(future)
+                yield _result_of(future, job)
+    finally:
+        for future in pending:
+            future.cancel()
+        if own_cluster is not None:
+            cluster = getattr(own_cluster, "cluster", None)
+            own_cluster.close()
+            if cluster is not None and scheduler is None:
+                cluster.close()
+        for job in futures.values():  # cancelled or killed: no partial file stays
+            for partial in partial_files(folder, job.name):
+                partial.unlink(missing_ok=True)
+
+
+def run_job(job, params_dict, output_dir, file_format, job_fingerprint, threads=None) -> dict:
+    """On a worker: one ``stylize`` to the end, then the image and its sidecar."""
+    from .. import __version__
+    from ._torch import torch
+    from .errors import friendly_message
+    from .run import stylize
+
+    if threads:
+        torch.set_num_threads(threads)
+    for partial in partial_files(output_dir, job.name):  # from a worker that died here
+        partial.unlink(missing_ok=True)
+    start = time.perf_counter()
+    try:
+        params = StyleParams.from_dict(params_dict)
+        params = params.replace(device=_worker_device(params.device))
+        last = None
+        for step in stylize(job.read_content(), _read_style(job.style), params):
+            last = step
+    except Exception as err:  # the input's fault: fails alone, not retried
+        return {"status": "failed", "reason": friendly_message(err)}
+    image_path, sidecar_path = output_paths(output_dir, job, file_format)
+    record = {
+        "content": _source(job.content),
+        "plane": job.plane,
+        "style": _source(job.style),
+        "params": params.to_dict(),
+        "fingerprint": job_fingerprint,
+        "versions": {"napari-nst": __version__, "torch": torch.__version__},
+        "weights": f"{params.weights}@{last.weights_version}",
+        "losses": last.losses,
+        "steps": last.iteration,
+        "stop_reason": last.stop_reason,
+        "device": last.device,
+        "elapsed_s": time.perf_counter() - start,
+    }
+    write_image(image_path, last.image, record)
+    write_json(sidecar_path, record)  # last: a sidecar means the image is complete
+    return {"status": "done", "output": str(image_path), "elapsed": record["elapsed_s"]}
+
+
+def _result_of(future, job: BatchJob) -> BatchResult:
+    from .errors import friendly_message
+
+    try:
+        out = future.result()
+    except Exception as err:  # e.g. the job's worker died more often than Dask allows
+        return BatchResult(job.name, "failed", reason=friendly_message(err))
+    if out["status"] == "failed":
+        return BatchResult(job.name, "failed", reason=out["reason"])
+    return BatchResult(job.name, "done", Path(out["output"]), elapsed=out["elapsed"])
+
+
+def _local_client(distributed, workers, threads_per_worker):
+    cores = os.cpu_count() or 1
+    gpus = _cuda_count()
+    if gpus and workers is None:
+        workers = gpus
+    workers = workers or max(1, cores // 2)
+    if threads_per_worker is not None and workers * threads_per_worker > cores:
+        raise ValueError(
+            f"{workers} workers × {threads_per_worker} threads is more than this "
+            f"machine's {cores} cores."
+        )
+    cluster = distributed.LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,  # one job at a time per worker; torch has its own threads
+        processes=True,
+        dashboard_address=None,
+    )
+    return distributed.Client(cluster)
+
+
+def _threads_each(client) -> int:
+    """Torch threads per job: the worker's host cores shared among its workers."""
+    info = client.scheduler_info()["workers"]
+    per_host: dict[str, int] = {}
+    for worker in info.values():
+        per_host[worker["host"]] = per_host.get(worker["host"], 0) + 1
+    most = max(per_host.values(), default=1)
+    return max(1, (os.cpu_count() or 1) // most)
+
+
+def _cuda_count() -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return 0
+    from ._torch import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _worker_device(device: str) -> str:
+    """With several GPUs and device "auto", worker k uses GPU k (modulo their count)."""
+    if device != "auto" or _cuda_count() < 2:
+        return device
+    from distributed import get_worker
+
+    name = get_worker().name
+    index = name if isinstance(name, int) else abs(hash(name))
+    return f"cuda:{index % _cuda_count()}"
+
+
+_styles_read: dict = {}  # per worker process: each style file is read once
+
+
+def _read_style(style):
+    if isinstance(style, list):
+        return [(_read_style(image), weight) for image, weight in style]
+    if not isinstance(style, (str, Path)):
+        return style
+    key = str(Path(style).resolve())
+    if key not in _styles_read:
+        _styles_read[key] = read_image(style)
+    return _styles_read[key]
+
+
+def _source(image) -> object:
+    if isinstance(image, list):
+        return [[_source(item), weight] for item, weight in image]
+    return str(image) if isinstance(image, (str, Path)) else "array"
+
+
+def _check_names(jobs: Sequence[BatchJob]) -> None:
+    seen = set()
+    for job in jobs:
+        if job.name in seen:
+            raise ValueError(f"Two jobs would both write '{job.name}': give them distinct names.")
+        seen.add(job.name)

@@ -1,0 +1,185 @@
+"""Batch runs on a real distributed.LocalCluster: results, faults, resume."""
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import tifffile
+from skimage import io
+
+distributed = pytest.importorskip("distributed")
+
+from napari_nst import StyleParams, stylize  # noqa: E402
+from napari_nst.engine.batch import MISSING_DASK, stylize_batch  # noqa: E402
+from napari_nst.engine.batch_jobs import BatchJob, jobs_from_inputs  # noqa: E402
+
+PARAMS = StyleParams(size=32, steps=3, seed=0)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture
+def images(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a", "b", "c", "d"):
+        io.imsave(folder / f"{name}.png", rng.integers(0, 255, (30, 40, 3), dtype=np.uint8))
+    style = tmp_path / "style.png"
+    io.imsave(style, rng.integers(0, 255, (36, 36, 3), dtype=np.uint8))
+    return folder, style
+
+
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_inputs_expand_to_jobs(tmp_path, images):
+    folder, style = images
+    tifffile.imwrite(folder / "stack.tif", np.zeros((3, 20, 24), np.float32))
+    tifffile.imwrite(folder / "rgb.tif", np.zeros((20, 24, 3), np.uint8))
+    (folder / "notes.txt").write_text("not an image")
+    names = [(job.name, job.plane) for job in jobs_from_inputs([folder], style)]
+    assert names == [
+        ("a", None), ("b", None), ("c", None), ("d", None), ("rgb", None),
+        ("stack_0", 0), ("stack_1", 1), ("stack_2", 2),
+    ]  # fmt: skip
+    assert [job.name for job in jobs_from_inputs([str(folder / "[ab].png")], style)] == ["a", "b"]
+    plane = jobs_from_inputs([folder / "stack.tif"], style)[1].read_content()
+    assert plane.shape == (20, 24)
+
+
+def test_one_image_is_identical_to_stylize(tmp_path, images, client):
+    import torch
+
+    folder, style = images
+    job = BatchJob(folder / "a.png", str(style), "a")
+    (result,) = stylize_batch(
+        [job],
+        PARAMS,
+        output_dir=tmp_path / "out",
+        client=client,
+        threads_per_worker=torch.get_num_threads(),
+        file_format="tif",
+    )
+    assert result.status == "done" and result.output == tmp_path / "out" / "a.tif"
+    *_, last = stylize(io.imread(folder / "a.png"), io.imread(style), PARAMS)
+    assert np.array_equal(tifffile.imread(result.output), last.image)
+    sidecar = json.loads((tmp_path / "out" / "a.json").read_text())
+    assert sidecar["params"] == PARAMS.to_dict() and sidecar["steps"] == 3
+    assert set(sidecar["losses"]) >= {"content", "style", "total"}
+    assert sidecar["weights"].startswith("vgg19-original@") and sidecar["elapsed_s"] > 0
+
+
+def test_bad_inputs_fail_alone_with_a_reason(tmp_path, images, client):
+    folder, style = images
+    (folder / "broken.png").write_bytes(b"not a png")
+    (folder / "empty.png").write_bytes(b"")
+    tifffile.imwrite(folder / "line.tif", np.zeros(10, np.float32))
+    jobs = jobs_from_inputs([folder, folder / "missing.png"], style)
+    results = {
+        r.name: r for r in stylize_batch(jobs, PARAMS, output_dir=tmp_path / "out", client=client)
+    }
+    failed = {name: r.reason for name, r in results.items() if r.status == "failed"}
+    assert set(failed) == {"broken", "empty", "line", "missing"}, failed
+    assert "could not be read" in failed["broken"] and "is not a file" in failed["missing"]
+    assert "shape (10,)" in failed["line"]
+    assert all("Traceback" not in reason and "\n" not in reason for reason in failed.values())
+    assert {r.name for r in results.values() if r.status == "done"} == {"a", "b", "c", "d"}
+    assert _files(tmp_path / "out") == [f"{n}.{e}" for n in "abcd" for e in ("json", "png")]
+    # each worker process loaded the network once, however many jobs it ran
+    loads = client.run(
+        lambda: __import__(
+            "napari_nst.engine.network", fromlist=["cached_features"]
+        ).cached_features.cache_info()
+    )
+    assert all(info.misses <= 1 for info in loads.values()), loads
+    assert sum(info.hits for info in loads.values()) >= 2
+
+
+def test_resume_computes_only_what_is_missing(tmp_path, images, client):
+    folder, style = images
+    jobs = jobs_from_inputs([folder], style)
+    out = tmp_path / "out"
+    batch = stylize_batch(jobs, PARAMS, output_dir=out, client=client)
+    first = [next(batch), next(batch)]
+    batch.close()  # cancelled halfway, as by Ctrl-C or the widget's Cancel
+    assert not [p for p in out.iterdir() if ".partial-" in p.name]
+    kept = {r.name: (out / f"{r.name}.png").stat().st_mtime_ns for r in first}
+    again = {r.name: r.status for r in stylize_batch(jobs, PARAMS, output_dir=out, client=client)}
+    assert [again[name] for name in kept] == ["skipped", "skipped"]
+    assert sorted(again.values()).count("done") >= 2
+    assert all((out / f"{name}.png").stat().st_mtime_ns == t for name, t in kept.items())
+    changed = {
+        r.status
+        for r in stylize_batch(jobs, PARAMS.replace(seed=1), output_dir=out, client=client)
+    }
+    assert changed == {"done"}  # other parameters: nothing is skipped
+
+
+def _wait_until(condition, timeout=60.0):
+    """Poll ``condition`` (as qtbot.waitUntil does) until it holds."""
+    done = threading.Event()
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        done.wait(0.02)
+
+
+def test_a_killed_worker_has_its_job_rerun(tmp_path, images, client):
+    folder, style = images
+    job = BatchJob(folder / "a.png", str(style), "slow")
+    params = PARAMS.replace(steps=60, size=64)
+    batch = stylize_batch([job], params, output_dir=tmp_path / "out", client=client)
+    killed = []
+
+    def kill_its_worker():
+        _wait_until(lambda: any(client.processing().values()))
+        (busy,) = [w for w, keys in client.processing().items() if keys]
+        pid = client.run(os.getpid, workers=[busy])[busy]
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+    killer = threading.Thread(target=kill_its_worker)
+    killer.start()
+    (result,) = batch
+    killer.join()
+    assert killed and result.status == "done", result
+    assert _files(tmp_path / "out") == ["slow.json", "slow.png"]  # no partial file
+    _wait_until(lambda: len(client.scheduler_info()["workers"]) == 2)  # the nanny restarted it
+
+
+def test_an_unwritable_output_folder_is_refused_first(tmp_path, images, client):
+    folder, style = images
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="cannot be written"):
+        next(
+            stylize_batch(
+                jobs_from_inputs([folder], style),
+                PARAMS,
+                output_dir=tmp_path / "file" / "out",
+                client=client,
+            )
+        )
+
+
+def test_without_distributed_one_sentence_says_what_to_install(tmp_path, images, monkeypatch):
+    folder, style = images
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ValueError) as err:
+        next(stylize_batch(jobs_from_inputs([folder], style), PARAMS, output_dir=tmp_path))
+    assert str(err.value) == MISSING_DASK and "napari-nst[batch]" in str(err.value)
