@@ -2,7 +2,8 @@
 
     xvfb-run -a python docs/make_screenshots.py --out docs/images
 
-1. getting_started_widget.png: the sample pair loaded, the widget docked, mid-run.
+1. getting_started_widget.png: the sample pair loaded, the widget docked, mid-run;
+   widget_simple.png and widget_advanced.png: the dock itself, folded and unfolded.
 2. regions_run.png: two styles placed by a Labels layer.
 3. stack_run.png: a Z stack stylised slice by slice ("All slices").
 """
@@ -37,12 +38,27 @@ def save_png(path: Path, image, width=1000):
     print(f"wrote {path} ({path.stat().st_size // 1024} KB)", flush=True)
 
 
+def grab(qwidget) -> np.ndarray:
+    """The widget as drawn, at its full size (unlike a window screenshot, never clipped)."""
+    import io
+
+    from PIL import Image
+    from qtpy.QtCore import QBuffer, QIODevice
+
+    qwidget.adjustSize()
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    qwidget.grab().save(buffer, "PNG")
+    return np.asarray(Image.open(io.BytesIO(bytes(buffer.data()))).convert("RGB"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="docs/images")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--steps-before-shot", type=int, default=120)
     ap.add_argument("--region-steps", type=int, default=80)
+    ap.add_argument("--widget-only", action="store_true", help="only the shots of part 1")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -66,6 +82,16 @@ def main() -> None:
     save_png(out / "getting_started_widget.png", viewer.screenshot(canvas_only=False))
     run.stop()
     wait(app, lambda: not run.running)
+    save_png(out / "widget_simple.png", grab(widget.native), width=500)
+    widget.advanced.set_expanded(True)
+    widget.batch.set_expanded(True)
+    app.processEvents()
+    save_png(out / "widget_advanced.png", grab(widget.native), width=500)
+    widget.advanced.set_expanded(False)
+    widget.batch.set_expanded(False)
+    if args.widget_only:
+        viewer.close()
+        return
 
     # Two styles placed by a Labels layer.
     import skimage.data

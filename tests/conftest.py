@@ -47,3 +47,31 @@ def nan_from_the_fifth_tv_loss(monkeypatch):
         return tv_loss(image) * (float("nan") if len(calls) >= 5 else 1.0)
 
     monkeypatch.setattr(losses, "tv_loss", failing)
+
+
+@pytest.fixture
+def messages():
+    """Every napari notification shown during the test."""
+    from napari.utils.notifications import notification_manager
+
+    seen = []
+    notification_manager.notification_ready.connect(seen.append)
+    yield seen
+    notification_manager.notification_ready.disconnect(seen.append)
+
+
+@pytest.fixture
+def photo_and_texture(make_napari_viewer):
+    """A viewer with an RGB photo and a grey texture, and the widget set to run on them."""
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(0)
+    viewer.add_image(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8), name="photo")
+    viewer.add_image(
+        rng.random((40, 40)).astype(np.float32), name="texture", contrast_limits=(0.2, 0.8)
+    )
+    _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
+    widget.content.value = viewer.layers["photo"]
+    widget.style.value = viewer.layers["texture"]
+    widget.size.value = 32
+    widget.auto_stop.value = False  # exact step counts
+    return viewer, widget

@@ -183,3 +183,31 @@ def test_without_distributed_one_sentence_says_what_to_install(tmp_path, images,
     with pytest.raises(ValueError) as err:
         next(stylize_batch(jobs_from_inputs([folder], style), PARAMS, output_dir=tmp_path))
     assert str(err.value) == MISSING_DASK and "napari-nst[batch]" in str(err.value)
+
+
+def test_the_slurm_example_asks_for_one_image_at_a_time_per_job(capsys):
+    pytest.importorskip("dask_jobqueue")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "docs" / "examples" / "slurm_batch.py"
+    spec = importlib.util.spec_from_file_location("slurm_batch", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    assert example.main(["in", "s.png", "out", "--dry-run", "--cores", "6"]) == 0
+    script = capsys.readouterr().out
+    assert "--cpus-per-task=6" in script and "--gres=gpu:1" in script
+    assert "--nthreads 1" in script
+
+
+def test_with_several_gpus_each_worker_takes_its_own(monkeypatch):
+    from types import SimpleNamespace
+
+    from napari_nst.engine import batch
+
+    monkeypatch.setattr(batch, "_cuda_count", lambda: 3)
+    monkeypatch.setattr(distributed, "get_worker", lambda: SimpleNamespace(name=4))
+    assert batch._worker_device("auto") == "cuda:1"
+    assert batch._worker_device("cpu") == "cpu"  # an explicit device is kept
+    monkeypatch.setattr(batch, "_cuda_count", lambda: 1)
+    assert batch._worker_device("auto") == "auto"

@@ -76,3 +76,38 @@ def test_batch_writes_a_folder_and_reports_failures(tmp_path):
     assert json.loads((out / "cat.json").read_text())["params"]["size"] == 32
     again = _cli(*args, "--size", 32, "--workers", 1)
     assert "0 written, 2 already there, 1 failed" in again.stderr
+
+
+def test_batch_ctrl_c_keeps_complete_outputs_and_resumes(tmp_path):
+    import signal
+    import threading
+    import time
+
+    rng = np.random.default_rng(0)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for k in range(6):
+        io.imsave(inputs / f"im{k}.png", rng.integers(0, 255, (30, 40, 3), dtype=np.uint8))
+    io.imsave(tmp_path / "s.png", rng.integers(0, 255, (30, 30, 3), dtype=np.uint8))
+    out = tmp_path / "out"
+    args = ["batch", inputs, "--style", tmp_path / "s.png", "-o", out, "--size", 48]
+    args += ["--steps", 40, "--workers", 1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "napari_nst.cli", *map(str, args)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    poll, deadline = threading.Event(), time.monotonic() + 240
+    while not (out.is_dir() and list(out.glob("*.json"))):  # the first result is written
+        assert time.monotonic() < deadline and proc.poll() is None
+        poll.wait(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "the outputs written so far are complete" in stderr and "Traceback" not in stderr
+    names = sorted(p.name for p in out.iterdir())
+    done = {p.stem for p in out.glob("*.json")}
+    assert names == sorted([f"{n}.json" for n in done] + [f"{n}.png" for n in done])
+    assert 1 <= len(done) < 6
+    again = _cli(*args)
+    assert f"{6 - len(done)} written, {len(done)} already there, 0 failed" in again.stderr

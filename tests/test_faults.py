@@ -12,19 +12,8 @@ from napari_nst._viewer_run import METADATA_KEY
 
 
 @pytest.fixture
-def setup(make_napari_viewer):
-    viewer = make_napari_viewer()
-    rng = np.random.default_rng(0)
-    viewer.add_image(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8), name="photo")
-    viewer.add_image(
-        rng.random((40, 40)).astype(np.float32), name="texture", contrast_limits=(0.2, 0.8)
-    )
-    _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
-    widget.content.value = viewer.layers["photo"]
-    widget.style.value = viewer.layers["texture"]
-    widget.size.value = 32
-    widget.auto_stop.value = False  # exact step counts below
-    return viewer, widget
+def setup(photo_and_texture):
+    return photo_and_texture
 
 
 def _snapshot(layer):
@@ -56,23 +45,35 @@ def _start_long_run(qtbot, widget):
 
 
 @pytest.mark.parametrize("which", ["photo", "texture"])
-def test_deleting_an_input_layer_stops_the_run(qtbot, setup, which):
+def test_deleting_an_input_layer_stops_the_run(qtbot, setup, which, messages):
     viewer, widget = setup
     run = _start_long_run(qtbot, widget)
     viewer.layers.remove(which)
-    qtbot.waitUntil(lambda: not run.running, timeout=60_000)
+    qtbot.waitUntil(lambda: not run.running and bool(messages), timeout=60_000)
     assert f"Layer '{which}' was deleted" in run.error
     assert run.output in viewer.layers and run.output.data.any()
     assert widget.run_button.text == "Run"
+    assert [str(m.message) for m in messages] == [run.error]  # said once, not twice
 
 
-def test_deleting_the_output_layer_stops_the_run(qtbot, setup):
+def test_deleting_the_output_layer_stops_the_run(qtbot, setup, messages):
     viewer, widget = setup
     run = _start_long_run(qtbot, widget)
     viewer.layers.remove(run.output)
-    qtbot.waitUntil(lambda: not run.running, timeout=60_000)
+    qtbot.waitUntil(lambda: not run.running and bool(messages), timeout=60_000)
     assert "output layer was deleted" in run.error
     assert [layer.name for layer in viewer.layers] == ["photo", "texture"]
+    assert [str(m.message) for m in messages] == [run.error]
+
+
+def test_closing_the_viewer_mid_run_stops_quietly(qtbot, setup, messages):
+    viewer, widget = setup
+    run = _start_long_run(qtbot, widget)
+    worker = run.worker
+    viewer.close()
+    qtbot.waitUntil(lambda: not worker.is_running, timeout=60_000)
+    # a notification is queued at the removal, many event-loop turns before this point
+    assert messages == []
 
 
 def test_out_of_memory_mid_run_keeps_the_last_image(qtbot, setup, monkeypatch):

@@ -8,17 +8,6 @@ from napari_nst._viewer_run import METADATA_KEY
 
 
 @pytest.fixture
-def messages():
-    """Every napari notification shown during the test."""
-    from napari.utils.notifications import notification_manager
-
-    seen = []
-    notification_manager.notification_ready.connect(seen.append)
-    yield seen
-    notification_manager.notification_ready.disconnect(seen.append)
-
-
-@pytest.fixture
 def viewer_and_widget(make_napari_viewer):
     viewer = make_napari_viewer()
     rng = np.random.default_rng(0)
@@ -110,6 +99,8 @@ def test_stop_mid_run_keeps_the_last_image(qtbot, viewer_and_widget):
     assert run.worker is not None and not run.running
     assert 2 <= len(run.history) < 100
     assert run.output.data.any()
+    assert widget.last_message.startswith("Stopped at step ")
+    assert widget.last_message.endswith("keeps the last image.")
     # re-running makes a new output layer
     widget.steps.value = 2
     widget.start()
@@ -344,24 +335,33 @@ def test_widget_warms_up_torch_and_the_network_in_the_background(qtbot, viewer_a
     assert cached_features.cache_info().currsize >= 1  # the default network is built
 
 
-@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="per-thread nice")
-def test_the_worker_thread_runs_below_the_ui_priority():
+def test_a_run_leaves_the_process_as_it_found_it(qtbot, viewer_and_widget, monkeypatch):
+    """The worker thread's priority and glibc's malloc settings are left alone."""
     import os
     import threading
 
-    from napari_nst._viewer_run import _yield_cpu_to_ui
+    from napari_nst import _viewer_run
+    from napari_nst.engine import allocator
 
-    seen = {}
+    _, widget = viewer_and_widget
+    seen, held = [], []
+    work = _viewer_run.ViewerRun._work
 
-    def work():
-        _yield_cpu_to_ui()
-        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    def watched(self):
+        tid = threading.get_native_id()
+        seen.append(os.getpriority(os.PRIO_PROCESS, tid))
+        for event in work(self):
+            held.append(allocator.active_runs())  # mid-run: is glibc's malloc changed?
+            yield event
+        seen.append(os.getpriority(os.PRIO_PROCESS, tid))
 
-    thread = threading.Thread(target=work)
-    thread.start()
-    thread.join()
-    assert seen["nice"] >= 10
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 10  # caller untouched
+    monkeypatch.setattr(_viewer_run.ViewerRun, "_work", watched)
+    widget.steps.value = 2
+    widget.start()
+    _wait_done(qtbot, widget)
+    nice = os.getpriority(os.PRIO_PROCESS, 0)
+    assert seen == [nice, nice] and held and set(held) == {0}
+    assert allocator.active_runs() == 0 and not allocator._enabled
 
 
 def test_output_layer_leaves_the_selection_alone_and_the_worker_waits_for_the_ui(
@@ -462,3 +462,76 @@ def test_a_size_below_vgg19s_minimum_is_refused_in_words(qtbot, viewer_and_widge
     widget.size.value = 10
     assert widget.start() is None
     assert "size = 10 is out of range" in widget.last_message
+
+
+def test_a_long_message_wraps_instead_of_widening_the_dock(viewer_and_widget):
+    _, widget = viewer_and_widget
+    narrow = widget.native.sizeHint().width()
+    widget._say("A message that goes on and on. " * 20, error=False)
+    assert widget.native.sizeHint().width() <= narrow
+
+
+def test_the_device_list_shows_what_works_here_and_what_auto_takes(qtbot, viewer_and_widget):
+    import torch
+
+    _, widget = viewer_and_widget
+    qtbot.waitUntil(lambda: widget.device.native.itemText(0).startswith("auto →"), timeout=60_000)
+    expected = ["auto", *(f"cuda:{i}" for i in range(torch.cuda.device_count())), "cpu"]
+    if torch.backends.mps.is_available():
+        expected.insert(-1, "mps")
+    assert list(widget.device.choices) == expected
+    picked = "cuda:0" if torch.cuda.is_available() else "cpu"
+    assert widget.device.native.itemText(0) == f"auto → {picked}"
+
+
+def test_the_first_view_is_simple_and_advanced_unfolds(viewer_and_widget):
+    _, widget = viewer_and_widget
+    widget.native.show()
+
+    def shown(control):
+        return control.native.isVisibleTo(widget.native)
+
+    simple = [widget.content, widget.style, widget.strength, widget.size, widget.quality]
+    simple += [widget.run_button, widget.pause_button, widget.status]
+    advanced = [widget.alpha, widget.beta, widget.tv_weight, widget.optimizer, widget.init]
+    advanced += [widget.device, widget.fast, widget.regions, widget.seed, widget.every]
+    advanced += [widget.all_slices, widget.scales]
+    assert all(shown(c) for c in simple)
+    assert not any(shown(c) for c in advanced) and not shown(widget.folder_in)
+    assert not shown(widget.style_weight)  # a blend weight shows with a second style
+    widget.advanced.set_expanded(True)
+    assert all(shown(c) for c in advanced)
+    widget.batch.set_expanded(True)
+    assert shown(widget.folder_in) and shown(widget.apply_button)
+    widget._add_style_row()
+    assert shown(widget.style_weight)
+    assert widget.strength_value.value == "2"  # the strength itself, not the slider position
+    widget.strength.value = 8.0  # the slider's resolution gives 7.59
+    assert widget.strength_value.value == widget.beta.value  # α = 1
+    assert abs(float(widget.strength_value.value) - 8) < 0.5
+
+
+def test_quality_chooses_when_the_run_stops(viewer_and_widget):
+    from napari_nst import StyleParams
+    from napari_nst._qt.widget import QUALITY_LEVELS
+
+    _, widget = viewer_and_widget
+    widget.auto_stop.value = True
+    assert widget.quality.enabled and widget.params().settle_levels == QUALITY_LEVELS["Standard"]
+    widget.quality.value = QUALITY_LEVELS["Preview"]
+    assert widget.params().settle_levels > QUALITY_LEVELS["Standard"] > QUALITY_LEVELS["Fine"]
+    widget.set_params(StyleParams(steps="auto", settle_levels=QUALITY_LEVELS["Fine"]))
+    assert widget.quality.native.currentText() == "Fine"
+    widget.auto_stop.value = False
+    assert not widget.quality.enabled  # exact Steps: no stopping rule to choose
+
+
+def test_the_plugins_menu_finds_the_widget_the_launcher_docked(qtbot, make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")  # as napari-nst does
+    actions = [a for a in viewer.window.plugins_menu.actions() if a.text().startswith("Style")]
+    assert [a.text() for a in actions] == ["Style Transfer (napari-nst)"]
+    actions[0].trigger()
+    assert [name for name in viewer.window.dock_widgets if "Style" in name] == [
+        "Style Transfer (napari-nst)"
+    ]

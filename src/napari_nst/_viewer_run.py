@@ -196,7 +196,6 @@ class ViewerRun:
 
     # -- worker thread ------------------------------------------------------------------
     def _work(self):
-        _yield_cpu_to_ui()
         from .engine.run import DivergedError
         from .engine.stack import stylize_stack
 
@@ -214,12 +213,8 @@ class ViewerRun:
             ):
                 self._shown.clear()
                 yield ("step", n, ins.planes[n][0], step)
-                # Compute on only once the UI has drawn this image: the redraw then
-                # runs on an idle CPU. On 2 cores a 512 px redraw took 27-38 ms idle
-                # but 45-55 ms beside the run, despite the worker's lower priority;
-                # with this wait the largest UI stall after the first output was
-                # 47-52 ms, without it 60-68 ms (three runs each, alternating). It
-                # costs the run the redraw's time at each reported step.
+                # Compute on only once the UI has drawn this image, so that the redraw
+                # runs on an idle CPU (measured in docs/benchmarks.md, section 5).
                 self._shown.wait(REDRAW_WAIT_S)
         except DivergedError as err:
             yield ("error", str(err), None)
@@ -359,12 +354,17 @@ class ViewerRun:
             )
 
     def _report_error(self, message: str):
-        from napari.utils.notifications import show_error
-
         if self.error is not None:  # one fault, one message
             return
         self.error = message
         self.stop()
+        _next_turn(lambda: self._notify(message), ms=0)
+
+    def _notify(self, message: str):
+        from napari.utils.notifications import show_error
+
+        if len(self.viewer.layers) == 0:  # the viewer is closing (it removes every layer)
+            return
         show_error(message)
 
     def _on_finished(self):
@@ -472,24 +472,6 @@ def _next_turn(callback, ms: int = 25):
     from qtpy.QtCore import QTimer
 
     QTimer.singleShot(ms, callback)
-
-
-def _yield_cpu_to_ui():
-    """Lower the calling (worker) thread's CPU priority, where the OS allows it.
-
-    The optimisation keeps every core busy; at equal priority napari's event loop and
-    its software-GL redraws queue behind it (stalls of 60-90 ms measured at 512 px on
-    2 cores). Torch's compute threads are created by this thread and inherit its
-    priority, so the UI gets a core the moment it needs one and the run loses only
-    the time the UI really uses. Linux only (per-thread nice values).
-    """
-    import os
-    import sys
-
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            tid = threading.get_native_id()
-            os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), 10))
 
 
 def _unwrapped(obj):

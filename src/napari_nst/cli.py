@@ -53,7 +53,9 @@ def _batch_parser() -> argparse.ArgumentParser:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--scheduler", help="address of a running Dask scheduler")
     where.add_argument(
-        "--workers", type=int, help="local workers (default: one per two cores, or one per GPU)"
+        "--workers",
+        type=int,
+        help="local workers (default: one per core as memory allows, or one per GPU)",
     )
     p.add_argument("--threads", type=int, help="torch threads per local worker")
     p.add_argument(
@@ -89,6 +91,13 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
         type=_steps,
         default=d.steps,
         help="gradient evaluations over the whole run, or 'auto' (stop when settled)",
+    )
+    p.add_argument(
+        "--settle-levels",
+        type=float,
+        default=d.settle_levels,
+        help="--steps auto: a stage ends when the image changes by less than this many grey "
+        "levels (mean, over 10 steps); higher stops sooner",
     )
     p.add_argument("--size", type=int, default=d.size, help="longer side of the output, px")
     p.add_argument(
@@ -169,6 +178,7 @@ def _params(args, init: str) -> StyleParams:
         beta=args.beta,
         tv_weight=args.tv_weight,
         steps=args.steps,
+        settle_levels=args.settle_levels,
         size=args.size,
         scales=_scales(args.scales),
         loss_scale=args.loss_scale,

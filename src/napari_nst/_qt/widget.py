@@ -10,6 +10,7 @@ from magicgui.widgets import (
     CheckBox,
     ComboBox,
     Container,
+    FileEdit,
     FloatSpinBox,
     Label,
     LineEdit,
@@ -18,12 +19,16 @@ from magicgui.widgets import (
     SpinBox,
 )
 
+from .._batch_run import FolderRun, styles_from_layers
 from .._layers import image_layers
 from .._viewer_run import METADATA_KEY, ViewerRun, gather_inputs, start_warm_up
 from ..engine.params import AUTO_STEPS_CAP, STOP_REASONS, StyleParams
+from .fold import Fold
 from .loss_plot import LossPlot
 
 DEFAULTS = StyleParams()
+# Quality → settle_levels (grey levels of change over 10 steps below which a stage ends).
+QUALITY_LEVELS = {"Preview": 4.0, "Standard": DEFAULTS.settle_levels, "Fine": 1.0}
 
 
 def _number_text(value: float) -> str:
@@ -99,6 +104,11 @@ class StyleTransferWidget(Container):
             tooltip="How much of the style to paint: to the right, more style and less of the "
             "content's layout. It sets β = strength × α and looks the same at every size.",
         )
+        # magicgui's LogSlider reads out its internal position (57 for 2): show the value.
+        for child in self.strength.native.children():
+            if type(child).__name__ == "QLargeIntSpinBox":
+                child.hide()
+        self.strength_value = Label(value=_number_text(DEFAULTS.style_strength))
         self.alpha = LineEdit(
             label="α (content)",
             value=_number_text(DEFAULTS.alpha),
@@ -173,9 +183,10 @@ class StyleTransferWidget(Container):
         )
         self.device = ComboBox(
             label="Device",
-            choices=["auto", "cuda", "mps", "cpu"],
+            choices=self._device_choices,
             value=DEFAULTS.device,
-            tooltip="Auto picks CUDA, then MPS, then the CPU.",
+            tooltip="Where the run computes: the devices that work on this machine. Auto "
+            "takes a CUDA GPU, then Apple's GPU, then the CPU; the arrow shows its pick.",
         )
         self.device_in_use = Label(label="In use", value="–")
         self.preserve_color = ComboBox(
@@ -227,7 +238,38 @@ class StyleTransferWidget(Container):
         self.load_button = PushButton(
             text="Load settings", tooltip="Restore the parameters of the selected output layer."
         )
+        self.folder_in = FileEdit(
+            label="Folder in",
+            mode="d",
+            tooltip="Apply to folder: every image in this folder (a TIFF stack counts as "
+            "its slices) is painted with the settings above and the style layers.",
+        )
+        self.folder_out = FileEdit(
+            label="Folder out",
+            mode="d",
+            tooltip="Where Apply to folder writes <name>.png and <name>.json (the settings). "
+            "Results already there with the same settings are skipped.",
+        )
+        self.scheduler = LineEdit(
+            label="Scheduler",
+            value="",
+            tooltip="Empty: a Dask cluster on this machine, started for the batch. Or the "
+            "address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786.",
+        )
+        self.apply_button = PushButton(
+            text="Apply to folder…",
+            tooltip="Run the current settings over every image in Folder in (needs "
+            "napari-nst[batch]).",
+        )
+        self.folder_run: FolderRun | None = None
         self.status = Label(value="")
+        self.quality = ComboBox(
+            label="Quality",
+            choices=list(QUALITY_LEVELS.items()),
+            value=DEFAULTS.settle_levels,
+            tooltip="When the run stops by itself: Preview stops as soon as the picture is "
+            "recognisable, Fine keeps refining small details for longer.",
+        )
         super().__init__(
             widgets=[
                 self.content,
@@ -235,29 +277,14 @@ class StyleTransferWidget(Container):
                 self.style_weight,
                 self.extra_styles,
                 self.add_style,
-                self.regions,
-                self.unlabelled,
-                self.strength,
-                self.alpha,
-                self.beta,
-                self.ratio,
-                self.tv_weight,
-                self.temporal_weight,
-                self.auto_stop,
-                self.steps,
+                Container(
+                    widgets=[self.strength, self.strength_value],
+                    layout="horizontal",
+                    labels=False,
+                    label="Style strength",
+                ),
                 self.size,
-                self.scales,
-                self.style_scale,
-                self.init,
-                self.optimizer,
-                self.device,
-                self.device_in_use,
-                self.preserve_color,
-                self.fast,
-                self.seed,
-                self.every,
-                self.all_slices,
-                self.frame_steps,
+                self.quality,
                 Container(
                     widgets=[self.run_button, self.pause_button], layout="horizontal", labels=False
                 ),
@@ -266,11 +293,50 @@ class StyleTransferWidget(Container):
                     layout="horizontal",
                     labels=False,
                 ),
-                self.status,
             ]
         )
         self.plot = LossPlot()
-        self.native.layout().addWidget(self.plot)
+        layout = self.native.layout()
+        layout.addWidget(self.status.native)  # here, not in a form row: it wraps to its height
+        layout.addWidget(self.plot)
+        self.advanced = Fold(
+            "Advanced",
+            Container(
+                widgets=[
+                    self.regions,
+                    self.unlabelled,
+                    self.alpha,
+                    self.beta,
+                    self.ratio,
+                    self.tv_weight,
+                    self.auto_stop,
+                    self.steps,
+                    self.scales,
+                    self.style_scale,
+                    self.init,
+                    self.optimizer,
+                    self.device,
+                    self.device_in_use,
+                    self.preserve_color,
+                    self.fast,
+                    self.seed,
+                    self.every,
+                    self.all_slices,
+                    self.temporal_weight,
+                    self.frame_steps,
+                ]
+            ),
+        )
+        self.advanced.add_to(layout)
+        self.batch = Fold(
+            "Apply to folder",
+            Container(
+                widgets=[self.folder_in, self.folder_out, self.scheduler, self.apply_button]
+            ),
+        )
+        self.batch.add_to(layout)
+        self._wrap_status()
+        self.style_weight.visible = False  # shown with a second style
 
         self.strength.changed.connect(self._apply_strength)
         self.auto_stop.changed.connect(self._show_steps)
@@ -282,6 +348,7 @@ class StyleTransferWidget(Container):
         self.pause_button.changed.connect(self._on_pause_clicked)
         self.continue_button.changed.connect(self._on_continue_clicked)
         self.load_button.changed.connect(self._on_load_clicked)
+        self.apply_button.changed.connect(self._on_apply_clicked)
         self._watch_layers()
         self._refresh_layers()
         self._show_ratio()
@@ -289,7 +356,48 @@ class StyleTransferWidget(Container):
         self.native.destroyed.connect(self._make_stopper())
         # torch's import would otherwise stall napari at the first Run (see warm_up).
         self.warm_up = start_warm_up()
+        self._list_devices_when_warm()
         self._loaded, self._as_loaded = None, {}
+
+    def reset_choices(self, *_):
+        super().reset_choices()
+        for fold in (getattr(self, "advanced", None), getattr(self, "batch", None)):
+            if fold is not None:  # the folds sit outside this container's own widgets
+                fold.container.reset_choices()
+
+    def _wrap_status(self):
+        """A long message wraps inside the dock instead of widening it over the canvas."""
+        from qtpy.QtWidgets import QLabel, QSizePolicy
+
+        label = self.status.native.findChild(QLabel) or self.status.native
+        label.setWordWrap(True)
+        label.setMinimumWidth(1)
+        label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+
+    def _device_choices(self, _widget=None):
+        """The devices that work here, once the warm-up thread has loaded torch."""
+        return getattr(self, "_devices", None) or [("auto", "auto"), ("cpu", "cpu")]
+
+    def _list_devices_when_warm(self):
+        from qtpy.QtCore import QTimer
+
+        self._device_timer = QTimer(self.native)  # dies with the widget
+        self._device_timer.setInterval(200)
+
+        def check():
+            if self.warm_up.is_alive():
+                return
+            self._device_timer.stop()
+            from ..engine.device import available_devices
+
+            self._devices = available_devices()  # read once: labels stay put
+            value = self.device.value
+            self.device.native.clear()  # else changed labels would move to the end
+            self.device.reset_choices()
+            self.device.value = value if value in self.device.choices else "auto"
+
+        self._device_timer.timeout.connect(check)
+        self._device_timer.start()
 
     # -- layer choices ------------------------------------------------------------------
     def _layer_choices(self, _widget=None):
@@ -330,11 +438,13 @@ class StyleTransferWidget(Container):
         self._extra_rows.append(row)
         self.extra_styles.append(row)
         self.extra_styles.visible = True
+        self.style_weight.visible = True
 
     def _remove_style_row(self, row):
         self._extra_rows.remove(row)
         self.extra_styles.remove(row)
         self.extra_styles.visible = bool(self._extra_rows)
+        self.style_weight.visible = bool(self._extra_rows)
 
     # -- parameters ---------------------------------------------------------------------
     def params(self) -> StyleParams:
@@ -368,6 +478,7 @@ class StyleTransferWidget(Container):
             temporal_weight=_parse_float("Temporal weight", self.temporal_weight.value),
             frame_steps=self.frame_steps.value or None,
             steps="auto" if self.auto_stop.value else self.steps.value,
+            settle_levels=self.quality.value,
             size=self.size.value,
             scales=scales,
             style_scale=self.style_scale.value,
@@ -388,6 +499,8 @@ class StyleTransferWidget(Container):
         self.tv_weight.value = _number_text(params.tv_weight)
         self.temporal_weight.value = _number_text(params.temporal_weight)
         self.auto_stop.value = params.steps == "auto"
+        if params.settle_levels in QUALITY_LEVELS.values():
+            self.quality.value = params.settle_levels
         if params.steps != "auto":
             self.steps.value = params.steps
         self.frame_steps.value = params.frame_steps or 0
@@ -401,7 +514,7 @@ class StyleTransferWidget(Container):
         self.style_scale.value = params.style_scale
         self.init.value = params.init if params.init in ("noise", "content") else "noise"
         self.optimizer.value = params.optimizer
-        self.device.value = params.device.split(":")[0]
+        self.device.value = params.device if params.device in self.device.choices else "auto"
         self.preserve_color.value = params.preserve_color
         self.fast.value = params.precision == "bf16"
         self.seed.value = params.seed or 0
@@ -419,12 +532,14 @@ class StyleTransferWidget(Container):
 
     def _show_steps(self, _value=None):
         self.steps.enabled = not self.auto_stop.value
+        self.quality.enabled = self.auto_stop.value  # Quality chooses when to stop
 
     def _show_ratio(self, _value=None):
         try:
             a = _parse_float("α", self.alpha.value)
             b = _parse_float("β", self.beta.value)
             self.ratio.value = "∞ (no style)" if b == 0 else f"{a / b:.3g}"
+            self.strength_value.value = "∞" if a == 0 else f"{b / a:.3g}"
         except ValueError:
             self.ratio.value = "–"
 
@@ -451,15 +566,9 @@ class StyleTransferWidget(Container):
         try:
             params = self.params()
             content = self.content.value
-            styles = self.chosen_styles()
-            if content is None or any(layer is None for layer, _ in styles):
+            if content is None:
                 raise ValueError("Open two image layers and choose a content and a style layer.")
-            if any(layer is content for layer, _ in styles):
-                raise ValueError(
-                    "Content and style are the same layer: choose two different layers."
-                )
-            if sum(w for _, w in styles) <= 0:
-                raise ValueError("All style weights are 0: give a style a weight above 0.")
+            styles = self._checked_styles()
             inputs = gather_inputs(
                 self.viewer,
                 content,
@@ -482,6 +591,79 @@ class StyleTransferWidget(Container):
         self._set_running(True)
         self._say("Running…", error=False)
         return self.run
+
+    def _on_apply_clicked(self):
+        if self.folder_run is not None and self.folder_run.running:
+            self.folder_run.cancel()
+            self.apply_button.enabled = False  # until the batch has wound down
+            self._say("Cancelling the batch: finished images are kept…", error=False)
+            return
+        self.apply_to_folder()
+
+    def apply_to_folder(self) -> FolderRun | None:
+        """Validate, then run the settings over Folder in; None after saying why not."""
+        from pathlib import Path
+
+        from ..engine.batch_jobs import jobs_from_inputs
+
+        if self.folder_run is not None and self.folder_run.running:
+            self._say("A batch is already going: cancel it first.")
+            return None
+        try:
+            params = self.params()
+            if params.init == "array":
+                params = params.replace(init="noise")
+            styles = self._checked_styles()
+            folder_in = self.folder_in.line_edit.value.strip()
+            folder_out = self.folder_out.line_edit.value.strip()
+            if not folder_in or not Path(folder_in).is_dir():
+                raise ValueError("Choose the folder of images to paint (Folder in).")
+            if not folder_out:
+                raise ValueError("Choose a folder for the results (Folder out).")
+            if Path(folder_out).resolve() == Path(folder_in).resolve():
+                raise ValueError("Choose a Folder out other than Folder in.")
+            jobs = jobs_from_inputs([folder_in], styles_from_layers(self.viewer, styles))
+            if not jobs:
+                raise ValueError(f"There are no images in {folder_in}.")
+        except ValueError as err:
+            self._say(str(err))
+            return None
+        self.folder_run = FolderRun(
+            jobs,
+            params,
+            Path(folder_out),
+            scheduler=self.scheduler.value.strip(),
+            on_result=self._on_folder_result,
+            on_finish=self._on_folder_finish,
+        )
+        self.folder_run.start()
+        self.apply_button.text = "Cancel batch"
+        self._say(f"Applying to {len(jobs)} images…", error=False)
+        return self.folder_run
+
+    def _on_folder_result(self, run: FolderRun):
+        c = run.counts
+        self.status.value = f"Batch: {sum(c.values())}/{len(run.jobs)} · {c['failed']} failed"
+
+    def _on_folder_finish(self, run: FolderRun):
+        self.apply_button.text = "Apply to folder…"
+        self.apply_button.enabled = True
+        if run.error:
+            self._say(run.error)
+            return
+        failed = "".join(f"\n{r.name}: {r.reason}" for r in run.failures)
+        self._say(run.summary() + failed, error=bool(run.failures))
+
+    def _checked_styles(self):
+        content = self.content.value
+        styles = self.chosen_styles()
+        if any(layer is None for layer, _ in styles):
+            raise ValueError("Open an image layer and choose it as the style.")
+        if content is not None and any(layer is content for layer, _ in styles):
+            raise ValueError("Content and style are the same layer: choose two different layers.")
+        if sum(w for _, w in styles) <= 0:
+            raise ValueError("All style weights are 0: give a style a weight above 0.")
+        return styles
 
     def _on_pause_clicked(self):
         if self.run is None or not self.run.running:
@@ -558,11 +740,14 @@ class StyleTransferWidget(Container):
     def _on_finish(self, run):
         self._set_running(False)
         if run.error:
-            self._say(run.error)
+            self._say(run.error, error=False)  # the run has notified the user already
         elif run.output is not None:
             reason, step = getattr(self, "last_stop", ("steps", 0))
             why = STOP_REASONS.get(reason, "").format(step=step)
-            self._say(f"Done: '{run.output.name}'. {why}".strip(), error=False)
+            if reason == "stopped":
+                self._say(f"{why} '{run.output.name}' keeps the last image.", error=False)
+            else:
+                self._say(f"Done: '{run.output.name}'. {why}".strip(), error=False)
 
     def _set_running(self, running: bool):
         self.run_button.text = "Stop" if running else "Run"
@@ -587,6 +772,8 @@ class StyleTransferWidget(Container):
             run = holder.run
             if run is not None and run.running:
                 run.shutdown()
+            if holder.folder_run is not None and holder.folder_run.running:
+                holder.folder_run.cancel()
 
         return stop
 

@@ -11,6 +11,7 @@ mid-job has its job rerun elsewhere by Dask; a job that fails on its input
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -24,6 +25,7 @@ from .result_files import partial_files, write_image, write_json
 
 FILE_FORMATS = ("png", "tif")
 POLL_S = 0.25  # how often a waiting batch looks at should_stop
+WORKER_MEMORY_GIB = 2  # a CPU worker's network and one 512 px run, with room to spare
 MISSING_DASK = (
     "Batch runs need Dask's distributed scheduler: "
     "pip install 'napari-nst[batch]' (or: pip install distributed)."
@@ -59,7 +61,7 @@ def stylize_batch(
     ``client`` (a ``distributed.Client``) or ``scheduler`` (its address) runs the
     jobs on that cluster as it is. With neither, a ``LocalCluster`` is started for
     this batch and closed at the end: one worker per GPU on a CUDA machine, else
-    ``workers`` (default: one per two cores) with ``threads_per_worker`` torch
+    ``workers`` (default: one per core, as memory allows) with ``threads_per_worker`` torch
     threads each (default: the cores shared out), never more threads than cores.
     Outputs are ``output_dir/<name>.<file_format>`` with ``<name>.json`` beside.
     With ``resume``, a job whose sidecar has the same inputs and parameters is
@@ -96,17 +98,28 @@ def stylize_batch(
             own_cluster = client  # ours to close, not the scheduler's
         else:
             own_cluster = client = _local_client(distributed, workers, threads_per_worker)
-    threads = threads_per_worker or _threads_each(client)
+    threads = threads_per_worker or _workers_per_host(client)
     stop = should_stop or (lambda: False)
+    sent: dict = {}  # style images in memory go to every worker once, not with each job
+
+    def style_of(job):
+        if _is_files(job.style):
+            return job.style
+        if id(job.style) not in sent:
+            sent[id(job.style)] = client.scatter(job.style, broadcast=True, hash=False)
+        return sent[id(job.style)]
+
     futures = {
         client.submit(
             run_job,
             job,
+            style_of(job),
             params_dict,
             str(folder),
             file_format,
             job_fingerprint,
             threads,
+            own_cluster is not None and scheduler is None,
             key=f"napari-nst-{job.name}-{uuid.uuid4().hex[:12]}",  # never a cancelled one's
             pure=False,
         ): job
@@ -139,15 +152,22 @@ def stylize_batch(
                 partial.unlink(missing_ok=True)
 
 
-def run_job(job, params_dict, output_dir, file_format, job_fingerprint, threads=None) -> dict:
-    """On a worker: one ``stylize`` to the end, then the image and its sidecar."""
+def run_job(
+    job, style, params_dict, output_dir, file_format, job_fingerprint, threads, own_process
+):
+    """On a worker: one ``stylize`` to the end, then the image and its sidecar.
+
+    ``style`` is ``job.style``, or its images once sent to this worker.
+    ``threads``: torch threads, or {host: workers there} to share this host's cores.
+    ``own_process``: the worker was started for this batch, so glibc's settings are ours.
+    """
     from .. import __version__
+    from . import allocator
     from ._torch import torch
     from .errors import friendly_message
     from .run import stylize
 
-    if threads:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(threads if isinstance(threads, int) else _share_of_cores(threads))
     for partial in partial_files(output_dir, job.name):  # from a worker that died here
         partial.unlink(missing_ok=True)
     start = time.perf_counter()
@@ -155,8 +175,10 @@ def run_job(job, params_dict, output_dir, file_format, job_fingerprint, threads=
         params = StyleParams.from_dict(params_dict)
         params = params.replace(device=_worker_device(params.device))
         last = None
-        for step in stylize(job.read_content(), _read_style(job.style), params):
-            last = step
+        keep = allocator.used_in_this_process() if own_process else contextlib.nullcontext()
+        with keep:
+            for step in stylize(job.read_content(), _read_style(style), params):
+                last = step
     except Exception as err:  # the input's fault: fails alone, not retried
         return {"status": "failed", "reason": friendly_message(err)}
     image_path, sidecar_path = output_paths(output_dir, job, file_format)
@@ -196,7 +218,7 @@ def _local_client(distributed, workers, threads_per_worker):
     gpus = _cuda_count()
     if gpus and workers is None:
         workers = gpus
-    workers = workers or max(1, cores // 2)
+    workers = workers or _cpu_workers(cores)
     if threads_per_worker is not None and workers * threads_per_worker > cores:
         raise ValueError(
             f"{workers} workers × {threads_per_worker} threads is more than this "
@@ -211,14 +233,29 @@ def _local_client(distributed, workers, threads_per_worker):
     return distributed.Client(cluster)
 
 
-def _threads_each(client) -> int:
-    """Torch threads per job: the worker's host cores shared among its workers."""
-    info = client.scheduler_info()["workers"]
-    per_host: dict[str, int] = {}
-    for worker in info.values():
-        per_host[worker["host"]] = per_host.get(worker["host"], 0) + 1
-    most = max(per_host.values(), default=1)
-    return max(1, (os.cpu_count() or 1) // most)
+def _cpu_workers(cores: int) -> int:
+    """One single-threaded worker per core (faster than fewer, wider workers: see
+    docs/batch.md), as far as memory allows WORKER_MEMORY_GIB each."""
+    import psutil
+
+    by_memory = int(psutil.virtual_memory().available / 2**30 // WORKER_MEMORY_GIB)
+    return max(1, min(cores, by_memory))
+
+
+def _workers_per_host(client) -> dict[str, int]:
+    hosts: dict[str, int] = {}
+    for worker in client.scheduler_info()["workers"].values():
+        hosts[worker["host"]] = hosts.get(worker["host"], 0) + 1
+    return hosts
+
+
+def _share_of_cores(workers_per_host: dict[str, int]) -> int:
+    """On a worker: the cores this process may use, shared among its host's workers."""
+    from distributed import get_worker
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    here = workers_per_host.get(get_worker().address.split("://")[-1].rsplit(":", 1)[0], 1)
+    return max(1, (cores or 1) // here)
 
 
 def _cuda_count() -> int:
@@ -254,6 +291,12 @@ def _read_style(style):
     if key not in _styles_read:
         _styles_read[key] = read_image(style)
     return _styles_read[key]
+
+
+def _is_files(style) -> bool:
+    if isinstance(style, list):
+        return all(isinstance(image, (str, Path)) for image, _ in style)
+    return isinstance(style, (str, Path))
 
 
 def _source(image) -> object:

@@ -39,8 +39,21 @@ def _mps_available() -> bool:
     return bool(backend and backend.is_available())
 
 
-def describe(device) -> str:
-    """A short human name, e.g. 'CPU' or 'CUDA: NVIDIA H100'."""
-    if device.type == "cuda":
-        return f"CUDA: {torch.cuda.get_device_name(device)}"
-    return device.type.upper()
+def available_devices() -> list[tuple[str, str]]:
+    """(label, device) for every device that works here, "auto" first saying its pick.
+
+    A CUDA GPU's label has its name and free memory at the time of the call.
+    """
+    devices = []
+    if torch.cuda.is_available():
+        for index in range(torch.cuda.device_count()):
+            free, total = torch.cuda.mem_get_info(index)
+            name = torch.cuda.get_device_name(index)
+            label = f"cuda:{index} · {name} · {free / 2**30:.0f} of {total / 2**30:.0f} GiB free"
+            devices.append((label, f"cuda:{index}"))
+    if _mps_available():
+        devices.append(("mps · Apple GPU", "mps"))
+    devices.append(("cpu", "cpu"))
+    auto = resolve_device("auto")
+    picked = next((label for label, value in devices if value in (str(auto), f"{auto}:0")), "cpu")
+    return [(f"auto → {picked.split(' · ')[0]}", "auto"), *devices]

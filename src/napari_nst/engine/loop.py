@@ -164,7 +164,9 @@ class Run:
                     x = start.detach().clone(memory_format=torch.contiguous_format)
                     stepper, names = self.stepper(objective, x.requires_grad_(True))
                     settle = (
-                        SettleCheck(stepper.current) if self.params.stop_when_settled else None
+                        SettleCheck(stepper.current, self.params.settle_levels)
+                        if self.params.stop_when_settled
+                        else None
                     )
                     final_stage = stage == len(self.stage_shapes) - 1
                     for local, run_step in enumerate(self.step_calls(stepper, budget), start=1):

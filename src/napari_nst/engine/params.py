@@ -89,6 +89,9 @@ class StyleParams:
     # Gradient evaluations over the whole run, spread over the stages; "auto": stop
     # when the image has settled, after at most AUTO_STEPS_CAP.
     steps: int | str = 300
+    # steps="auto": a stage has settled when its image changes by less than this many
+    # grey levels (of 255, mean) over 10 steps. The widget's Quality sets it.
+    settle_levels: float = 2.0
     optimizer: str = "lbfgs"
     learning_rate: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam
     init: str = "noise"
@@ -157,6 +160,7 @@ class StyleParams:
         if self.size is not None:
             _check_int("size", self.size, low=min_size, high=MAX_SIZE)
         _check_number("style_scale", self.style_scale, low=0.0, strict=True, high=16.0)
+        _check_number("settle_levels", self.settle_levels, low=0.0, strict=True, high=255.0)
         if isinstance(self.scales, str):
             _check_choice("scales", self.scales, ("auto",))
         elif self.scales is not None:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 # Every SETTLE_EVERY steps the image is compared with the one SETTLE_EVERY steps
-# before; when the mean change is below SETTLE_LEVELS grey levels (of 255), it has
-# settled. The threshold was chosen from measured traces (docs/algorithm.md).
+# before; when the mean change is below ``levels`` grey levels (of 255), it has
+# settled (StyleParams.settle_levels; the default's choice is in docs/algorithm.md).
 SETTLE_EVERY = 10
-SETTLE_LEVELS = 2.0
 
 
 class SettleCheck:
     """Watches ``current()`` (the image a stepper reports) for settling."""
 
-    def __init__(self, current):
+    def __init__(self, current, levels: float):
         self.current = current
+        self.levels = levels
         self.before = None
 
     def after_step(self, step: int) -> bool:
@@ -25,8 +25,7 @@ class SettleCheck:
             return False
         now = self.current().detach().clamp(0, 1)
         settled = (
-            self.before is not None
-            and float((now - self.before).abs().mean()) * 255 < SETTLE_LEVELS
+            self.before is not None and float((now - self.before).abs().mean()) * 255 < self.levels
         )
         self.before = now.clone()
         return settled

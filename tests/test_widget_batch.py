@@ -1,0 +1,63 @@
+"""Apply to folder in a real viewer: a local Dask cluster, progress, failures, Cancel."""
+
+import json
+
+import numpy as np
+import pytest
+from skimage import io
+
+pytest.importorskip("distributed")
+
+
+@pytest.fixture
+def widget_and_folder(photo_and_texture, tmp_path):
+    viewer, widget = photo_and_texture
+    rng = np.random.default_rng(0)
+    widget.steps.value = 2
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("one", "two"):
+        io.imsave(folder / f"{name}.png", rng.integers(0, 255, (30, 40, 3), dtype=np.uint8))
+    (folder / "broken.png").write_bytes(b"not an image")
+    widget.folder_in.value = folder
+    widget.folder_out.value = tmp_path / "out"
+    return viewer, widget, tmp_path / "out"
+
+
+def test_apply_to_folder_paints_every_image_and_names_failures(qtbot, widget_and_folder):
+    viewer, widget, out = widget_and_folder
+    texture = viewer.layers["texture"].data.copy()
+    layers_before = len(viewer.layers)
+    run = widget.apply_to_folder()
+    assert run is not None and widget.apply_button.text == "Cancel batch"
+    qtbot.waitUntil(lambda: not run.running, timeout=240_000)
+    assert run.error is None and run.counts == {"done": 2, "skipped": 0, "failed": 1}
+    assert sorted(p.name for p in out.iterdir()) == ["one.json", "one.png", "two.json", "two.png"]
+    assert "2 written, 0 already there, 1 failed" in widget.last_message
+    assert "broken: broken.png could not be read" in widget.last_message
+    assert json.loads((out / "one.json").read_text())["params"]["steps"] == 2
+    assert io.imread(out / "one.png").shape == (24, 32, 3)
+    assert widget.apply_button.text == "Apply to folder…"
+    assert np.array_equal(viewer.layers["texture"].data, texture)  # inputs untouched
+    assert len(viewer.layers) == layers_before  # a batch adds no layers
+
+
+def test_apply_to_folder_refuses_what_it_cannot_do(widget_and_folder, tmp_path):
+    _, widget, _ = widget_and_folder
+    widget.folder_out.value = widget.folder_in.value
+    assert widget.apply_to_folder() is None and "other than Folder in" in widget.last_message
+    widget.folder_in.value = tmp_path / "nowhere"
+    assert widget.apply_to_folder() is None and "Folder in" in widget.last_message
+
+
+def test_cancel_keeps_only_complete_outputs(qtbot, widget_and_folder):
+    _, widget, out = widget_and_folder
+    widget.steps.value = 400
+    run = widget.apply_to_folder()
+    widget._on_apply_clicked()  # Cancel
+    qtbot.waitUntil(lambda: not run.running, timeout=120_000)
+    assert widget.last_message.startswith("Cancelled:")
+    assert widget.apply_button.text == "Apply to folder…" and widget.apply_button.enabled
+    written = sorted(p.name for p in out.iterdir())
+    assert all(not name.startswith(".") for name in written)  # no partial files
+    assert len(written) % 2 == 0  # every image with its sidecar
