@@ -26,6 +26,7 @@ def main() -> None:
     viewer.open_sample("napari-nst", "astronaut_hubble")
     _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
     widget.size.value = args.size
+    widget.auto_stop.value = False  # exactly --steps
     widget.steps.value = args.steps
     app = QApplication.instance()
     # A user picks layers before pressing Run: the widget's warm-up (torch's import
