@@ -8,6 +8,7 @@ always changing only the output layer it created.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -155,6 +156,7 @@ class ViewerRun:
         self._progress = progress(total=total, desc="Style transfer")
         self._start_time = time.perf_counter()
         self._redraw_notifier = _RedrawNotifier(self._shown.set)
+        self._download_bar = _download_bar()  # first made here, on the main thread
         self.worker = create_worker(self._work, _ignore_errors=True)
         self.worker.yielded.connect(self._on_event)
         self.worker.finished.connect(self._on_finished)
@@ -210,6 +212,7 @@ class ViewerRun:
                 guides=ins.guides,
                 init=ins.init,
                 should_stop=self._stop.is_set,
+                download_progress=self._download_bar.progressed.emit,
             ):
                 self._shown.clear()
                 yield ("step", n, ins.planes[n][0], step)
@@ -369,6 +372,7 @@ class ViewerRun:
 
     def _on_finished(self):
         self._done = True
+        self._download_bar.close()
         # napari 0.9 keeps every finished worker, and with it this run: keep no pixels.
         self.inputs = self.inputs.without_pixels()
         if self.output is None:
@@ -395,6 +399,51 @@ def start_warm_up() -> threading.Thread:
     thread = threading.Thread(target=work, name="napari-nst warm-up")
     thread.start()
     return thread
+
+
+@functools.cache
+def _download_bar():
+    """The napari progress bar for weights downloads reported from worker threads.
+
+    One for the process, made on the main thread (where its reports are shown)."""
+    from qtpy.QtCore import QObject, Signal
+
+    class DownloadBar(QObject):
+        progressed = Signal(int, int)  # bytes done, bytes in all (0: unknown)
+
+        def __init__(self):
+            super().__init__()
+            self.bar = None
+            self.latest = None  # (done, total) not shown yet
+            self.showing = False
+            self.progressed.connect(self._show)
+
+        def _show(self, done, total):
+            self.latest = (done, total)
+            if self.showing:  # napari's bar runs the event loop: a report can arrive here
+                return
+            self.showing = True
+            try:
+                while self.latest is not None:
+                    (done, total), self.latest = self.latest, None
+                    if self.bar is None:
+                        from napari.utils import progress
+
+                        mib = max(total, done, 1) // 2**20 or 1
+                        self.bar = progress(total=mib, desc="Downloading VGG19 weights (MB)")
+                    self.bar.n = done // 2**20
+                    self.bar.refresh()
+                    if total and done >= total:
+                        self.close()
+            finally:
+                self.showing = False
+
+        def close(self):
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+
+    return DownloadBar()
 
 
 class _RedrawNotifier:

@@ -38,6 +38,7 @@ def stylize_stack(
     init=None,
     should_stop: Callable[[], bool] | None = None,
     flow: bool = False,
+    download_progress: Callable[[int, int], None] | None = None,
     **overrides,
 ) -> Iterator[tuple[int, Step]]:
     """Stylise each frame of ``frames``; yield ``(frame index, Step)``.
@@ -46,6 +47,7 @@ def stylize_stack(
     frame starts from the previous result (carried along the optical flow when
     ``flow``) and runs ``frame_steps`` (``steps`` when None). Stopping keeps every frame
     already done: the caller has seen each one's last Step.
+    ``download_progress(done, total)`` reports a weights download, in bytes.
     """
     params = params or StyleParams()
     if overrides:
@@ -76,6 +78,7 @@ def stylize_stack(
             style_limits=style_limits,
             guides=guides,
             should_stop=stop,
+            download_progress=download_progress,
             **extra,
         ):
             last = step
