@@ -610,9 +610,7 @@ class StyleTransferWidget(Container):
             self._say("A batch is already going: cancel it first.")
             return None
         try:
-            params = self.params()
-            if params.init == "array":
-                params = params.replace(init="noise")
+            params = self.params()  # never init="array": Run starts afresh after a Continue
             styles = self._checked_styles()
             folder_in = self.folder_in.line_edit.value.strip()
             folder_out = self.folder_out.line_edit.value.strip()
