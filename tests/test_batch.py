@@ -67,7 +67,7 @@ def test_one_image_is_identical_to_stylize(tmp_path, images, client):
     import torch
 
     folder, style = images
-    job = BatchJob(folder / "a.png", str(style), "a")
+    job = BatchJob(folder / "a.png", str(style), "a", style_limits=(10, 200))
     (result,) = stylize_batch(
         [job],
         PARAMS,
@@ -77,7 +77,9 @@ def test_one_image_is_identical_to_stylize(tmp_path, images, client):
         file_format="tif",
     )
     assert result.status == "done" and result.output == tmp_path / "out" / "a.tif"
-    *_, last = stylize(io.imread(folder / "a.png"), io.imread(style), PARAMS)
+    *_, last = stylize(
+        io.imread(folder / "a.png"), io.imread(style), PARAMS, style_limits=(10, 200)
+    )
     assert np.array_equal(tifffile.imread(result.output), last.image)
     sidecar = json.loads((tmp_path / "out" / "a.json").read_text())
     assert sidecar["params"] == PARAMS.to_dict() and sidecar["steps"] == 3

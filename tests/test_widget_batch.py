@@ -30,6 +30,7 @@ def test_apply_to_folder_paints_every_image_and_names_failures(qtbot, widget_and
     layers_before = len(viewer.layers)
     run = widget.apply_to_folder()
     assert run is not None and widget.apply_button.text == "Cancel batch"
+    assert {job.style_limits == [(0.2, 0.8)] for job in run.jobs} == {True}  # as shown
     qtbot.waitUntil(lambda: not run.running, timeout=240_000)
     assert run.error is None and run.counts == {"done": 2, "skipped": 0, "failed": 1}
     assert sorted(p.name for p in out.iterdir()) == ["one.json", "one.png", "two.json", "two.png"]

@@ -2,7 +2,7 @@
 
 The same ``stylize_batch`` as the CLI, in a napari thread worker, with a progress
 bar in the activity dock and a Cancel. The style is taken from the style layers
-as shown (their contrast limits applied), so the folder gets the look on screen.
+with their contrast limits, as a run in the viewer takes it.
 """
 
 from __future__ import annotations
@@ -11,25 +11,15 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ._layers import current_slice_index, layer_contrast_limits, layer_plane
+from ._layers import layer_contrast_limits, shown_plane
 from .engine.errors import friendly_message
-from .engine.images import to_rgb01
 from .engine.params import StyleParams
 
 
-def styles_from_layers(viewer, styles) -> list:
-    """[(RGB float image in [0, 1], weight)] from [(style layer, weight)]."""
-    return [
-        (
-            to_rgb01(
-                layer_plane(layer, current_slice_index(layer, viewer)),
-                layer_contrast_limits(layer),
-                name=f"style layer '{layer.name}'",
-            ),
-            weight,
-        )
-        for layer, weight in styles
-    ]
+def styles_from_layers(viewer, styles) -> tuple[list, list]:
+    """[(shown plane, weight)] and their contrast limits, from [(style layer, weight)]."""
+    pairs = [(shown_plane(layer, viewer), weight) for layer, weight in styles]
+    return pairs, [layer_contrast_limits(layer) for layer, _ in styles]
 
 
 class FolderRun:

@@ -46,6 +46,11 @@ def layer_plane(layer, index: tuple[int, ...] = ()) -> np.ndarray:
     return np.array(data[index] if index else data, copy=True)
 
 
+def shown_plane(layer, viewer) -> np.ndarray:
+    """A copy of the plane of ``layer`` that the viewer shows now."""
+    return layer_plane(layer, current_slice_index(layer, viewer))
+
+
 def image_layers(viewer) -> list:
     from napari.layers import Image
 

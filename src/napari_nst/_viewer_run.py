@@ -16,7 +16,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ._layers import current_slice_index, layer_contrast_limits, layer_plane, slice_dims
+from ._layers import (
+    current_slice_index,
+    layer_contrast_limits,
+    layer_plane,
+    shown_plane,
+    slice_dims,
+)
 from ._writer import RECORD_KEY as METADATA_KEY
 from .engine.errors import friendly_message
 from .engine.params import StyleParams
@@ -95,7 +101,7 @@ def gather_inputs(
     planes = [(idx, layer_plane(content, idx)) for idx in indices]
     style_arrays, style_limits = [], []
     for layer, weight in styles:
-        style_arrays.append((layer_plane(layer, current_slice_index(layer, viewer)), weight))
+        style_arrays.append((shown_plane(layer, viewer), weight))
         style_limits.append(layer_contrast_limits(layer))
     hw = planes[0][1].shape[:2]
     return RunInputs(

@@ -620,7 +620,8 @@ class StyleTransferWidget(Container):
                 raise ValueError("Choose a folder for the results (Folder out).")
             if Path(folder_out).resolve() == Path(folder_in).resolve():
                 raise ValueError("Choose a Folder out other than Folder in.")
-            jobs = jobs_from_inputs([folder_in], styles_from_layers(self.viewer, styles))
+            style, limits = styles_from_layers(self.viewer, styles)
+            jobs = jobs_from_inputs([folder_in], style, style_limits=limits)
             if not jobs:
                 raise ValueError(f"There are no images in {folder_in}.")
         except ValueError as err:
@@ -687,9 +688,9 @@ class StyleTransferWidget(Container):
         except ValueError as err:
             self._say(str(err))
             return
-        from .._layers import current_slice_index, layer_plane
+        from .._layers import shown_plane
 
-        self.start(init=layer_plane(layer, current_slice_index(layer, self.viewer)))
+        self.start(init=shown_plane(layer, self.viewer))
 
     def _on_load_clicked(self):
         """Settings from the selected output layer, or from the file it was opened from."""

@@ -91,13 +91,16 @@ def stylize_batch(
     if not todo:
         return
 
-    own_cluster = None
-    if client is None:
-        if scheduler is not None:
-            client = distributed.Client(scheduler)
-            own_cluster = client  # ours to close, not the scheduler's
-        else:
-            own_cluster = client = _local_client(distributed, workers, threads_per_worker)
+    started = []  # what this batch started, and so closes: a client, a local cluster
+    own_workers = False  # the workers are processes of ours: glibc's settings are ours too
+    if client is None and scheduler is not None:
+        client = distributed.Client(scheduler)
+        started = [client]
+    elif client is None:
+        cluster = _local_cluster(distributed, workers, threads_per_worker)
+        client = distributed.Client(cluster)
+        started = [client, cluster]
+        own_workers = True
     threads = threads_per_worker or _workers_per_host(client)
     stop = should_stop or (lambda: False)
     sent: dict = {}  # style images in memory go to every worker once, not with each job
@@ -119,7 +122,7 @@ def stylize_batch(
             file_format,
             job_fingerprint,
             threads,
-            own_cluster is not None and scheduler is None,
+            own_workers,
             key=f"napari-nst-{job.name}-{uuid.uuid4().hex[:12]}",  # never a cancelled one's
             pure=False,
         ): job
@@ -142,11 +145,8 @@ def stylize_batch(
     finally:
         for future in pending:
             future.cancel()
-        if own_cluster is not None:
-            cluster = getattr(own_cluster, "cluster", None)
-            own_cluster.close()
-            if cluster is not None and scheduler is None:
-                cluster.close()
+        for thing in started:
+            thing.close()
         for job in futures.values():  # cancelled or killed: no partial file stays
             for partial in partial_files(folder, job.name):
                 partial.unlink(missing_ok=True)
@@ -177,7 +177,10 @@ def run_job(
         last = None
         keep = allocator.used_in_this_process() if own_process else contextlib.nullcontext()
         with keep:
-            for step in stylize(job.read_content(), _read_style(style), params):
+            style_images = _read_style(style)
+            for step in stylize(
+                job.read_content(), style_images, params, style_limits=job.style_limits
+            ):
                 last = step
     except Exception as err:  # the input's fault: fails alone, not retried
         return {"status": "failed", "reason": friendly_message(err)}
@@ -213,7 +216,7 @@ def _result_of(future, job: BatchJob) -> BatchResult:
     return BatchResult(job.name, "done", Path(out["output"]), elapsed=out["elapsed"])
 
 
-def _local_client(distributed, workers, threads_per_worker):
+def _local_cluster(distributed, workers, threads_per_worker):
     cores = os.cpu_count() or 1
     gpus = _cuda_count()
     if gpus and workers is None:
@@ -224,13 +227,12 @@ def _local_client(distributed, workers, threads_per_worker):
             f"{workers} workers × {threads_per_worker} threads is more than this "
             f"machine's {cores} cores."
         )
-    cluster = distributed.LocalCluster(
+    return distributed.LocalCluster(
         n_workers=workers,
         threads_per_worker=1,  # one job at a time per worker; torch has its own threads
         processes=True,
         dashboard_address=None,
     )
-    return distributed.Client(cluster)
 
 
 def _cpu_workers(cores: int) -> int:
@@ -259,10 +261,6 @@ def _share_of_cores(workers_per_host: dict[str, int]) -> int:
 
 
 def _cuda_count() -> int:
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is None:
-        return 0
     from ._torch import torch
 
     return torch.cuda.device_count() if torch.cuda.is_available() else 0

@@ -23,7 +23,8 @@ IMAGE_SUFFIXES = (*PNG_SUFFIXES, *TIFF_SUFFIXES, ".jpg", ".jpeg", ".bmp", ".gif"
 class BatchJob:
     """One ``stylize`` call: a content (path or array) in a style, saved as ``name``.
 
-    ``style`` is one image (path or array) or a list of ``(image, weight)``.
+    ``style`` is one image (path or array) or a list of ``(image, weight)``, and
+    ``style_limits`` its contrast limits, as ``stylize`` takes them.
     ``plane`` picks one slice of a stack file (counted over its leading dims).
     """
 
@@ -31,6 +32,7 @@ class BatchJob:
     style: object
     name: str
     plane: int | None = None
+    style_limits: object = None
 
     def read_content(self) -> np.ndarray:
         if not isinstance(self.content, (str, Path)):
@@ -63,7 +65,7 @@ def read_image(path: str | Path) -> np.ndarray:
     return image
 
 
-def jobs_from_inputs(inputs, style) -> list[BatchJob]:
+def jobs_from_inputs(inputs, style, style_limits=None) -> list[BatchJob]:
     """Jobs for files, folders (their images, sorted) and globs; a stack counts as slices."""
     paths: list[Path] = []
     for item in inputs:
@@ -80,10 +82,13 @@ def jobs_from_inputs(inputs, style) -> list[BatchJob]:
         taken.add(stem)
         count = _plane_count(path)
         if count is None:
-            jobs.append(BatchJob(path, style, stem))
+            jobs.append(BatchJob(path, style, stem, style_limits=style_limits))
         else:
             width = len(str(count - 1))
-            jobs += [BatchJob(path, style, f"{stem}_{i:0{width}d}", i) for i in range(count)]
+            jobs += [
+                BatchJob(path, style, f"{stem}_{i:0{width}d}", i, style_limits)
+                for i in range(count)
+            ]
     return jobs
 
 
@@ -99,6 +104,7 @@ def fingerprint(job: BatchJob, params_dict: dict) -> str:
         "content": _describe(job.content),
         "plane": job.plane,
         "style": _describe_style(job.style),
+        "style_limits": job.style_limits,
         "params": params_dict,
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
