@@ -10,11 +10,12 @@ def test_import_napari_nst_does_not_import_torch():
     assert out.stdout.split() == ["False", "False"]
 
 
-def test_engine_params_and_images_do_not_import_torch():
+def test_the_engine_front_does_not_import_torch():
     code = (
         "import sys; import napari_nst.engine.params, napari_nst.engine.images, "
-        "napari_nst.engine.batch, napari_nst.engine.batch_jobs, napari_nst.engine.result_files; "
-        "print('torch' in sys.modules)"
+        "napari_nst.engine.errors, napari_nst.engine.step, napari_nst.engine.run, "
+        "napari_nst.engine.guides, napari_nst.engine.stack, napari_nst.engine.batch_jobs, "
+        "napari_nst.engine.result_files; print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from napari_nst import stylize
-from napari_nst.engine.run import DivergedError, Step
+from napari_nst.engine.errors import DivergedError
+from napari_nst.engine.step import Step
 
 # chelsea × gravel at 128 px, one stage from noise, no TV: J's own parts.
 SMALL = {"size": 128, "scales": None, "tv_weight": 0.0}
@@ -88,8 +89,8 @@ def test_cuda_requested_without_cuda_is_refused(small_pair):
     ],
 )
 def test_cuda_graph_is_used_wherever_it_works(device, guided, params, expected):
+    from napari_nst.engine.loop import uses_cuda_graph
     from napari_nst.engine.params import StyleParams
-    from napari_nst.engine.run import uses_cuda_graph
 
     assert uses_cuda_graph(StyleParams(**params), device, guided) is expected
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.metadata
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from ._layers import (
     slice_dims,
 )
 from ._writer import RECORD_KEY as METADATA_KEY
+from . import __version__
 from .engine.errors import friendly_message
 from .engine.params import StyleParams
 
@@ -322,10 +324,6 @@ class ViewerRun:
         layer.refresh()
 
     def _update_metadata(self, step):
-        import torch
-
-        from . import __version__
-
         self.output.metadata[METADATA_KEY] = {
             "params": self.params.to_dict(),
             "content": self.inputs.content_name,
@@ -335,7 +333,7 @@ class ViewerRun:
             ],
             "versions": {
                 "napari-nst": __version__,
-                "torch": torch.__version__,
+                "torch": importlib.metadata.version("torch"),
                 "weights": f"{self.params.weights}@{step.weights_version}",
             },
             "device": step.device,
@@ -398,7 +396,7 @@ def start_warm_up() -> threading.Thread:
 
     def work():
         with contextlib.suppress(Exception):
-            from .engine.network import warm_up
+            from .engine.run import warm_up
 
             warm_up()
 

@@ -19,9 +19,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
+from .. import __version__
+from . import allocator
+from ._torch import torch
 from .batch_jobs import BatchJob, check_writable, fingerprint, is_done, output_paths, read_image
+from .errors import friendly_message
 from .params import StyleParams
 from .result_files import partial_files, write_image, write_json
+from .run import stylize
 
 FILE_FORMATS = ("png", "tif")
 POLL_S = 0.25  # how often a waiting batch looks at should_stop
@@ -76,7 +83,7 @@ def stylize_batch(
     _check_names(jobs)
     folder = check_writable(output_dir)
     try:
-        import distributed
+        import distributed  # an optional extra: imported only when a batch runs
     except ImportError:
         raise ValueError(MISSING_DASK) from None
 
@@ -161,12 +168,6 @@ def run_job(
     ``threads``: torch threads, or {host: workers there} to share this host's cores.
     ``own_process``: the worker was started for this batch, so glibc's settings are ours.
     """
-    from .. import __version__
-    from . import allocator
-    from ._torch import torch
-    from .errors import friendly_message
-    from .run import stylize
-
     torch.set_num_threads(threads if isinstance(threads, int) else _share_of_cores(threads))
     for partial in partial_files(output_dir, job.name):  # from a worker that died here
         partial.unlink(missing_ok=True)
@@ -205,8 +206,6 @@ def run_job(
 
 
 def _result_of(future, job: BatchJob) -> BatchResult:
-    from .errors import friendly_message
-
     try:
         out = future.result()
     except Exception as err:  # e.g. the job's worker died more often than Dask allows
@@ -238,8 +237,6 @@ def _local_cluster(distributed, workers, threads_per_worker):
 def _cpu_workers(cores: int) -> int:
     """One single-threaded worker per core (faster than fewer, wider workers: see
     docs/batch.md), as far as memory allows WORKER_MEMORY_GIB each."""
-    import psutil
-
     by_memory = int(psutil.virtual_memory().available / 2**30 // WORKER_MEMORY_GIB)
     return max(1, min(cores, by_memory))
 
@@ -261,8 +258,6 @@ def _share_of_cores(workers_per_host: dict[str, int]) -> int:
 
 
 def _cuda_count() -> int:
-    from ._torch import torch
-
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 

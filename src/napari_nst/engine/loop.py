@@ -6,16 +6,26 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from skimage.transform import resize
 
 from ._torch import torch
+from .allocator import REUSE_UP_TO_BYTES, reuse_freed_memory
+from .device import resolve_device
+from .errors import DivergedError
 from .images import match_color_histogram, match_luminance, rgb_to_yiq, yiq_to_rgb
+from .memory import check_fits, estimate_bytes, largest_stage
+from .network import cached_features
 from .objective import Objective, RangeWall, stage_targets
-from .run import DivergedError, RunInputs, Step
+from .params import StyleParams
 from .settle import SettleCheck
+from .step import Step
 from .steppers import STEPPERS, captured, on_side_stream
+from .weights import load_weights
 
 # torch.compile's mode per (device type, precision). A 512 px step on a GPU is bound
 # by Python and kernel launches (H200 profile: the GPU busy ~2.7 of ~6 ms), and
@@ -34,13 +44,58 @@ STILL_RANGE = 0.1
 GRAPH_WARMUP = 3
 
 
+@dataclass(frozen=True)
+class RunInputs:
+    """Everything a run needs, checked and converted by ``stylize`` before any work."""
+
+    content01: np.ndarray  # H×W×3 float32 in [0, 1]
+    styles: list  # [(H×W×3 float32 in [0, 1], weight)]
+    init_image: np.ndarray | None  # init="array": the start image
+    params: StyleParams
+    stage_shapes: list  # [(content H×W, [style H×W])] per stage
+    device: torch.device
+    guides: Any  # Guides or None
+    progress: Callable[[int, int], None] | None  # weights download progress
+    should_stop: Callable[[], bool]
+    previous_frame: tuple | None  # stacks: (previous content, previous result)
+    step_graph: bool  # replay each step as a CUDA graph
+
+
+def start(*, params: StyleParams, stage_shapes, guides, **checked) -> Iterator[Step]:
+    """Choose the device, refuse a run that cannot fit, and return its steps."""
+    device = resolve_device(params.device)
+    step_graph = uses_cuda_graph(params, device.type, guides is not None)
+    if params.cuda_graph and not step_graph:
+        raise ValueError(
+            "cuda_graph needs a CUDA device and no region guides (they are read afresh "
+            f"at every step); this run has device '{device}'"
+            + (" and guides." if guides is not None else ".")
+        )
+    check_fits(stage_shapes, params, device)
+    inputs = RunInputs(
+        params=params,
+        stage_shapes=stage_shapes,
+        guides=guides,
+        device=device,
+        step_graph=step_graph,
+        **checked,
+    )
+    return Run(inputs).steps()
+
+
+def uses_cuda_graph(params: StyleParams, device_type: str, guided: bool) -> bool:
+    """Whether a run replays its steps as CUDA graphs: where it works, unless turned off.
+
+    The measured gain is in docs/benchmarks.md, section 6.
+    """
+    possible = device_type == "cuda" and not guided and params.graphable
+    return possible and params.cuda_graph is not False
+
+
 class Run:
     """One run's fixed set-up; ``steps()`` is the generator behind ``stylize``."""
 
     def __init__(self, inputs: RunInputs):
-        from .network import cached_features
-        from .weights import load_weights
-
         params, device = inputs.params, inputs.device
         content01, styles, init_image = inputs.content01, inputs.styles, inputs.init_image
         previous_frame = inputs.previous_frame
@@ -107,8 +162,6 @@ class Run:
         arr = x[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy()
         if self.luminance:
             if self.chroma is None:
-                from skimage.transform import resize
-
                 iq = rgb_to_yiq(self.content_rgb)[..., 1:]
                 self.chroma = resize(iq, self.final_hw, anti_aliasing=True).astype(np.float32)
             return yiq_to_rgb(np.concatenate([arr, self.chroma], axis=-1))
@@ -229,9 +282,6 @@ class Run:
 
     def memory_kept(self):
         """On the CPU, small runs' feature maps reuse the memory the last step freed."""
-        from .allocator import REUSE_UP_TO_BYTES, reuse_freed_memory
-        from .memory import estimate_bytes, largest_stage
-
         step_bytes = estimate_bytes(largest_stage(self.stage_shapes), self.params)
         small = self.device.type == "cpu" and step_bytes <= REUSE_UP_TO_BYTES
         return reuse_freed_memory() if small else contextlib.nullcontext()

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import math
 
+import psutil
+
+from ._torch import torch
+from .lbfgs import lbfgs_history
 from .params import StyleParams, conv_shapes
 
 # Bytes kept per activation element during one step: the ReLU outputs saved for the
@@ -31,20 +35,14 @@ def estimate_bytes(hw: tuple[int, int], params: StyleParams) -> int:
         per /= 2  # only block outputs are kept; each block is recomputed
     acts = activation_elements(h, w, params.deepest_layer) * per
     image = 3 * h * w * 4
-    if params.optimizer == "lbfgs":
-        from .lbfgs import lbfgs_history
-
-        history = 2 * lbfgs_history(3 * h * w) * image
-    else:
-        history = 3 * image
+    lbfgs = params.optimizer == "lbfgs"
+    history = 2 * lbfgs_history(3 * h * w) * image if lbfgs else 3 * image
     return int(acts + history)
 
 
 def available_bytes(device) -> int | None:
     """Free memory on ``device`` (None when it cannot be told)."""
     if device.type == "cuda":
-        from ._torch import torch
-
         free, _ = torch.cuda.mem_get_info(device)
         return int(free)
     if device.type != "cpu":
@@ -56,12 +54,7 @@ def available_bytes(device) -> int | None:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except ImportError:
-        return None
+    return int(psutil.virtual_memory().available)
 
 
 def largest_stage(stage_shapes) -> tuple[int, int]:

@@ -18,8 +18,11 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
+import skimage.data
+from skimage.transform import resize
 
 from ._torch import import_torchvision, torch
+from .images import fit_size, to_rgb01
 from .params import CONV_LAYERS
 from .weights import WeightSet, load_weights, torchvision_conv_indices
 
@@ -91,15 +94,15 @@ class VGGFeatures(nn.Module):
     def _forward_checkpointed(self, x, wanted: dict) -> dict:
         # One segment per VGG block: only block outputs stay in memory, and each
         # block runs again during the backward pass.
-        from torch.utils.checkpoint import checkpoint
-
         last = max(wanted)
         ends = [i for i, layer in enumerate(self.layers) if isinstance(layer, _POOLS) and i < last]
         out, start = {}, 0
         for end in [*ends, last]:
             idx = range(start, end + 1)
             names = [wanted[i] for i in idx if i in wanted]
-            x, *caught = checkpoint(self._segment, x, idx, wanted, use_reentrant=False)
+            x, *caught = torch.utils.checkpoint.checkpoint(
+                self._segment, x, idx, wanted, use_reentrant=False
+            )
             out.update(zip(names, caught))
             start = end + 1
         return out
@@ -208,11 +211,6 @@ def mean_activations(weights: WeightSet, images: list[np.ndarray], pooling: str)
 
 def natural_images(longer_side: int = 256) -> list[np.ndarray]:
     """The natural photographs that scikit-image ships, as RGB floats in [0, 1]."""
-    import skimage.data
-    from skimage.transform import resize
-
-    from .images import fit_size, to_rgb01
-
     out = []
     for name in NATURAL_IMAGES:
         img = to_rgb01(getattr(skimage.data, name)())
@@ -247,16 +245,3 @@ def cached_features(
     if torch.device(device).type in ("cpu", "cuda"):
         net.use_channels_last()  # measured: fp32 VGG19 step at 512 px on CPU 2.85 → 2.40 s
     return net, weights
-
-
-def warm_up() -> None:
-    """Import the engine's dependencies, build the default network and run one tiny step.
-
-    Loading libtorch and torchvision, and torch's first kernels, hold Python's GIL
-    for up to ~0.3 s at a time, which would freeze a GUI mid-run; the dock widget
-    calls this from a background thread when it opens, so that Run starts at once.
-    """
-    from .run import last_step, stylize
-
-    tiny = np.full((32, 32, 3), 0.5, dtype=np.float32)
-    last_step(stylize(tiny, tiny, steps=1, size=32))

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from . import losses
 from ._torch import torch
 from .losses import gram
+from .regions import RegionStyle
 
 # The penalised range: one grey level inside [0, 1], so that a pixel held at the
 # wall still rounds to 1 or 254, not to a pinned 0 or 255.
@@ -77,7 +78,8 @@ class Objective:
     """J(x) = Σ weight·term(x), evaluated on the network's features of x."""
 
     def __init__(self, params, features, targets: StageTargets, guides=None):
-        self.params, self.features, self.targets, self.guides = params, features, targets, guides
+        self.params, self.features, self.targets = params, features, targets
+        self.regions = RegionStyle(guides) if guides is not None else None
         self.relative = params.loss_scale == "relative"
         self.layer_weights = dict(zip(params.style_layers, params.layer_weights))
         self.layers = list(
@@ -102,8 +104,8 @@ class Objective:
     def style(self, x, feats):
         if not self.targets.grams:
             return x.new_zeros(())
-        if self.guides is not None:
-            return self.guides.style_loss(
+        if self.regions is not None:
+            return self.regions.loss(
                 feats,
                 self.targets.style_grams,
                 self.layer_weights,

@@ -16,10 +16,12 @@ judge in this project's tools, so tests and benchmarks can use them without it.
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import gaussian_filter
 
 from ._torch import torch
 from .images import fit_size, to_rgb01
 from .losses import gram
+from .network import cached_features
 
 JUDGE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 GOOD = {"style_ratio": 0.5, "structure": 0.6, "stuck": 0.01}
@@ -41,8 +43,6 @@ def _resized(image8, hw) -> np.ndarray:
 
 
 def _grams(image8):
-    from .network import cached_features
-
     net, _ = cached_features("vgg19-original", "conv5_1", "max", False, "cpu")
     x = torch.from_numpy(image8.astype(np.float32) / 255).permute(2, 0, 1)[None]
     with torch.inference_mode():
@@ -57,8 +57,6 @@ def style_distance(image8, style8) -> float:
 
 
 def structure(image8, content8) -> float:
-    from scipy.ndimage import gaussian_filter
-
     luma = np.array([0.299, 0.587, 0.114], np.float32)
     a, b = image8.astype(np.float32) @ luma, content8.astype(np.float32) @ luma
     sigma = max(b.shape) / 128

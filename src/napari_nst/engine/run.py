@@ -1,72 +1,21 @@
-"""``stylize``: the optimisation loop, as an iterator of ``Step``s.
+"""``stylize``: check a run's inputs, then start the loop; an iterator of ``Step``s.
 
-The console API, the CLI and the napari widget all drive this one loop.
+The console API, the CLI, the napari widget and batch runs all drive this one
+function. It imports no torch until its checks pass (the torch line).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .images import fit_size, to_rgb01
 from .params import StyleParams
-
-
-@dataclass
-class Step:
-    """One reported point of a run."""
-
-    iteration: int  # gradient evaluations so far, over all stages
-    image: np.ndarray  # float32 H×W×3 in [0, 1], on the CPU
-    losses: dict[str, float]  # content, style, tv, total (= α·content + β·style + γ·tv)
-    elapsed: float  # seconds since the run started
-    total_steps: int = 0
-    stage: int = 0  # index into params.stage_sizes
-    params: StyleParams | None = field(default=None, repr=False)
-    device: str = "cpu"  # where the run computes
-    weights_version: str = ""  # short hash of the weights file
-    # On the run's last step, why it ended: "steps" (budget used), "settled" (the
-    # image stopped changing, steps="auto") or "stopped" (should_stop). Else "".
-    stop_reason: str = ""
-
-
-def last_step(steps: Iterator[Step]) -> Step | None:
-    """Run ``steps`` to the end and return the final Step (None if there was none)."""
-    from collections import deque
-
-    tail = deque(steps, maxlen=1)
-    return tail[0] if tail else None
-
-
-class DivergedError(RuntimeError):
-    """The loss became NaN or infinite; ``last_step`` holds the last finite result."""
-
-    def __init__(self, message: str, last_step: Step | None):
-        super().__init__(message)
-        self.last_step = last_step
-
+from .step import Step, last_step
 
 StyleInput = Any  # an array, or a sequence of (array, weight)
-
-
-@dataclass(frozen=True)
-class RunInputs:
-    """Everything a run needs, checked and converted by ``stylize`` before any work."""
-
-    content01: np.ndarray  # H×W×3 float32 in [0, 1]
-    styles: list  # [(H×W×3 float32 in [0, 1], weight)]
-    init_image: np.ndarray | None  # init="array": the start image
-    params: StyleParams
-    stage_shapes: list  # [(content H×W, [style H×W])] per stage
-    device: Any  # torch.device
-    guides: Any  # Guides or None
-    progress: Callable[[int, int], None] | None  # weights download progress
-    should_stop: Callable[[], bool]
-    previous_frame: tuple | None  # stacks: (previous content, previous result)
-    step_graph: bool  # replay each step as a CUDA graph
 
 
 def stylize(
@@ -126,45 +75,19 @@ def stylize(
             to_rgb01(prev_result, (0.0, 1.0), name="previous result"),
         )
 
-    from .device import resolve_device  # the first torch import of a run
-    from .memory import check_fits
+    from . import loop  # the one import across the torch line: torch loads here
 
-    device = resolve_device(params.device)
-    step_graph = uses_cuda_graph(params, device.type, guides is not None)
-    if params.cuda_graph and not step_graph:
-        raise ValueError(
-            "cuda_graph needs a CUDA device and no region guides (they are read afresh "
-            f"at every step); this run has device '{device}'"
-            + (" and guides." if guides is not None else ".")
-        )
-    check_fits(stage_shapes, params, device)
-    from .loop import Run
-
-    return Run(
-        RunInputs(
-            content01=content01,
-            styles=styles,
-            init_image=init_image,
-            params=params,
-            stage_shapes=stage_shapes,
-            device=device,
-            guides=guides,
-            progress=download_progress,
-            should_stop=should_stop or (lambda: False),
-            previous_frame=previous_frame,
-            step_graph=step_graph,
-        )
-    ).steps()
-
-
-def uses_cuda_graph(params: StyleParams, device_type: str, guided: bool) -> bool:
-    """Whether a run replays its steps as CUDA graphs: where it works, unless turned off.
-
-    Measured on an H200, 500 steps at 512 px: 4.18 s eager against 1.60 s replayed
-    (fp32/TF32), with the same J to the last digit.
-    """
-    possible = device_type == "cuda" and not guided and params.graphable
-    return possible and params.cuda_graph is not False
+    return loop.start(
+        content01=content01,
+        styles=styles,
+        init_image=init_image,
+        params=params,
+        stage_shapes=stage_shapes,
+        guides=guides,
+        progress=download_progress,
+        should_stop=should_stop or (lambda: False),
+        previous_frame=previous_frame,
+    )
 
 
 def _style_list(style, limits) -> list[tuple[np.ndarray, float]]:
@@ -215,3 +138,14 @@ def _stage_shapes(content_hw, styles, params: StyleParams):
             style_hws.append(shw)
         shapes.append((hw, style_hws))
     return shapes
+
+
+def warm_up() -> None:
+    """Import the engine's dependencies, build the default network and run one tiny step.
+
+    Loading libtorch and torchvision, and torch's first kernels, hold Python's GIL
+    for up to ~0.3 s at a time, which would freeze a GUI mid-run; the dock widget
+    calls this from a background thread when it opens, so that Run starts at once.
+    """
+    tiny = np.full((32, 32, 3), 0.5, dtype=np.float32)
+    last_step(stylize(tiny, tiny, steps=1, size=32))

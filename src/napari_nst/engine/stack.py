@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
+from skimage.registration import optical_flow_ilk
+from skimage.transform import resize, warp
 
 from .images import to_rgb01
 from .params import StyleParams
@@ -94,9 +96,6 @@ def follow_flow(prev_frame, frame, prev_result, content_limits=None):
     Returns the previous raw frame warped onto ``frame`` (same shape and dtype)
     and the previous result warped likewise (at its own size).
     """
-    from skimage.registration import optical_flow_ilk
-    from skimage.transform import resize
-
     hw = prev_result.shape[:2]
 
     def grey(raw):
@@ -126,8 +125,6 @@ def follow_flow(prev_frame, frame, prev_result, content_limits=None):
 
 def _warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """Sample ``image`` at (row + flow[0], col + flow[1]), bilinear, edges repeated."""
-    from skimage.transform import warp
-
     h, w = image.shape[:2]
     rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     coords = np.stack([rows + flow[0], cols + flow[1]])

@@ -11,13 +11,18 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import pickle
 import re
+import urllib.error
+import urllib.request
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from ._torch import torch
+from .errors import WeightsUnavailableError
 from .params import CONV_LAYERS, VGG19_BLOCKS
 
 ORIGINAL = "vgg19-original"
@@ -38,10 +43,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total or 0)
-
-
-class WeightsUnavailableError(RuntimeError):
-    """A weights source cannot be used; the message says what to do instead."""
 
 
 @dataclass(frozen=True)
@@ -183,9 +184,6 @@ def _load_imagenet(progress: ProgressCallback | None) -> WeightSet:
 
 def download(url: str, dest: Path, progress: ProgressCallback | None = None) -> None:
     """Download ``url`` to ``dest`` atomically, reporting (done, total) bytes."""
-    import urllib.error
-    import urllib.request
-
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(dest.name + ".partial")
     try:
@@ -253,8 +251,6 @@ def torchvision_conv_indices() -> list[int]:
 
 def _safe_load(path: Path) -> dict:
     """torch.load that refuses code and turns every failure into a clear sentence."""
-    import pickle
-    import zipfile
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

@@ -1,0 +1,59 @@
+"""The style term of a guided run: each region's masked Gram matrices against its style's."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._torch import torch
+from .guides import Guides
+from .losses import gram
+
+nn = torch.nn.functional
+
+
+class RegionStyle:
+    """A ``Guides``'s regions as masks at each layer's size, rebuilt when the labels change."""
+
+    def __init__(self, guides: Guides):
+        self.guides = guides
+        self._key, self._masks = None, None
+
+    def masks(self, hw, feature_sizes: dict, device):
+        """{layer: [(style index, weight, mask at that layer's resolution)]}."""
+        labels = self.guides.read()
+        key = (tuple(hw), labels.shape, labels.tobytes())
+        if self._key != key:
+            self._key, self._masks = key, self._build(labels, hw, feature_sizes, device)
+        return self._masks
+
+    def _build(self, labels, hw, feature_sizes, device):
+        lab = torch.from_numpy(labels.astype(np.int64))[None, None].float()
+        lab = nn.interpolate(lab, size=tuple(hw), mode="nearest")[0, 0].long()
+        regions = []
+        for label in torch.unique(lab).tolist():
+            index = self.guides.style_of(label)
+            if index is not None:
+                regions.append((index, float(self.guides.weights.get(label, 1.0)), lab == label))
+        out = {}
+        for layer, size in feature_sizes.items():
+            out[layer] = [
+                # Area averaging = how much of each feature position lies in the region.
+                (i, w, _area(m, size).to(device))
+                for i, w, m in regions
+            ]
+        return out
+
+    def loss(self, feats, style_grams, layer_weights, hw, layer_loss):
+        """Σ over layers and regions; ``layer_loss(layer, G, A)`` is one layer's error."""
+        sizes = {name: tuple(feats[name].shape[-2:]) for name in layer_weights}
+        masks = self.masks(hw, sizes, next(iter(feats.values())).device)
+        total = 0.0
+        for layer, w in layer_weights.items():
+            for index, region_weight, mask in masks[layer]:
+                g = gram(feats[layer], mask)
+                total = total + region_weight * w * layer_loss(layer, g, style_grams[index][layer])
+        return total
+
+
+def _area(mask, size):
+    return nn.interpolate(mask[None, None].float(), size=size, mode="area")[0, 0]
