@@ -48,16 +48,17 @@ def viewer_seconds(nice: int) -> float:
     import skimage.data
     from qtpy.QtWidgets import QApplication
 
-    from napari_nst import _viewer_run
+    from napari_nst._output_layer import METADATA_KEY
+    from napari_nst._qt import viewer_run
 
     if nice:
-        work = _viewer_run.ViewerRun._work
+        work = viewer_run.ViewerRun._work
 
         def lowered(self):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
             yield from work(self)
 
-        _viewer_run.ViewerRun._work = lowered
+        viewer_run.ViewerRun._work = lowered
     viewer = napari.Viewer()
     viewer.add_image(skimage.data.chelsea(), name="chelsea")
     viewer.add_image(skimage.data.immunohistochemistry(), name="ihc")
@@ -70,7 +71,7 @@ def viewer_seconds(nice: int) -> float:
     while run.running:
         app.processEvents()
         time.sleep(0.005)
-    seconds = run.output.metadata[_viewer_run.METADATA_KEY]["elapsed"]
+    seconds = run.output.metadata[METADATA_KEY]["elapsed"]
     viewer.close()
     return seconds
 

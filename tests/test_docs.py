@@ -23,10 +23,10 @@ def test_python_examples_run(code, make_napari_viewer, qtbot):
         viewer.open_sample("napari-nst", "astronaut_hubble")
         namespace["viewer"] = viewer
     exec(compile(code, "<docs>", "exec"), namespace)
-    worker = namespace.get("worker")
-    if worker is not None:
-        qtbot.waitUntil(lambda: not worker.nst_run.running, timeout=300_000)
-        assert worker.nst_run.output is not None and worker.nst_run.error is None
+    run = namespace.get("run")
+    if run is not None and hasattr(run, "running"):
+        qtbot.waitUntil(lambda: not run.running, timeout=300_000)
+        assert run.output is not None and run.error is None
 
 
 # README links and images are absolute (PyPI and the napari hub do not resolve relative

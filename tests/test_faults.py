@@ -8,7 +8,8 @@ import numpy as np
 import psutil
 import pytest
 
-from napari_nst._viewer_run import METADATA_KEY
+from napari_nst._output_layer import METADATA_KEY
+from napari_nst._qt.viewer_run import RunState
 
 
 @pytest.fixture
@@ -104,11 +105,11 @@ def test_divergence_in_the_viewer_is_reported(qtbot, setup, nan_from_the_fifth_t
     import napari_nst
 
     viewer, _ = setup
-    worker = napari_nst.stylize_in_viewer(
+    run = napari_nst.stylize_in_viewer(
         viewer, "photo", "texture", size=32, steps=30, optimizer="adam", tv_weight=1.0
     )
-    run = worker.nst_run
     qtbot.waitUntil(lambda: not run.running, timeout=60_000)
+    assert run.state is RunState.FAILED
     assert run.error and "diverged" in run.error
     assert np.isfinite(run.output.data).all()
 
@@ -117,8 +118,7 @@ def test_a_loss_not_finite_from_the_start_is_reported(qtbot, setup):
     import napari_nst
 
     viewer, _ = setup
-    worker = napari_nst.stylize_in_viewer(viewer, "photo", "texture", size=32, beta=1e40)
-    run = worker.nst_run
+    run = napari_nst.stylize_in_viewer(viewer, "photo", "texture", size=32, beta=1e40)
     qtbot.waitUntil(lambda: not run.running, timeout=60_000)
     assert run.error and "from the start" in run.error
     assert run.output is None and [layer.name for layer in viewer.layers] == ["photo", "texture"]
@@ -226,6 +226,7 @@ def test_twenty_runs_back_to_back(qtbot, setup):
 def test_a_weights_download_shows_napari_progress(qtbot, setup, monkeypatch):
     import napari.utils
 
+    from napari_nst._qt import download_bar
     from napari_nst.engine import stack
 
     _, widget = setup
@@ -244,7 +245,7 @@ def test_a_weights_download_shows_napari_progress(qtbot, setup, monkeypatch):
             made.append(self)
 
     monkeypatch.setattr(stack, "stylize", downloading)
-    monkeypatch.setattr(napari.utils, "progress", Recorded)
+    monkeypatch.setattr(download_bar, "progress", Recorded)
     widget.steps.value = 2
     run = widget.start()
     qtbot.waitUntil(lambda: not run.running, timeout=60_000)

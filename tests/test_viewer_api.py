@@ -4,17 +4,20 @@ import numpy as np
 import pytest
 
 import napari_nst
+from napari_nst._qt.viewer_run import RunState
 
 
 def test_stylize_in_viewer_by_layer_names(qtbot, make_napari_viewer):
     viewer = make_napari_viewer()
     viewer.add_image(np.random.default_rng(0).random((32, 32)), name="c")
     viewer.add_image(np.random.default_rng(1).random((32, 32)), name="s")
-    worker = napari_nst.stylize_in_viewer(viewer, "c", "s", size=32, steps=3)
-    qtbot.waitUntil(lambda: not worker.nst_run.running, timeout=60_000)
-    out = worker.nst_run.output
+    run = napari_nst.stylize_in_viewer(viewer, "c", "s", size=32, steps=3)
+    assert run.state is RunState.RUNNING and run.worker is not None
+    qtbot.waitUntil(lambda: not run.running, timeout=60_000)
+    assert run.state is RunState.DONE and run.stop_reason == "steps"
+    out = run.output
     assert out.name == "c × s" and out.data.shape == (32, 32, 3)
-    assert len(worker.nst_run.history) == 3
+    assert len(run.history) == 3
 
 
 def test_stylize_in_viewer_refuses_mistakes(make_napari_viewer):

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from napari_nst._output_layer import METADATA_KEY
+from napari_nst._qt.viewer_run import RunState
 from napari_nst._qt.widget import StyleTransferWidget
-from napari_nst._viewer_run import METADATA_KEY
 
 
 @pytest.fixture
@@ -115,13 +116,16 @@ def test_pause_and_resume(qtbot, viewer_and_widget):
     qtbot.waitUntil(lambda: len(run.history) >= 1, timeout=30_000)
     with qtbot.waitSignal(run.worker.paused, timeout=30_000):
         widget._on_pause_clicked()
-    assert widget.pause_button.text == "Resume"
+    assert widget.pause_button.text == "Resume" and run.state is RunState.PAUSED
     paused_at = len(run.history)
     with qtbot.waitSignal(run.worker.resumed, timeout=30_000):
         widget._on_pause_clicked()
+    assert run.state is RunState.RUNNING
     qtbot.waitUntil(lambda: len(run.history) > paused_at + 1, timeout=30_000)
     widget._on_run_clicked()
+    assert run.state is RunState.STOPPING and run.running
     _wait_done(qtbot, widget)
+    assert run.state is RunState.DONE and run.stop_reason == "stopped"
 
 
 def test_layer_choices_follow_add_remove_and_rename(viewer_and_widget):
@@ -340,12 +344,12 @@ def test_a_run_leaves_the_process_as_it_found_it(qtbot, viewer_and_widget, monke
     import os
     import threading
 
-    from napari_nst import _viewer_run
+    from napari_nst._qt import viewer_run
     from napari_nst.engine import allocator
 
     _, widget = viewer_and_widget
     seen, held = [], []
-    work = _viewer_run.ViewerRun._work
+    work = viewer_run.ViewerRun._work
 
     def watched(self):
         tid = threading.get_native_id()
@@ -355,7 +359,7 @@ def test_a_run_leaves_the_process_as_it_found_it(qtbot, viewer_and_widget, monke
             yield event
         seen.append(os.getpriority(os.PRIO_PROCESS, tid))
 
-    monkeypatch.setattr(_viewer_run.ViewerRun, "_work", watched)
+    monkeypatch.setattr(viewer_run.ViewerRun, "_work", watched)
     widget.steps.value = 2
     widget.start()
     _wait_done(qtbot, widget)
@@ -398,12 +402,12 @@ def test_output_layer_leaves_the_selection_alone_and_the_worker_waits_for_the_ui
 
 
 def test_redraw_notifier_waits_for_a_repaint_or_gives_up(qtbot, make_napari_viewer):
-    from napari_nst._viewer_run import _RedrawNotifier
+    from napari_nst._qt.redraw import RedrawNotifier
 
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((8, 8), dtype=np.float32))
     calls = []
-    notifier = _RedrawNotifier(lambda: calls.append("shown"))
+    notifier = RedrawNotifier(lambda: calls.append("shown"))
     notifier.notify_after_next_redraw()
     viewer.layers[0].data = np.ones((8, 8), dtype=np.float32)  # asks for a repaint
     qtbot.waitUntil(lambda: calls == ["shown"], timeout=5_000)

@@ -55,3 +55,8 @@ def image_layers(viewer) -> list:
     from napari.layers import Image
 
     return [layer for layer in viewer.layers if isinstance(layer, Image)]
+
+
+def unwrapped(obj):
+    """The object behind napari's PublicOnlyProxy (plugins get proxies of the viewer)."""
+    return getattr(obj, "__wrapped__", obj)

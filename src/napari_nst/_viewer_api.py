@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from ._viewer_run import ViewerRun, gather_inputs
+from napari.layers import Image
+
+from ._inputs import gather_inputs
+from ._qt.viewer_run import ViewerRun
 from .engine.params import StyleParams
 
 
 def stylize_in_viewer(viewer, content, style, *, all_slices: bool = False, **params):
-    """Start a style transfer between two layers of ``viewer``; return its worker.
+    """Start a style transfer between two layers of ``viewer``; return the run.
 
     ``content`` and ``style`` are layers or layer names; ``style`` may also be a
     list of ``(layer or name, weight)``. Parameters are ``StyleParams``'s. The
-    result streams into a new output layer. ``worker.nst_run.stop()`` stops it.
+    result streams into a new output layer (``run.output``); ``run.state`` says
+    where the run is, ``run.stop()`` stops it and ``run.worker`` is napari's worker.
     """
     content_layer = _layer(viewer, content)
     pairs = style if isinstance(style, list) else [(style, 1.0)]
@@ -24,8 +28,6 @@ def stylize_in_viewer(viewer, content, style, *, all_slices: bool = False, **par
 
 
 def _layer(viewer, ref):
-    from napari.layers import Image
-
     if isinstance(ref, str):
         if ref not in viewer.layers:
             raise ValueError(f"No layer named '{ref}' in the viewer.")

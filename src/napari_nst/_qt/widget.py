@@ -20,11 +20,14 @@ from magicgui.widgets import (
 )
 
 from .._batch_run import FolderRun, styles_from_layers
+from .._inputs import gather_inputs
 from .._layers import image_layers
-from .._viewer_run import METADATA_KEY, ViewerRun, gather_inputs, start_warm_up
+from .._output_layer import METADATA_KEY
 from ..engine.params import AUTO_STEPS_CAP, STOP_REASONS, StyleParams
 from .fold import Fold
 from .loss_plot import LossPlot
+from .viewer_run import RunState, ViewerRun
+from .warm_up import start_warm_up
 
 DEFAULTS = StyleParams()
 # Quality → settle_levels (grey levels of change over 10 steps below which a stage ends).
@@ -559,7 +562,6 @@ class StyleTransferWidget(Container):
 
     def start(self, init=None) -> ViewerRun | None:
         """Validate everything, then start a run; returns None after telling the user why not."""
-        self.last_stop = ("steps", 0)
         if self.run is not None and self.run.running:
             self._say("A run is already going: stop it first.")
             return None
@@ -667,7 +669,7 @@ class StyleTransferWidget(Container):
     def _on_pause_clicked(self):
         if self.run is None or not self.run.running:
             return
-        if self.pause_button.text == "Pause":
+        if self.run.state is RunState.RUNNING:
             self.run.pause()
             self.pause_button.text = "Resume"
             self._say("Paused.", error=False)
@@ -733,16 +735,14 @@ class StyleTransferWidget(Container):
             f"Step {step.iteration}/{step.total_steps} · J = {step.losses['total']:.4g} · "
             f"{step.elapsed:.1f} s"
         )
-        if step.stop_reason:
-            self.last_stop = (step.stop_reason, step.iteration)
 
     def _on_finish(self, run):
         self._set_running(False)
         if run.error:
             self._say(run.error, error=False)  # the run has notified the user already
         elif run.output is not None:
-            reason, step = getattr(self, "last_stop", ("steps", 0))
-            why = STOP_REASONS.get(reason, "").format(step=step)
+            reason = run.stop_reason
+            why = STOP_REASONS.get(reason, "").format(step=run.last_iteration)
             if reason == "stopped":
                 self._say(f"{why} '{run.output.name}' keeps the last image.", error=False)
             else:
