@@ -202,7 +202,8 @@ class StyleTransferWidget(Container):
         self.fast = CheckBox(
             text="Fast mode (bf16)",
             value=False,
-            tooltip="bfloat16 autocast; Gram matrices and losses stay fp32.",
+            tooltip="The network in bfloat16 after its first convolution; Gram matrices "
+            "and losses stay fp32.",
         )
         self.seed = SpinBox(
             label="Seed",

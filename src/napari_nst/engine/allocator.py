@@ -3,9 +3,7 @@
 Every step allocates and frees the same feature maps, tens of MiB each. glibc's
 malloc serves blocks that large with fresh ``mmap`` calls and returns them to the
 system when freed, so every step faults all of that memory in again, page by page,
-and the kernel zeroes each page. Measured at 512 px on this project's 2-core CPU:
-45 000 page faults a step in fast mode and 120 000 in fp32, and with them kept in
-the heap instead, 0.88 → 0.79 s a step (bf16) and 1.60 → 1.47 s (fp32).
+and the kernel zeroes each page (measured: docs/benchmarks.md, section 7).
 
 So while at least one run is active, big blocks come from the heap and freed ones
 stay there for the next step; when the last run ends, glibc's settings are put
@@ -18,8 +16,7 @@ this is opt-in: only a process of our own (the CLI, a batch worker) turns it on,
 with ``used_in_this_process()``; inside napari, which other plugins share, it is off.
 
 Only for runs whose step needs at most ``REUSE_UP_TO_BYTES`` (the memory estimate):
-in one heap, blocks of many sizes fragment it, and at 1024 px peak RSS rose 3703 →
-4493 MiB (2048 px: 11167 → 15909), while at 512 px it fell, 2221 → 1826 MiB.
+in one heap, blocks of many sizes fragment it, and larger runs' peak memory rose.
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ M_MMAP_MAX = -4
 DEFAULT_TRIM_THRESHOLD = 128 * 1024
 DEFAULT_MMAP_MAX = 65536
 KEEP_ALL = 2**31 - 1  # the largest trim threshold mallopt takes (an int)
-# The estimate at 512 px is 634 MiB in fp32, at 1024 × 768 px 2427 MiB.
+# Up to about 1024 × 768 px in fp32 (docs/benchmarks.md, section 7).
 REUSE_UP_TO_BYTES = 1 << 30
 
 _lock = threading.Lock()

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 from ._torch import torch
 
-# L-BFGS pairs kept (torch's default is 100). Measured on astronaut × Hubble at 192 px,
-# 200 steps: J with 10 pairs ended 0.3% above 20, with 5 pairs 2.3% above. Each pair
-# holds two images, so large images keep fewer pairs: at most 256 MiB of history
-# (20 pairs up to about 750 × 750 px, 10 at 1024 × 1024, never fewer than 5).
+# L-BFGS pairs kept (torch's default is 100; fewer ended higher: docs/benchmarks.md,
+# section 7). Each pair holds two images, so large images keep fewer, within the bytes.
 LBFGS_HISTORY = 20
 LBFGS_HISTORY_BYTES = 256 * 2**20
 # Armijo's constant: a trial must lower J by this fraction of the linear prediction.

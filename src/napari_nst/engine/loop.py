@@ -27,18 +27,12 @@ from .step import Step
 from .steppers import STEPPERS, captured, on_side_stream
 from .weights import load_weights
 
-# torch.compile's mode per (device type, precision). A 512 px step on a GPU is bound
-# by Python and kernel launches (H200 profile: the GPU busy ~2.7 of ~6 ms), and
-# "reduce-overhead" replays the network's forward and backward as CUDA graphs:
-# 500 bf16 steps 3.2-4.2 → 2.6-3.3 s over four H200 leases. In fp32 it failed with
-# "accessing tensor output of CUDAGraphs that has been overwritten" (torch 2.11), so
-# fp32 keeps the default mode.
+# torch.compile's mode per (device type, precision): "reduce-overhead" replays the
+# network as CUDA graphs, faster in bf16 and failing in fp32 (docs/benchmarks.md, 7).
 COMPILE_MODES = {("cuda", "bf16"): "reduce-overhead"}
 # Stacks: how still a pixel is falls linearly from 1 (content unchanged) to 0 (content
-# changed by this fraction of its range or more). A soft mask also holds slowly
-# varying parts of panning content, which a hard 2% threshold left free: on the
-# panning photo of benchmarks/temporal.py the hard threshold reached −27% flicker at
-# best, this mask −35% at weight 1.5e4 (docs/benchmarks.md).
+# changed by this fraction of its range or more); softer than a threshold, it also
+# holds slowly varying parts of panning content (docs/benchmarks.md, section 7).
 STILL_RANGE = 0.1
 # Eager steps before a step is captured as a CUDA graph (cuBLAS/cuDNN set-up).
 GRAPH_WARMUP = 3
@@ -320,8 +314,8 @@ def _initial_image(params, content, init_image, to_tensor, hw):
 def _reproducible_cudnn(device, seeded: bool):
     """With a seed on CUDA, pick deterministic cuDNN kernels for the run's duration.
 
-    Measured on an H200: without this, two runs with the same seed differed in
-    the 7th digit (cuDNN's backward kernels accumulate in varying order).
+    cuDNN's backward kernels otherwise accumulate in varying order, and two runs
+    with one seed differ (docs/benchmarks.md, section 7).
     """
     if device.type != "cuda" or not seeded:
         yield

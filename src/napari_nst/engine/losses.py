@@ -23,9 +23,7 @@ def gram(features, mask=None):
     """
     n = features.shape[1]
     if features.dim() == 4 and features.is_contiguous(memory_format=torch.channels_last):
-        # NHWC maps as (positions × channels) are a view: no copy of the map is made
-        # and kept for the backward pass (measured: peak RSS at 1024 px on the CPU
-        # 4520 → 4249 MiB).
+        # NHWC maps as (positions × channels) are a view: no copy is kept for backward.
         f = features.permute(0, 2, 3, 1).reshape(-1, n)
     else:
         f = features.reshape(n, -1).t()
@@ -36,7 +34,7 @@ def gram(features, mask=None):
     return ((f * w).t() @ f) / w.sum().clamp_min(1e-8)
 
 
-# Rows of a bf16 map widened to fp32 at once in the Gram backward (16 MiB at 64 channels).
+# Rows of a bf16 map widened to fp32 at once in the Gram backward (bounds its memory).
 WIDEN_ROWS = 1 << 16
 
 

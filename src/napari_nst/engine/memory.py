@@ -15,10 +15,7 @@ from .lbfgs import lbfgs_history
 from .params import StyleParams, conv_shapes
 
 # Bytes kept per activation element during one step: the ReLU outputs saved for the
-# backward pass and the gradients in flight. Calibrated on this project's CPU runs
-# while max pooling still kept int64 indices and the Gram backward two products
-# (docs/benchmarks.md); both have since lowered the measured peaks at 1024 and
-# 2048 px, so the estimate lies further above them there (and still above at 512).
+# backward pass and the gradients in flight (calibrated: docs/benchmarks.md, section 7).
 _BYTES_PER_ELEMENT = {"fp32": 10.0, "bf16": 6.0}
 
 

@@ -234,8 +234,8 @@ def cached_features(
 ):
     """The network for one configuration, built once per process, device and precision.
 
-    Fast mode keeps the weights in bfloat16 (rather than autocasting fp32 weights
-    at every step): measured 1.41 → 1.34 s per 512 px step on this project's CPU.
+    Fast mode keeps the weights in bfloat16 rather than autocasting fp32 weights at
+    every step, and both run channels last (faster: docs/benchmarks.md, section 7).
     """
     weights = load_weights(source)
     factors = norm_factors(source, pooling) if normalized else None
@@ -243,5 +243,5 @@ def cached_features(
     if bf16:
         net.narrow_after_first_conv(torch.bfloat16)
     if torch.device(device).type in ("cpu", "cuda"):
-        net.use_channels_last()  # measured: fp32 VGG19 step at 512 px on CPU 2.85 → 2.40 s
+        net.use_channels_last()
     return net, weights
