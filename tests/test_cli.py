@@ -111,3 +111,35 @@ def test_batch_ctrl_c_keeps_complete_outputs_and_resumes(tmp_path):
     assert 1 <= len(done) < 6
     again = _cli(*args)
     assert f"{6 - len(done)} written, {len(done)} already there, 0 failed" in again.stderr
+
+
+def test_every_parameter_has_its_option_with_the_declared_default_and_help():
+    """The CLI's options come from StyleParams's fields: none missing, none drifting."""
+    import dataclasses
+
+    from napari_nst.cli import _params, _parser
+    from napari_nst.engine.params import StyleParams
+
+    parser = _parser()
+    options = {a.dest: a for a in parser._actions}
+    for field in dataclasses.fields(StyleParams):
+        if field.name == "precision":  # set by --fast
+            assert "fast" in options
+            continue
+        assert field.name in options, field.name
+        assert options[field.name].help.startswith(field.metadata["help"][:40])
+    args = parser.parse_args(["c.png", "s.png", "-o", "o.png"])
+    defaults = StyleParams()
+    assert _params(args, "noise").replace(every=1) == defaults
+    args = parser.parse_args(
+        ["c.png", "s.png", "-o", "o.png", "--pooling", "avg", "--style-layers", "conv1_1",
+         "conv3_1", "--style-layer-weights", "2", "1", "--no-normalized", "--compile",
+         "--temporal-weight", "3", "--fast", "--every", "7"]
+    )  # fmt: skip
+    p = _params(args, "noise")
+    assert (p.pooling, p.style_layers, p.style_layer_weights) == (
+        "avg",
+        ("conv1_1", "conv3_1"),
+        (2.0, 1.0),
+    )
+    assert (p.compile, p.temporal_weight, p.precision, p.every) == (True, 3.0, "bf16", 7)

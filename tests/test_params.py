@@ -60,3 +60,15 @@ def test_ratio_and_derived_values():
     assert p.ratio == pytest.approx(1e-3)
     assert p.step_budget == 10 and p.stage_steps(2) == (7, 3)
     assert p.layer_weights == (0.2,) * 5
+
+
+def test_every_field_declares_what_users_see():
+    import dataclasses
+
+    from napari_nst.engine.params import knob_of
+
+    for field in dataclasses.fields(StyleParams):
+        knob = knob_of(field.name)
+        assert knob["help"].endswith(".") and len(knob["help"]) > 20, field.name
+        if knob["choices"]:
+            assert field.default in knob["choices"] or field.default is None, field.name

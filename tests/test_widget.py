@@ -539,3 +539,16 @@ def test_the_plugins_menu_finds_the_widget_the_launcher_docked(qtbot, make_napar
     assert [name for name in viewer.window.dock_widgets if "Style" in name] == [
         "Style Transfer (napari-nst)"
     ]
+
+
+def test_controls_show_the_labels_and_help_that_style_params_declares(viewer_and_widget):
+    from napari_nst.engine.params import knob_of
+
+    _, widget = viewer_and_widget
+    for name in ("alpha", "beta", "tv_weight", "size", "scales", "init", "seed", "every"):
+        control, knob = getattr(widget, name), knob_of(name)
+        assert control.label == knob["label"] and control.tooltip.startswith(knob["help"])
+    assert widget.optimizer.choices == ("lbfgs", "adam")
+    widget.alpha.value = "x"
+    with pytest.raises(ValueError, match=r"α \(content\) must be a number"):
+        widget.params()

@@ -7,12 +7,13 @@ napari-nst-cli batch photos/ --style style.png -o painted/
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
 from pathlib import Path
 
-from .engine.params import CONV_LAYERS, STOP_REASONS, StyleParams
+from .engine.params import AUTO_STEPS_CAP, CONV_LAYERS, STOP_REASONS, StyleParams, knob_of
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,74 +69,59 @@ def _batch_parser() -> argparse.ArgumentParser:
     return p
 
 
+# How the CLI reads each kind of StyleParams field (params.knob's ``kind``, or the
+# default's type). Fields set by other options are left out: precision (--fast).
+_SET_ELSEWHERE = ("precision",)
+_KINDS = {
+    "float": {"type": float},
+    "int": {"type": int},
+    "str": {"type": str},
+    "bool": {"action": argparse.BooleanOptionalAction},
+    "tristate": {"action": argparse.BooleanOptionalAction},
+    "layers": {"choices": CONV_LAYERS, "nargs": "+"},
+    "floats": {"type": float, "nargs": "+"},
+    "steps": {"type": lambda text: text if text == "auto" else int(text)},
+    "scales": {"nargs": "+"},
+    "init": {"type": str},
+}
+
+
+def _kind(field: dataclasses.Field) -> str:
+    kind = field.metadata.get("kind")
+    if kind:
+        return kind
+    return {bool: "bool", int: "int", float: "float"}.get(type(field.default), "str")
+
+
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
-    """The run's parameters, the same for one image and for a batch."""
-    d = StyleParams()
+    """The run's parameters, the same for one image and for a batch: one option per
+    StyleParams field, with its declared help and choices."""
     p.add_argument("--style-weights", type=float, nargs="+", help="blend weight per style")
     p.add_argument(
         "--style-strength",
         type=float,
         help="β/α: more style above the default, more content below (sets β)",
     )
-    p.add_argument("--alpha", type=float, default=d.alpha, help="content weight α")
-    p.add_argument("--beta", type=float, default=d.beta, help="style weight β")
-    p.add_argument("--tv-weight", type=float, default=d.tv_weight, help="total-variation γ")
-    p.add_argument(
-        "--loss-scale",
-        choices=["relative", "paper"],
-        default=d.loss_scale,
-        help="relative: one look at every size; paper: Gatys et al.'s sums",
-    )
-    p.add_argument(
-        "--steps",
-        type=_steps,
-        default=d.steps,
-        help="gradient evaluations over the whole run, or 'auto' (stop when settled)",
-    )
-    p.add_argument(
-        "--settle-levels",
-        type=float,
-        default=d.settle_levels,
-        help="--steps auto: a stage ends when the image changes by less than this many grey "
-        "levels (mean, over 10 steps); higher stops sooner",
-    )
-    p.add_argument("--size", type=int, default=d.size, help="longer side of the output, px")
-    p.add_argument(
-        "--scales",
-        nargs="+",
-        default=[d.scales],
-        help="coarse-to-fine sizes (e.g. 256 512), 'auto' (from 128 px up), or 'none'",
-    )
-    p.add_argument("--style-scale", type=float, default=d.style_scale)
-    p.add_argument("--init", default=d.init, help="noise, content, or an image file")
-    p.add_argument("--optimizer", choices=["lbfgs", "adam"], default=d.optimizer)
-    p.add_argument("--learning-rate", type=float)
-    p.add_argument("--preserve-color", choices=["luminance", "histogram"])
-    p.add_argument("--pooling", choices=["max", "avg"], default=d.pooling)
-    p.add_argument(
-        "--normalized", action="store_true", help="the paper's normalised VGG19 (not raw)"
-    )
-    p.add_argument(
-        "--weights",
-        default=d.weights,
-        help="vgg19-original (bundled), vgg19-imagenet, or a state-dict path",
-    )
-    p.add_argument("--content-layer", choices=CONV_LAYERS, default=d.content_layer)
-    p.add_argument("--style-layers", choices=CONV_LAYERS, nargs="+", default=d.style_layers)
-    p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--fast", action="store_true", help="bf16 network after conv1_1 (fast mode)")
-    p.add_argument("--checkpoint", action="store_true", help="gradient checkpointing (memory)")
-    p.add_argument(
-        "--cuda-graph",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="replay each step as one CUDA graph (default: on CUDA with L-BFGS)",
-    )
-    p.add_argument("--seed", type=int, default=d.seed)
-
-
-def _steps(text: str):
-    return text if text == "auto" else int(text)
+    p.add_argument("--fast", action="store_true", help=knob_of("precision")["help"])
+    for field in dataclasses.fields(StyleParams):
+        if field.name in _SET_ELSEWHERE:
+            continue
+        kind, meta = _kind(field), field.metadata
+        options = dict(_KINDS[kind])
+        if meta.get("choices") and kind == "str":
+            options["choices"] = meta["choices"]
+        default = field.default
+        if kind == "scales":
+            default = [default]
+        elif kind == "init":
+            options["help"] = meta["help"].replace("an image.", "an image file.")
+        elif field.name == "every":  # the CLI's bar needs no image at every step
+            default, options["help"] = None, meta["help"] + " Default: a 50th of the steps."
+        p.add_argument(
+            "--" + field.name.replace("_", "-"),
+            default=default,
+            **{"help": meta["help"], **options},
+        )
 
 
 def _scales(values: list[str]):
@@ -173,31 +159,20 @@ def main(argv=None) -> int:
 
 
 def _params(args, init: str) -> StyleParams:
+    values = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(StyleParams)
+        if f.name not in _SET_ELSEWHERE
+    }
     params = StyleParams(
-        alpha=args.alpha,
-        beta=args.beta,
-        tv_weight=args.tv_weight,
-        steps=args.steps,
-        settle_levels=args.settle_levels,
-        size=args.size,
-        scales=_scales(args.scales),
-        loss_scale=args.loss_scale,
-        style_scale=args.style_scale,
-        init=init,
-        optimizer=args.optimizer,
-        learning_rate=args.learning_rate,
-        preserve_color=args.preserve_color,
-        pooling=args.pooling,
-        normalized=args.normalized,
-        weights=args.weights,
-        content_layer=args.content_layer,
-        style_layers=tuple(args.style_layers),
-        device=args.device,
-        precision="bf16" if args.fast else "fp32",
-        checkpoint=args.checkpoint,
-        cuda_graph=args.cuda_graph,
-        seed=args.seed,
-        every=max(1, (args.steps if args.steps != "auto" else 600) // 50),
+        **{
+            **values,
+            "scales": _scales(args.scales),
+            "init": init,
+            "precision": "bf16" if args.fast else "fp32",
+            "every": args.every
+            or max(1, (AUTO_STEPS_CAP if args.steps == "auto" else args.steps) // 50),
+        }
     )
     if args.style_strength is not None:
         params = params.with_style_strength(args.style_strength)

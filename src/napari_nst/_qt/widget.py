@@ -23,7 +23,7 @@ from .._batch_run import FolderRun, styles_from_layers
 from .._inputs import gather_inputs
 from .._layers import image_layers
 from .._output_layer import METADATA_KEY
-from ..engine.params import AUTO_STEPS_CAP, STOP_REASONS, StyleParams
+from ..engine.params import AUTO_STEPS_CAP, INITS, OPTIMIZERS, STOP_REASONS, StyleParams, knob_of
 from .fold import Fold
 from .loss_plot import LossPlot
 from .viewer_run import RunState, ViewerRun
@@ -36,6 +36,12 @@ QUALITY_LEVELS = {"Preview": 4.0, "Standard": DEFAULTS.settle_levels, "Fine": 1.
 
 def _number_text(value: float) -> str:
     return f"{value:g}"
+
+
+def _shown(name: str, note: str = "") -> dict:
+    """A control's label and tooltip, as StyleParams declares them for ``name``."""
+    knob = knob_of(name)
+    return {"label": knob["label"], "tooltip": f"{knob['help']} {note}".strip()}
 
 
 class StyleRow(Container):
@@ -112,27 +118,12 @@ class StyleTransferWidget(Container):
             if type(child).__name__ == "QLargeIntSpinBox":
                 child.hide()
         self.strength_value = Label(value=_number_text(DEFAULTS.style_strength))
-        self.alpha = LineEdit(
-            label="α (content)",
-            value=_number_text(DEFAULTS.alpha),
-            tooltip="Content weight α in J = α·J_content + β·J_style.",
-        )
-        self.beta = LineEdit(
-            label="β (style)",
-            value=_number_text(DEFAULTS.beta),
-            tooltip="Style weight β. Raise it (lower α/β) for more style.",
-        )
+        self.alpha = LineEdit(value=_number_text(DEFAULTS.alpha), **_shown("alpha"))
+        self.beta = LineEdit(value=_number_text(DEFAULTS.beta), **_shown("beta"))
         self.ratio = Label(label="α/β")
-        self.tv_weight = LineEdit(
-            label="TV weight γ",
-            value=_number_text(DEFAULTS.tv_weight),
-            tooltip="Total-variation weight: smooths the result.",
-        )
+        self.tv_weight = LineEdit(value=_number_text(DEFAULTS.tv_weight), **_shown("tv_weight"))
         self.temporal_weight = LineEdit(
-            label="Temporal weight",
-            value=_number_text(DEFAULTS.temporal_weight),
-            tooltip="All slices: keep each frame close to the previous result where the "
-            "content did not change. 0: off; higher values flicker less.",
+            value=_number_text(DEFAULTS.temporal_weight), **_shown("temporal_weight")
         )
         self.auto_stop = CheckBox(
             label="Stop when settled",
@@ -141,84 +132,51 @@ class StyleTransferWidget(Container):
             f"{AUTO_STEPS_CAP} steps). Off: run exactly Steps steps.",
         )
         self.steps = SpinBox(
-            label="Steps",
             value=DEFAULTS.steps,
             min=1,
             max=100000,
-            tooltip="Gradient evaluations over the whole run (when Stop when settled is off).",
+            **_shown("steps", "Used when Stop when settled is off."),
         )
         self.size = SpinBox(
-            label="Size (px)",
             value=DEFAULTS.size,
             # min 1, not 16: with a higher minimum, typing "256" over a selection became
             # 1656 (each digit below the minimum was completed). Run checks the range.
             min=1,
             max=8192,
             step=16,
-            tooltip="Longer side of the output; the content is resized to it.",
+            **_shown("size"),
         )
         self.scales = LineEdit(
-            label="Scales",
-            value="auto",
-            tooltip="Coarse-to-fine sizes. auto: start small and double up to Size (fast, "
-            "and noise becomes a picture at the cheap sizes); empty: Size only; or sizes "
-            "such as '256, 512'.",
+            value="auto", **_shown("scales", "Here, empty means the size only.")
         )
         self.style_scale = FloatSpinBox(
-            label="Style scale",
             value=DEFAULTS.style_scale,
             min=0.0,  # as Size: typing must not be completed; Run refuses 0
             max=16.0,
             step=0.05,
-            tooltip="Style image size relative to the content: larger gives larger brush strokes.",
+            **_shown("style_scale"),
         )
         self.init = ComboBox(
-            label="Start from",
-            choices=["noise", "content"],
-            value=DEFAULTS.init,
-            tooltip="White noise (the paper) or the content image.",
+            choices=[c for c in INITS if c != "array"], value=DEFAULTS.init, **_shown("init")
         )
         self.optimizer = ComboBox(
-            label="Optimizer",
-            choices=["lbfgs", "adam"],
-            value=DEFAULTS.optimizer,
-            tooltip="L-BFGS (the paper's, fast to converge) or Adam.",
+            choices=list(OPTIMIZERS), value=DEFAULTS.optimizer, **_shown("optimizer")
         )
         self.device = ComboBox(
-            label="Device",
             choices=self._device_choices,
             value=DEFAULTS.device,
-            tooltip="Where the run computes: the devices that work on this machine. Auto "
-            "takes a CUDA GPU, then Apple's GPU, then the CPU; the arrow shows its pick.",
+            **_shown("device", "The list holds the devices that work on this machine."),
         )
         self.device_in_use = Label(label="In use", value="–")
         self.preserve_color = ComboBox(
-            label="Preserve colour",
-            choices=[("off", None), ("luminance", "luminance"), ("histogram", "histogram")],
+            choices=[("off", None), *((c, c) for c in knob_of("preserve_color")["choices"])],
             value=None,
-            tooltip="Keep the content's colours: transfer luminance only, or match the "
-            "style's colour histogram to the content first.",
+            **_shown("preserve_color"),
         )
-        self.fast = CheckBox(
-            text="Fast mode (bf16)",
-            value=False,
-            tooltip="The network in bfloat16 after its first convolution; Gram matrices "
-            "and losses stay fp32.",
-        )
-        self.seed = SpinBox(
-            label="Seed",
-            value=DEFAULTS.seed,
-            min=0,
-            max=2**31 - 1,
-            tooltip="The same seed on the same device gives the same image.",
-        )
-        self.every = SpinBox(
-            label="Update every",
-            value=DEFAULTS.every,
-            min=1,
-            max=10000,
-            tooltip="Refresh the output layer every N steps.",
-        )
+        fast = _shown("precision")
+        self.fast = CheckBox(text=fast["label"], value=False, tooltip=fast["tooltip"])
+        self.seed = SpinBox(value=DEFAULTS.seed, min=0, max=2**31 - 1, **_shown("seed"))
+        self.every = SpinBox(value=DEFAULTS.every, min=1, max=10000, **_shown("every"))
         self.all_slices = CheckBox(
             text="All slices / frames",
             value=False,
@@ -226,12 +184,7 @@ class StyleTransferWidget(Container):
             "starting from the previous result.",
         )
         self.frame_steps = SpinBox(
-            label="Frame steps",
-            value=0,
-            min=0,
-            max=100000,
-            tooltip="All slices: steps for each slice after the first, which starts from "
-            "the previous result. 0: the same as Steps.",
+            value=0, min=0, max=100000, **_shown("frame_steps", "Here, 0 means the same.")
         )
         self.run_button = PushButton(text="Run")
         self.pause_button = PushButton(text="Pause", enabled=False)
@@ -470,16 +423,14 @@ class StyleTransferWidget(Container):
     def _control_values(self) -> dict:
         scales = self.scales.value.strip()
         if scales != "auto":
-            scales = (
-                tuple(_parse_int("Scales", s) for s in scales.replace(",", " ").split())
-                if scales
-                else None
-            )
+            label = knob_of("scales")["label"]
+            sizes = scales.replace(",", " ").split()
+            scales = tuple(_parse_int(label, s) for s in sizes) if sizes else None
         return dict(
-            alpha=_parse_float("α (content)", self.alpha.value),
-            beta=_parse_float("β (style)", self.beta.value),
-            tv_weight=_parse_float("TV weight γ", self.tv_weight.value),
-            temporal_weight=_parse_float("Temporal weight", self.temporal_weight.value),
+            alpha=self._number("alpha"),
+            beta=self._number("beta"),
+            tv_weight=self._number("tv_weight"),
+            temporal_weight=self._number("temporal_weight"),
             frame_steps=self.frame_steps.value or None,
             steps="auto" if self.auto_stop.value else self.steps.value,
             settle_levels=self.quality.value,
@@ -494,6 +445,10 @@ class StyleTransferWidget(Container):
             seed=self.seed.value,
             every=self.every.value,
         )
+
+    def _number(self, name: str) -> float:
+        """The number typed in the text field of StyleParams field ``name``."""
+        return _parse_float(knob_of(name)["label"], getattr(self, name).value)
 
     def set_params(self, params: StyleParams) -> None:
         with self.strength.changed.blocked():
@@ -529,7 +484,7 @@ class StyleTransferWidget(Container):
         # magicgui's LogSlider emits its internal linear position: read the value itself.
         strength = self.strength.value
         try:
-            alpha = _parse_float("α", self.alpha.value) or 1.0
+            alpha = self._number("alpha") or 1.0
         except ValueError:
             alpha = 1.0
         self.beta.value = _number_text(float(f"{strength * alpha:.3g}"))
@@ -540,8 +495,7 @@ class StyleTransferWidget(Container):
 
     def _show_ratio(self, _value=None):
         try:
-            a = _parse_float("α", self.alpha.value)
-            b = _parse_float("β", self.beta.value)
+            a, b = self._number("alpha"), self._number("beta")
             self.ratio.value = "∞ (no style)" if b == 0 else f"{a / b:.3g}"
             self.strength_value.value = "∞" if a == 0 else f"{b / a:.3g}"
         except ValueError:

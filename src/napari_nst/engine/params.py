@@ -69,6 +69,22 @@ def min_size_for(layers: tuple[str, ...]) -> int:
     return 2 ** (deepest_block - 1)
 
 
+def knob(default, help: str, label: str | None = None, choices=None, *, kind=None):
+    """A StyleParams field with what users see for it, declared once.
+
+    ``help``: one sentence (the CLI's help and the widget's tooltip); ``label``: the
+    widget's label (None: no control); ``choices``: the allowed values; ``kind``: how
+    the CLI reads it, when the default's type does not say (see cli.py).
+    """
+    meta = {"help": help, "label": label, "choices": choices, "kind": kind}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def knob_of(name: str) -> Mapping[str, Any]:
+    """The help, label, choices and kind declared for a StyleParams field."""
+    return {f.name: f.metadata for f in dataclasses.fields(StyleParams)}[name]
+
+
 @dataclass
 class StyleParams:
     """Parameters of one run of Gatys et al.'s neural style transfer.
@@ -76,44 +92,119 @@ class StyleParams:
     J(G) = alpha·J_content + beta·J_style + tv_weight·TV(G).
     """
 
+    # Each field says, once, what the widget and the CLI show for it (see ``knob``).
     # α, β and γ weigh relative errors (loss_scale="relative"): the same values give
     # the same balance at every size. docs/algorithm.md has the measured choice.
-    alpha: float = 1.0
-    beta: float = 2.0
-    tv_weight: float = 1.0
-    temporal_weight: float = 0.0  # stacks: penalise change where the content did not change
-    frame_steps: int | None = None  # stacks: steps of each frame after the first (None: steps)
-    content_layer: str = "conv4_2"
-    style_layers: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
-    style_layer_weights: tuple[float, ...] | None = None  # None: 1/len(style_layers) each
-    # Gradient evaluations over the whole run, spread over the stages; "auto": stop
-    # when the image has settled, after at most AUTO_STEPS_CAP.
-    steps: int | str = 300
-    # steps="auto": a stage has settled when its image changes by less than this many
-    # grey levels (of 255, mean) over 10 steps. The widget's Quality sets it.
-    settle_levels: float = 2.0
-    optimizer: str = "lbfgs"
-    learning_rate: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam
-    init: str = "noise"
-    size: int | None = 512
-    style_scale: float = 1.0
-    # Coarse-to-fine sizes; "auto": from PYRAMID_START doubling up to size (a start
-    # image of the user's runs at the final size only); None: the final size only.
-    scales: tuple[int, ...] | str | None = "auto"
-    preserve_color: str | None = None
-    pooling: str = "max"
-    normalized: bool = False  # the paper's normalised VGG19 (see docs/algorithm.md)
-    loss_scale: str = "relative"  # "paper": the paper's sums, whose balance shifts with size
-    weights: str = "vgg19-original"
-    device: str = "auto"
-    precision: str = "fp32"
-    checkpoint: bool = False
-    compile: bool = False  # torch.compile the network (slower than cuda_graph on an H200)
-    # Replay each whole step as one CUDA graph. None: wherever it works (CUDA, L-BFGS,
-    # no checkpoint, compile or region guides); True demands it, False never.
-    cuda_graph: bool | None = None
-    seed: int | None = 0
-    every: int = 1
+    alpha: float = knob(1.0, "Content weight α in J = α·J_content + β·J_style.", "α (content)")
+    beta: float = knob(2.0, "Style weight β. Raise it (lower α/β) for more style.", "β (style)")
+    tv_weight: float = knob(1.0, "Total-variation weight γ: smooths the result.", "TV weight γ")
+    temporal_weight: float = knob(
+        0.0,
+        "Stacks: keep each frame close to the previous result where the content did not "
+        "change. 0: off; higher values flicker less.",
+        "Temporal weight",
+    )
+    frame_steps: int | None = knob(
+        None,
+        "Stacks: steps for each frame after the first, which starts from the previous "
+        "result (none: the same as steps).",
+        "Frame steps",
+        kind="int",
+    )
+    content_layer: str = knob(
+        "conv4_2", "The layer where the content is compared.", choices=CONV_LAYERS
+    )
+    style_layers: tuple[str, ...] = knob(
+        ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"),
+        "The layers where the Gram matrices are compared.",
+        kind="layers",
+    )
+    style_layer_weights: tuple[float, ...] | None = knob(
+        None, "A weight per style layer (none: equal weights).", kind="floats"
+    )
+    steps: int | str = knob(
+        300,
+        "Gradient evaluations over the whole run, spread over the stages, or 'auto': stop "
+        f"when the image has settled (at most {AUTO_STEPS_CAP}).",
+        "Steps",
+        kind="steps",
+    )
+    settle_levels: float = knob(
+        2.0,
+        "steps 'auto': a stage ends when its image changes by less than this many grey "
+        "levels (mean, of 255) over 10 steps; higher stops sooner.",
+        "Quality",
+    )
+    optimizer: str = knob(
+        "lbfgs", "L-BFGS (the paper's, fast to converge) or Adam.", "Optimizer", OPTIMIZERS
+    )
+    learning_rate: float | None = knob(
+        None, "Step size (none: 1 for L-BFGS, 0.02 for Adam).", kind="float"
+    )
+    init: str = knob(
+        "noise",
+        "Start from white noise (the paper), the content, or an image.",
+        "Start from",
+        kind="init",
+    )
+    size: int | None = knob(
+        512, "Longer side of the output in px; the content is resized to it.", "Size (px)"
+    )
+    style_scale: float = knob(
+        1.0,
+        "Style image size relative to the content: larger gives larger brush strokes.",
+        "Style scale",
+    )
+    scales: tuple[int, ...] | str | None = knob(
+        "auto",
+        f"Coarse-to-fine sizes: 'auto' starts at {PYRAMID_START} px and doubles up to the "
+        "size (noise becomes a picture at the cheap sizes); 'none': the size only; or "
+        "sizes such as 256 512.",
+        "Scales",
+        kind="scales",
+    )
+    preserve_color: str | None = knob(
+        None,
+        "Keep the content's colours: transfer luminance only, or match the style's colour "
+        "histogram to the content first.",
+        "Preserve colour",
+        tuple(c for c in COLOR_MODES if c),
+    )
+    pooling: str = knob("max", "Pooling in the network (the paper prefers avg).", choices=POOLINGS)
+    normalized: bool = knob(False, "The paper's normalised VGG19, instead of the raw one.")
+    loss_scale: str = knob(
+        "relative",
+        "relative: one look at every size; paper: Gatys et al.'s sums.",
+        choices=LOSS_SCALES,
+    )
+    weights: str = knob(
+        "vgg19-original", "vgg19-original (bundled), vgg19-imagenet, or a state-dict path."
+    )
+    device: str = knob(
+        "auto",
+        "Where the run computes: auto (a CUDA GPU, then Apple's GPU, then the CPU), cpu, "
+        "cuda, cuda:N or mps.",
+        "Device",
+    )
+    precision: str = knob(
+        "fp32",
+        "bf16: the network in bfloat16 after its first convolution (fast mode); Gram "
+        "matrices and losses stay fp32.",
+        "Fast mode (bf16)",
+        PRECISIONS,
+    )
+    checkpoint: bool = knob(False, "Gradient checkpointing: less memory, slower steps.")
+    compile: bool = knob(False, "torch.compile the network (slower than cuda_graph on a GPU).")
+    cuda_graph: bool | None = knob(
+        None,
+        "Replay each whole step as one CUDA graph (default: wherever it works: CUDA, L-BFGS, "
+        "no checkpoint, compile or region guides).",
+        kind="tristate",
+    )
+    seed: int | None = knob(
+        0, "The same seed on the same device gives the same image.", "Seed", kind="int"
+    )
+    every: int = knob(1, "Report (refresh the output) every N steps.", "Update every")
 
     def __post_init__(self) -> None:
         # Lists from JSON or the widget become tuples, so that params compare and hash.
