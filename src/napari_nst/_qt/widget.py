@@ -73,6 +73,13 @@ class StyleTransferWidget(Container):
         self.last_message = ""
         self._extra_rows: list[StyleRow] = []
 
+        self._make_controls()
+        self._lay_out()
+        self._wire_signals()
+        self._loaded, self._as_loaded = None, {}
+
+    def _make_controls(self):
+        """Every control, made once; the simple view and the folds place them."""
         choices = self._layer_choices
         self.content = ComboBox(
             label="Content", choices=choices, tooltip="The image whose layout is kept (C)."
@@ -227,6 +234,9 @@ class StyleTransferWidget(Container):
             tooltip="When the run stops by itself: Preview stops as soon as the picture is "
             "recognisable, Fine keeps refining small details for longer.",
         )
+
+    def _lay_out(self):
+        """The simple view first (what most runs need), then the Advanced and batch folds."""
         super().__init__(
             widgets=[
                 self.content,
@@ -295,6 +305,7 @@ class StyleTransferWidget(Container):
         self._wrap_status()
         self.style_weight.visible = False  # shown with a second style
 
+    def _wire_signals(self):
         self.strength.changed.connect(self._apply_strength)
         self.auto_stop.changed.connect(self._show_steps)
         self._show_steps()
@@ -314,7 +325,6 @@ class StyleTransferWidget(Container):
         # torch's import would otherwise stall napari at the first Run (see warm_up).
         self.warm_up = start_warm_up()
         self._list_devices_when_warm()
-        self._loaded, self._as_loaded = None, {}
 
     def reset_choices(self, *_):
         super().reset_choices()

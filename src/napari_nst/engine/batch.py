@@ -98,19 +98,32 @@ def stylize_batch(
     if not todo:
         return
 
-    started = []  # what this batch started, and so closes: a client, a local cluster
-    own_workers = False  # the workers are processes of ours: glibc's settings are ours too
-    if client is None and scheduler is not None:
+    client, started, own_workers = _connect(
+        distributed, client, scheduler, workers, threads_per_worker
+    )
+    futures = _submit(
+        client, todo, params_dict, folder, file_format, threads_per_worker, own_workers
+    )
+    yield from _stream(distributed, futures, should_stop or (lambda: False), folder, started)
+
+
+def _connect(distributed, client, scheduler, workers, threads_per_worker):
+    """(client, what this batch started and so closes, whether the workers are ours)."""
+    if client is not None:
+        return client, [], False
+    if scheduler is not None:
         client = distributed.Client(scheduler)
-        started = [client]
-    elif client is None:
-        cluster = _local_cluster(distributed, workers, threads_per_worker)
-        client = distributed.Client(cluster)
-        started = [client, cluster]
-        own_workers = True
+        return client, [client], False
+    cluster = _local_cluster(distributed, workers, threads_per_worker)
+    client = distributed.Client(cluster)
+    # The workers are processes of ours: glibc's settings are ours too.
+    return client, [client, cluster], True
+
+
+def _submit(client, todo, params_dict, folder, file_format, threads_per_worker, own_workers):
+    """One future per job; style images in memory go to every worker once, not per job."""
     threads = threads_per_worker or _workers_per_host(client)
-    stop = should_stop or (lambda: False)
-    sent: dict = {}  # style images in memory go to every worker once, not with each job
+    sent: dict = {}
 
     def style_of(job):
         if _is_files(job.style):
@@ -119,7 +132,7 @@ def stylize_batch(
             sent[id(job.style)] = client.scatter(job.style, broadcast=True, hash=False)
         return sent[id(job.style)]
 
-    futures = {
+    return {
         client.submit(
             run_job,
             job,
@@ -135,6 +148,10 @@ def stylize_batch(
         ): job
         for job, job_fingerprint in todo
     }
+
+
+def _stream(distributed, futures, stop, folder, started) -> Iterator[BatchResult]:
+    """Results as they finish; on the end, a stop or an error: cancel, close, clean up."""
     pending = set(futures)
     try:
         while pending:
