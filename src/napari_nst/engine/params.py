@@ -29,7 +29,7 @@ POOLINGS = ("max", "avg")
 COLOR_MODES = (None, "luminance", "histogram")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16")
-LOSS_SCALES = ("relative", "paper")
+LOSS_SCALES = ("gap", "relative", "paper")
 
 # The automatic pyramid starts here (or at the size itself when that is smaller) and
 # doubles up to the requested size.
@@ -174,7 +174,9 @@ class StyleParams:
     normalized: bool = knob(False, "The paper's normalised VGG19, instead of the raw one.")
     loss_scale: str = knob(
         "relative",
-        "relative: one look at every size; paper: Gatys et al.'s sums.",
+        "gap: each style layer's error relative to the photo's own distance from the style "
+        "(one strength for every pair); relative: to the style's; both look the same at every "
+        "size; paper: Gatys et al.'s sums.",
         choices=LOSS_SCALES,
     )
     weights: str = knob(

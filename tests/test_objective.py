@@ -1,0 +1,50 @@
+"""The objective's scales: what the style term means at the photo and at the style."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_nst.engine.network import cached_features  # noqa: E402
+from napari_nst.engine.objective import Objective, stage_targets  # noqa: E402
+from napari_nst.engine.params import StyleParams  # noqa: E402
+
+
+def _tensor(image, side=64):
+    from skimage.transform import resize
+
+    from napari_nst.engine.images import to_rgb01
+
+    x = resize(to_rgb01(image), (side, side), anti_aliasing=True)
+    return torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1)[None]
+
+
+@pytest.fixture(scope="module")
+def photo_and_style():
+    import skimage.data
+
+    return _tensor(skimage.data.chelsea()), _tensor(skimage.data.gravel())
+
+
+def _style_term(params, content, style, x):
+    net, _ = cached_features(params.weights, params.deepest_layer, "max", False, "cpu")
+    features = lambda image, names: net(image, names)  # noqa: E731
+    targets = stage_targets(features, content, [style], [1.0], params)
+    return float(Objective(params, features, targets)(x)[1]["style"])
+
+
+def test_the_gap_scale_counts_the_photo_as_one_and_the_style_as_nought(photo_and_style):
+    content, style = photo_and_style
+    gap = StyleParams(loss_scale="gap")
+    # At the photo each layer's error is its whole gap: the weighted sum is 1.
+    assert _style_term(gap, content, style, content) == pytest.approx(1.0, rel=1e-4)
+    assert _style_term(gap, content, style, style) == pytest.approx(0.0, abs=1e-6)
+    # The relative scale measures the same photo against the style's own norm instead.
+    relative = _style_term(StyleParams(loss_scale="relative"), content, style, content)
+    assert relative != pytest.approx(1.0, rel=0.05)
+
+
+def test_a_photo_already_like_the_style_is_floored_not_divided_by_nought(photo_and_style):
+    _, style = photo_and_style
+    value = _style_term(StyleParams(loss_scale="gap"), style, style, style.flip(-1))
+    assert np.isfinite(value) and value < 1e3
