@@ -509,7 +509,7 @@ def test_the_first_view_is_simple_and_advanced_unfolds(viewer_and_widget):
     assert shown(widget.folder_in) and shown(widget.apply_button)
     widget._add_style_row()
     assert shown(widget.style_weight)
-    assert widget.strength_value.value == "2"  # the strength itself, not the slider position
+    assert widget.strength_value.value == "3.5"  # the strength itself, not the slider position
     widget.strength.value = 8.0  # the slider's resolution gives 7.59
     assert widget.strength_value.value == widget.beta.value  # α = 1
     assert abs(float(widget.strength_value.value) - 8) < 0.5
@@ -552,3 +552,22 @@ def test_controls_show_the_labels_and_help_that_style_params_declares(viewer_and
     widget.alpha.value = "x"
     with pytest.raises(ValueError, match=r"α \(content\) must be a number"):
         widget.params()
+
+
+def test_a_whole_run_reads_no_private_napari_attribute(qtbot, viewer_and_widget, monkeypatch):
+    """napari's proxy warns (FutureWarning, an error from napari 0.10) when a plugin
+    reads a private attribute; a run from the widget must not."""
+    from napari.utils._proxies import PublicOnlyProxy
+
+    viewer, widget = viewer_and_widget
+    private = []
+    monkeypatch.setattr(
+        PublicOnlyProxy, "_private_attr_warning", staticmethod(lambda *a: private.append(a))
+    )
+    viewer.layers.selection.active = viewer.layers["texture"]
+    widget.steps.value = 2
+    run = widget.start()
+    _wait_done(qtbot, widget)
+    assert run.state is RunState.DONE and run.output is not None
+    assert viewer.layers.selection.active is viewer.layers["texture"]
+    assert private == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata
 
 import numpy as np
@@ -82,8 +81,9 @@ class OutputLayer:
             # One slice of a stack: place the 2-D result at that slice's position.
             lead = len(self.lead_shape)
             translate[:lead] += np.asarray(self.first_index) * self.layer_scale[:lead]
-        with _not_selecting_new_layers(self.viewer.layers):
-            self.layer = self.viewer.add_image(
+        self.layer = _added_without_selecting(
+            self.viewer.layers,
+            lambda: self.viewer.add_image(
                 data,
                 name=self.name,
                 rgb=True,
@@ -91,29 +91,19 @@ class OutputLayer:
                 scale=scale,
                 translate=translate,
                 metadata={METADATA_KEY: {}},
-            )
+            ),
+        )
 
     def _slot(self, index):
         """Where a slice's result goes in the output stack (a one-slice run: its only slice)."""
         return index if self.n_planes > 1 else (0,) * len(self.lead_shape)
 
 
-@contextlib.contextmanager
-def _not_selecting_new_layers(layers):
-    """Add a layer without making it the selected one.
-
-    Selecting it rebuilds the layer-controls panel and the viewer's active-layer
-    state. ``_activate_on_insert`` is napari's (0.5-0.9) and private: reading it
-    through napari's proxy warns (issue #16). A public-API version (select, then
-    give the selection back) was set aside when the memory test of twenty runs
-    failed with it; that test has since been found noisy, so it is worth a retry.
-    """
-    had = getattr(layers, "_activate_on_insert", None)
-    if had is None:
-        yield
-        return
-    layers._activate_on_insert = False
-    try:
-        yield
-    finally:
-        layers._activate_on_insert = had
+def _added_without_selecting(layers, add):
+    """``add()`` a layer, then give the selection back as it was (napari selects a new
+    layer, which would move the user's layer controls to the output)."""
+    before = set(layers.selection)
+    layer = add()
+    layers.selection.clear()
+    layers.selection.update(before)
+    return layer
