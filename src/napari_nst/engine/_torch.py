@@ -1,21 +1,21 @@
-"""Import torch and torchvision safely, from any process state.
+"""Import torch safely from any process state, and keep triton out where it would crash.
 
 The engine imports torch lazily (napari's start-up should not pay for it), which
 means torch may first be imported *after* a napari window and its OpenGL context
-exist. On Linux with Mesa, that context maps Mesa's ``libLLVM``. torchvision
-imports ``torch._dynamo``, which imports triton, and triton's bundled LLVM
-clashes with the libLLVM already mapped: the process segfaults.
-
-The engine never needs triton: it compiles nothing for GPUs with Inductor by
-default, and Inductor's CPU backend does not use triton. So when a foreign
-libLLVM is already mapped and triton is not yet imported, we mark triton as
-unavailable (``sys.modules["triton"] = None``); torch then treats it as not
-installed, exactly as on a machine without it.
+exist. On Linux with Mesa, that context maps Mesa's ``libLLVM``, and triton's
+bundled LLVM clashes with it: importing triton then segfaults the process.
+``import torch`` does not import triton; ``torch._dynamo`` does, which torchvision
+and ``torch.compile`` import. The engine builds VGG19 itself (no torchvision), so
+only ``compile=True`` needs triton kept out: ``keep_triton_out_if_llvm_loaded``
+marks it unavailable (``sys.modules["triton"] = None``) just before, and only when a
+foreign libLLVM is mapped; torch then behaves as on a machine without triton.
 """
 
 from __future__ import annotations
 
 import sys
+
+import torch
 
 _guard_applied = False
 
@@ -45,15 +45,4 @@ def keep_triton_out_if_llvm_loaded() -> bool:
     return _guard_applied
 
 
-def import_torchvision():
-    keep_triton_out_if_llvm_loaded()
-    import torchvision
-
-    return torchvision
-
-
-# Modules that need torch import it from here, so the guard always runs first.
-keep_triton_out_if_llvm_loaded()
-import torch  # noqa: E402
-
-__all__ = ["import_torchvision", "keep_triton_out_if_llvm_loaded", "torch"]
+__all__ = ["keep_triton_out_if_llvm_loaded", "torch"]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from skimage.transform import resize
 
-from ._torch import torch
+from ._torch import keep_triton_out_if_llvm_loaded, torch
 from .allocator import REUSE_UP_TO_BYTES, reuse_freed_memory
 from .device import resolve_device
 from .errors import DivergedError
@@ -124,6 +124,8 @@ class Run:
         self.coherence = params.temporal_weight > 0 and previous_frame is not None
         self.previous_frame = previous_frame
         mode = COMPILE_MODES.get((device.type, params.precision), "default")
+        if params.compile:  # torch.compile imports triton: guard it first (see _torch.py)
+            keep_triton_out_if_llvm_loaded()
         self.forward = torch.compile(self.net, mode=mode) if params.compile else self.net
         self.graphed = params.compile and mode == "reduce-overhead"
         self.wall = RangeWall(device)

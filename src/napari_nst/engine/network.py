@@ -1,8 +1,9 @@
 """VGG19's convolutional stack as a feature extractor, truncated and normalised.
 
-The architecture is torchvision's (``torchvision.models.vgg.make_layers`` with
-configuration "E", i.e. VGG19), cut after the deepest layer a run uses. Weights
-come from ``weights.py``.
+The architecture is VGG19's convolutional part, laid out as torchvision's
+``vgg19().features`` (3×3 convolutions with ReLU, 2×2 pooling after each block), cut
+after the deepest layer a run uses. It is built here, not imported from torchvision,
+whose import pulls in triton (see ``_torch.py``). Weights come from ``weights.py``.
 
 The paper's normalised network: each filter is rescaled so that its mean
 activation over natural images and positions is 1. Because ReLU and pooling
@@ -21,9 +22,9 @@ import numpy as np
 import skimage.data
 from skimage.transform import resize
 
-from ._torch import import_torchvision, torch
+from ._torch import torch
 from .images import fit_size, to_rgb01
-from .params import CONV_LAYERS
+from .params import CONV_LAYERS, VGG19_BLOCKS, VGG19_WIDTHS
 from .weights import WeightSet, load_weights, torchvision_conv_indices
 
 nn = torch.nn
@@ -155,17 +156,10 @@ def build_features(
     weights: WeightSet, deepest: str, pooling: str = "max", factors: dict | None = None
 ) -> VGGFeatures:
     """A frozen ``VGGFeatures`` on the CPU, truncated after ``deepest``'s ReLU."""
-    vgg = import_torchvision().models.vgg
+    keep = CONV_POSITIONS[CONV_LAYERS.index(deepest)] + 2
     # Built on the meta device: no time spent initialising weights we overwrite.
     with torch.device("meta"):
-        layers = vgg.make_layers(vgg.cfgs["E"], batch_norm=False)
-    keep = CONV_POSITIONS[CONV_LAYERS.index(deepest)] + 2
-    layers = nn.Sequential(*list(layers)[:keep])
-    for i, layer in enumerate(layers):
-        if isinstance(layer, nn.MaxPool2d):
-            layers[i] = (
-                nn.AvgPool2d(kernel_size=2, stride=2) if pooling == "avg" else LeanMaxPool2d()
-            )
+        layers = nn.Sequential(*_vgg19_layers(pooling)[:keep])
 
     convs = normalize_convs(weights.convs, factors) if factors else weights.convs
     state = {}
@@ -178,6 +172,19 @@ def build_features(
     module = VGGFeatures(layers, weights.preprocessing)
     module.requires_grad_(False)
     return module.eval()
+
+
+def _vgg19_layers(pooling: str) -> list:
+    """VGG19's layers in torchvision's order: conv, ReLU, …, pool after each block."""
+    layers, channels = [], 3
+    for count, width in zip(VGG19_BLOCKS, VGG19_WIDTHS):
+        for _ in range(count):
+            layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(inplace=True)]
+            channels = width
+        layers.append(
+            nn.AvgPool2d(kernel_size=2, stride=2) if pooling == "avg" else LeanMaxPool2d()
+        )
+    return layers
 
 
 def normalize_convs(convs: dict, factors: dict) -> dict:
