@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from skimage.transform import resize
 
+from . import allocator
 from ._torch import keep_triton_out_if_llvm_loaded, torch
-from .allocator import REUSE_UP_TO_BYTES, reuse_freed_memory
 from .device import resolve_device
 from .errors import DivergedError
 from .images import match_color_histogram, match_luminance, rgb_to_yiq, yiq_to_rgb
@@ -279,8 +279,8 @@ class Run:
     def memory_kept(self):
         """On the CPU, small runs' feature maps reuse the memory the last step freed."""
         step_bytes = estimate_bytes(largest_stage(self.stage_shapes), self.params)
-        small = self.device.type == "cpu" and step_bytes <= REUSE_UP_TO_BYTES
-        return reuse_freed_memory() if small else contextlib.nullcontext()
+        small = self.device.type == "cpu" and step_bytes <= allocator.REUSE_UP_TO_BYTES
+        return allocator.reuse_freed_memory() if small else contextlib.nullcontext()
 
 
 def _diverged_message(loss, iteration, last_step):
