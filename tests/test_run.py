@@ -151,7 +151,7 @@ def test_a_huge_learning_rate_is_taken_back_not_followed_into_divergence(small_p
         totals = [s.losses["total"] for s in run]
         assert np.isfinite(totals).all() and totals == sorted(totals, reverse=True)
         assert np.isfinite(run[-1].image).all()
-    assert totals[-1] < 0.1 * totals[0]  # at 1e6 it still gets somewhere
+    assert totals[-1] < 0.2 * totals[0]  # at 1e6 it still gets somewhere
 
 
 def test_a_loss_that_is_not_finite_from_the_start_is_an_error(small_pair):
