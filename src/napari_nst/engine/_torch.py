@@ -4,18 +4,18 @@ The engine imports torch lazily (napari's start-up should not pay for it), which
 means torch may first be imported *after* a napari window and its OpenGL context
 exist. On Linux with Mesa, that context maps Mesa's ``libLLVM``, and triton's
 bundled LLVM clashes with it: importing triton then segfaults the process.
-``import torch`` does not import triton; ``torch._dynamo`` does, which torchvision
-and ``torch.compile`` import. The engine builds VGG19 itself (no torchvision), so
-only ``compile=True`` needs triton kept out: ``keep_triton_out_if_llvm_loaded``
-marks it unavailable (``sys.modules["triton"] = None``) just before, and only when a
-foreign libLLVM is mapped; torch then behaves as on a machine without triton.
+``import torch`` does not import triton, but ``torch._dynamo`` does, and more of
+torch imports it on first use than torchvision and ``torch.compile``: creating a
+``torch.optim.Adam`` does (measured: the test suite segfaulted there once the guard
+ran only before ``torch.compile``). So before torch is first imported, when a
+foreign libLLVM is mapped and triton is not yet imported, triton is marked
+unavailable (``sys.modules["triton"] = None``); torch then behaves as on a machine
+without triton. The engine never needs it.
 """
 
 from __future__ import annotations
 
 import sys
-
-import torch
 
 _guard_applied = False
 
@@ -44,5 +44,9 @@ def keep_triton_out_if_llvm_loaded() -> bool:
         _guard_applied = True
     return _guard_applied
 
+
+# Modules that need torch import it from here, so the guard always runs first.
+keep_triton_out_if_llvm_loaded()
+import torch  # noqa: E402
 
 __all__ = ["keep_triton_out_if_llvm_loaded", "torch"]

@@ -14,7 +14,7 @@ import numpy as np
 from skimage.transform import resize
 
 from . import allocator
-from ._torch import keep_triton_out_if_llvm_loaded, torch
+from ._torch import torch
 from .device import resolve_device
 from .errors import DivergedError
 from .images import match_color_histogram, match_luminance, rgb_to_yiq, yiq_to_rgb
@@ -124,8 +124,6 @@ class Run:
         self.coherence = params.temporal_weight > 0 and previous_frame is not None
         self.previous_frame = previous_frame
         mode = COMPILE_MODES.get((device.type, params.precision), "default")
-        if params.compile:  # torch.compile imports triton: guard it first (see _torch.py)
-            keep_triton_out_if_llvm_loaded()
         self.forward = torch.compile(self.net, mode=mode) if params.compile else self.net
         self.graphed = params.compile and mode == "reduce-overhead"
         self.wall = RangeWall(device)
