@@ -10,7 +10,9 @@ torch imports it on first use than torchvision and ``torch.compile``: creating a
 ran only before ``torch.compile``). So before torch is first imported, when a
 foreign libLLVM is mapped and triton is not yet imported, triton is marked
 unavailable (``sys.modules["triton"] = None``); torch then behaves as on a machine
-without triton. The engine never needs it.
+without triton. The engine never needs it. torch may also have been imported before
+the window existed (by the user, or another plugin), so every run checks again when
+it starts (``loop.start``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import numpy as np
 from skimage.transform import resize
 
 from . import allocator
-from ._torch import torch
+from ._torch import keep_triton_out_if_llvm_loaded, torch
 from .device import resolve_device
 from .errors import DivergedError
 from .images import match_color_histogram, match_luminance, rgb_to_yiq, yiq_to_rgb
@@ -57,6 +57,8 @@ class RunInputs:
 
 def start(*, params: StyleParams, stage_shapes, guides, **checked) -> Iterator[Step]:
     """Choose the device, refuse a run that cannot fit, and return its steps."""
+    # torch may have been imported before napari's window mapped libLLVM (see _torch.py).
+    keep_triton_out_if_llvm_loaded()
     device = resolve_device(params.device)
     step_graph = uses_cuda_graph(params, device.type, guides is not None)
     if params.cuda_graph and not step_graph:
