@@ -4,12 +4,12 @@ Adding a loss term means adding one entry to ``Objective.terms`` (and its test).
 
 Three scales (``StyleParams.loss_scale``):
 
-- "gap" (default): as "relative", but each style layer's error is measured against
+- "gap": as "relative", but each style layer's error is measured against
   the content's own distance from the style there, ‖G_l − A_l‖²/‖G_l(C) − A_l‖²: 1
   at the photo, 0 at the style. One style strength then closes about the same share
   of the photo-to-style gap for any pair, which is how the picture judge
   (``quality.judge``'s style_ratio) measures style.
-- "relative": each term is a relative error, ‖F − P‖²/‖P‖² for the content
+- "relative" (default): each term is a relative error, ‖F − P‖²/‖P‖² for the content
   and ‖G_l − A_l‖²/‖A_l‖² for each style layer, and TV and the temporal term are
   means over pixels. No term grows with the image's size, so one α/β gives one look
   at every size, and every style layer counts by how far it is from its target.
