@@ -77,7 +77,6 @@ _KINDS = {
     "int": {"type": int},
     "str": {"type": str},
     "bool": {"action": argparse.BooleanOptionalAction},
-    "tristate": {"action": argparse.BooleanOptionalAction},
     "layers": {"choices": CONV_LAYERS, "nargs": "+"},
     "floats": {"type": float, "nargs": "+"},
     "steps": {"type": lambda text: text if text == "auto" else int(text)},

@@ -56,7 +56,7 @@ class StageTargets:
 
 def stage_targets(features, content, styles, weights, params, previous=None, still=None):
     """Targets of one stage; ``features(image, layers)`` is the network."""
-    relative = params.loss_scale in ("relative", "gap")
+    relative = params.per_element_terms
     gap = params.loss_scale == "gap"
     layers = list(params.style_layers) if params.beta > 0 else []
     with torch.no_grad():  # not inference_mode: the factors are saved for the backward pass
@@ -90,7 +90,7 @@ class Objective:
     def __init__(self, params, features, targets: StageTargets, guides=None):
         self.params, self.features, self.targets = params, features, targets
         self.regions = RegionStyle(guides) if guides is not None else None
-        self.relative = params.loss_scale in ("relative", "gap")
+        self.relative = params.per_element_terms
         self.layer_weights = dict(zip(params.style_layers, params.layer_weights))
         self.layers = list(
             dict.fromkeys(

@@ -201,7 +201,7 @@ class StyleParams:
         None,
         "Replay each whole step as one CUDA graph (default: wherever it works: CUDA, L-BFGS, "
         "no checkpoint, compile or region guides).",
-        kind="tristate",
+        kind="bool",
     )
     seed: int | None = knob(
         0, "The same seed on the same device gives the same image.", "Seed", kind="int"
@@ -293,6 +293,11 @@ class StyleParams:
         """Whether a step can be one CUDA graph: it must never read a value back to
         the host, which only our L-BFGS guarantees, and own all its memory."""
         return self.optimizer == "lbfgs" and not self.checkpoint and not self.compile
+
+    @property
+    def per_element_terms(self) -> bool:
+        """Terms as relative errors and per-pixel means (every scale but the paper's sums)."""
+        return self.loss_scale != "paper"
 
     @property
     def layers_used(self) -> tuple[str, ...]:
