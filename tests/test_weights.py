@@ -91,26 +91,76 @@ def test_imagenet_offline_says_what_to_do(monkeypatch, tmp_path):
     assert not (tmp_path / "vgg19-dcbb9e9d.pth.partial").exists()
 
 
-def test_imagenet_download_reports_progress_and_caches(monkeypatch, tmp_path):
-    """A local file:// URL stands in for the hub; the progress callback sees the bytes."""
+@pytest.fixture
+def local_server(tmp_path):
+    """An HTTP server on localhost standing in for the model hub: no network needed."""
+    import functools
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield served, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join()
+    server.server_close()
+
+
+def _imagenet_layout_state():
     ws = w.load_weights("vgg19-original")
-    state = {
+    return {
         f"features.{i}.{k}": t
         for name, i in zip(CONV_LAYERS, w.torchvision_conv_indices())
         for k, t in zip(("weight", "bias"), ws.convs[name])
     }
-    src = tmp_path / "src.pth"
-    torch.save(state, src)
-    digest = w.sha256_of(src)[:8]
-    dest = tmp_path / "hub" / f"vgg19-{digest}.pth"
+
+
+def test_imagenet_download_reports_progress_and_caches(monkeypatch, tmp_path, local_server):
+    served, url = local_server
+    src = served / "model.pth"
+    torch.save(_imagenet_layout_state(), src)
+    dest = tmp_path / "hub" / f"vgg19-{w.sha256_of(src)[:8]}.pth"
     monkeypatch.setattr(w, "imagenet_cache_path", lambda: dest)
-    monkeypatch.setattr(w, "IMAGENET_URL", src.as_uri())
+    monkeypatch.setattr(w, "IMAGENET_URL", f"{url}/model.pth")
     w._cached_imagenet_state.cache_clear()
     seen = []
-    loaded = w.load_weights("vgg19-imagenet", progress=lambda done, total: seen.append(done))
-    assert dest.is_file() and seen and seen[-1] == src.stat().st_size
+    loaded = w.load_weights("vgg19-imagenet", progress=lambda *done_total: seen.append(done_total))
+    size = src.stat().st_size
+    assert dest.is_file() and seen[-1] == (size, size)
+    assert all(total == size and 0 <= done <= size for done, total in seen)
     assert loaded.preprocessing.name == "imagenet"
+    assert list(dest.parent.iterdir()) == [dest]  # no temporary file left behind
     w._cached_imagenet_state.cache_clear()
+
+
+def test_a_download_that_is_not_the_expected_file_is_deleted(monkeypatch, tmp_path, local_server):
+    served, url = local_server
+    (served / "model.pth").write_bytes(b"not the weights")
+    dest = tmp_path / "hub" / "vgg19-dcbb9e9d.pth"
+    monkeypatch.setattr(w, "imagenet_cache_path", lambda: dest)
+    monkeypatch.setattr(w, "IMAGENET_URL", f"{url}/model.pth")
+    with pytest.raises(w.WeightsUnavailableError, match="not the expected file"):
+        w.load_weights("vgg19-imagenet")
+    assert not dest.exists()
+
+
+def test_a_download_prints_nothing_to_the_console(monkeypatch, tmp_path, local_server, capfd):
+    import pooch
+
+    served, url = local_server
+    torch.save(_imagenet_layout_state(), served / "model.pth")
+    dest = tmp_path / f"vgg19-{w.sha256_of(served / 'model.pth')[:8]}.pth"
+    before = pooch.get_logger().level
+    w.download(f"{url}/model.pth", dest)
+    assert dest.is_file()
+    out, err = capfd.readouterr()
+    assert "Downloading" not in out + err and "hash" not in out + err  # pooch's INFO lines
+    assert pooch.get_logger().level == before  # pooch's logger is put back as it was
 
 
 def test_normalised_network_keeps_the_function_up_to_scale():

@@ -13,8 +13,6 @@ import importlib.util
 import os
 import pickle
 import re
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -164,7 +162,7 @@ def imagenet_cache_path() -> Path:
 @lru_cache(maxsize=1)
 def _cached_imagenet_state():
     path = imagenet_cache_path()
-    prefix = re.search(r"-([0-9a-f]{8,})\.", path.name).group(1)
+    prefix = _hash_prefix(path)
     digest = sha256_of(path)
     if not digest.startswith(prefix):
         raise WeightsUnavailableError(
@@ -183,26 +181,62 @@ def _load_imagenet(progress: ProgressCallback | None) -> WeightSet:
 
 
 def download(url: str, dest: Path, progress: ProgressCallback | None = None) -> None:
-    """Download ``url`` to ``dest`` atomically, reporting (done, total) bytes."""
+    """Download ``url`` to ``dest`` with pooch, reporting (done, total) bytes.
+
+    pooch writes to a temporary file and renames it, so an interrupted download
+    leaves nothing at ``dest``; the hash prefix in the file's name is checked after.
+    """
+    import logging
+
+    import pooch
+    import requests
+
     dest.parent.mkdir(parents=True, exist_ok=True)
-    partial = dest.with_name(dest.name + ".partial")
+    downloader = pooch.HTTPDownloader(progressbar=_ProgressBar(progress), timeout=30)
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # pooch logs each download at INFO: keep the console quiet
     try:
-        with urllib.request.urlopen(url, timeout=30) as response, open(partial, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0)
-            done = 0
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, total)
-        os.replace(partial, dest)
-    except (urllib.error.URLError, OSError, TimeoutError) as err:
-        partial.unlink(missing_ok=True)
+        pooch.retrieve(url, None, fname=dest.name, path=dest.parent, downloader=downloader)
+    except (requests.RequestException, OSError, ValueError) as err:
         raise WeightsUnavailableError(
             f"Could not download torchvision's VGG19 from {url} ({err}). Are you offline? "
             "Use the bundled weights='vgg19-original', which needs no network, or download the "
             f"file elsewhere and put it at {dest}."
         ) from None
+    finally:
+        logger.setLevel(level)
+    prefix = _hash_prefix(dest)
+    if not sha256_of(dest).startswith(prefix):
+        dest.unlink()
+        raise WeightsUnavailableError(
+            f"The VGG19 downloaded from {url} is not the expected file (its sha256 does not "
+            f"start with {prefix}); it was deleted. Try again, or use weights='vgg19-original'."
+        )
+
+
+def _hash_prefix(path: Path) -> str:
+    """torch.hub's convention: the file's sha256 begins with the hex after its last '-'."""
+    return re.search(r"-([0-9a-f]{8,})\.", path.name).group(1)
+
+
+class _ProgressBar:
+    """The part of tqdm's interface pooch drives, reported as (bytes done, bytes total)."""
+
+    def __init__(self, report: ProgressCallback | None):
+        self.report, self.total, self.done = report, 0, 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self.report is not None:
+            # pooch counts whole chunks; the last one is usually partial.
+            self.report(min(self.done, self.total) if self.total else self.done, self.total)
+
+    def reset(self) -> None:
+        self.done = 0
+
+    def close(self) -> None:
+        pass
 
 
 # -- a local file ---------------------------------------------------------------------------
