@@ -50,7 +50,7 @@ def test_help_shows_the_defaults_and_scales_parse():
     text = _parser().format_help()
     assert "(default: 300)" in text and "(default:" in text.split("--loss-scale")[-1]
     defaults = {a.dest: a.default for a in _parser()._actions}
-    assert defaults["loss_scale"] == "relative" and defaults["steps"] == 300
+    assert defaults["loss_scale"] == "gap" and defaults["steps"] == 300
     assert _scales(["auto"]) == "auto" and _scales(["none"]) is None
     assert _scales(["128", "256"]) == (128, 256)
     args = _parser().parse_args(["c.png", "s.png", "-o", "o.png", "--steps", "auto"])

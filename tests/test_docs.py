@@ -64,3 +64,32 @@ def test_docs_images_are_small():
     for p in images:
         assert p.stat().st_size < 300_000, f"{p.name} is over 300 KB"
     assert sum(p.stat().st_size for p in images) < 3_000_000
+
+
+def _parameter_rows():
+    """docs/parameters.md's table: {parameter: (widget label, default)}, as written."""
+    text = (ROOT / "docs" / "parameters.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` \| ([^|]*) \| ([^|]*) \|", text, re.M)
+    return {name: (label.strip(), default.strip()) for name, label, default in rows}
+
+
+def test_the_parameters_table_lists_every_field_with_its_declared_default_and_label():
+    """The table is written by hand for its longer explanations; this keeps it true to
+    the fields (a default changed in params.py and not here fails)."""
+    import dataclasses
+
+    from napari_nst.engine.params import StyleParams, knob_of
+
+    rows = _parameter_rows()
+    for field in dataclasses.fields(StyleParams):
+        assert field.name in rows, f"docs/parameters.md has no row for {field.name}"
+        label, default = rows[field.name]
+        declared = knob_of(field.name)["label"]
+        assert label.startswith(declared) if declared else label == "–", field.name
+        shown = field.default
+        if isinstance(shown, str):
+            assert f"`{shown}`" in default or shown in default, (field.name, default)
+        elif isinstance(shown, bool) or shown is None:
+            assert str(shown) in default or (shown is None and "off" in default), field.name
+        elif isinstance(shown, int | float):
+            assert default.startswith(f"{shown:g}"), (field.name, default)

@@ -35,6 +35,10 @@ def _two_styles():
 
 
 def test_each_half_is_closer_to_its_own_style():
+    # Measured (distance to own style / to the other, left and right): 60 steps gave
+    # 0.99 / 1.00 with the range wall scaled by the current J, 0.96 / 0.94 with the
+    # earlier wall, 0.80 / 0.57 with none; 200 steps 0.97 / 0.94. Regions from noise
+    # separate slowly against any range wall: an open problem (issue #15's note).
     fine, coarse = _two_styles()
     content = np.full((64, 64, 3), 128, np.uint8)
     labels = np.zeros((64, 64), int)
@@ -45,8 +49,8 @@ def test_each_half_is_closer_to_its_own_style():
             content,
             [(fine, 1.0), (coarse, 1.0)],
             size=64,
-            steps=60,
-            every=60,
+            steps=200,
+            every=200,
             alpha=1e-3,
             beta=1.0,
             guides=guides,

@@ -48,3 +48,18 @@ def test_a_photo_already_like_the_style_is_floored_not_divided_by_nought(photo_a
     _, style = photo_and_style
     value = _style_term(StyleParams(loss_scale="gap"), style, style, style.flip(-1))
     assert np.isfinite(value) and value < 1e3
+
+
+def test_the_range_wall_is_j_inside_the_range_and_scales_with_j_outside():
+    from napari_nst.engine.objective import RANGE_WEIGHT, with_range_wall
+
+    inside = torch.full((1, 3, 8, 8), 0.5)
+    outside = inside.clone()
+    outside[..., 0, 0] = 1.5  # one pixel one unit above the range
+    for j in (torch.tensor(0.01), torch.tensor(100.0)):
+        assert float(with_range_wall(j, inside)) == float(j)
+        walled = float(with_range_wall(j, outside))
+        # The same multiple of J from the content (small J) as from noise (large J).
+        penalty = 3 * (1.5 - 254 / 255) ** 2 / outside.numel()  # its 3 channels stray
+        assert walled / float(j) == pytest.approx(1 + RANGE_WEIGHT * penalty, rel=1e-4)
+    assert float(with_range_wall(torch.tensor(float("inf")), inside)) == float("inf")

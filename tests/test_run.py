@@ -5,6 +5,7 @@ import pytest
 
 from napari_nst import stylize
 from napari_nst.engine.errors import DivergedError
+from napari_nst.engine.objective import SMALL_STAGE_SIDE
 from napari_nst.engine.step import Step
 
 # chelsea × gravel at 128 px, one stage from noise, no TV: J's own parts.
@@ -29,8 +30,10 @@ def test_real_run_meets_the_papers_goals(small_pair, losses_of):
     assert final.image.shape == (85, 128, 3) and final.image.dtype == np.float32
     assert final.image.min() >= 0.0 and final.image.max() <= 1.0
     total = final.losses
+    # Under 256 px the content weighs α × 256/side (objective.small_stage_emphasis).
+    alpha = final.params.alpha * SMALL_STAGE_SIDE / max(final.image.shape[:2])
     assert total["total"] == pytest.approx(
-        final.params.alpha * total["content"] + final.params.beta * total["style"], rel=1e-4
+        alpha * total["content"] + final.params.beta * total["style"], rel=1e-4
     )
     assert np.array_equal(content, content_before)
 
@@ -151,7 +154,8 @@ def test_a_huge_learning_rate_is_taken_back_not_followed_into_divergence(small_p
         totals = [s.losses["total"] for s in run]
         assert np.isfinite(totals).all() and totals == sorted(totals, reverse=True)
         assert np.isfinite(run[-1].image).all()
-    assert totals[-1] < 0.2 * totals[0]  # at 1e6 it still gets somewhere
+    # At 1e6 it still gets somewhere (measured 0.38×: at 32 px the content weighs 8×).
+    assert totals[-1] < 0.5 * totals[0]
 
 
 def test_a_loss_that_is_not_finite_from_the_start_is_an_error(small_pair):
@@ -198,7 +202,7 @@ def test_init_image_at_the_output_size_is_used_as_is(small_pair):
 def test_temporal_coherence_keeps_still_content_still(small_pair):
     """With the same content in two frames, coherence keeps G near the last result."""
     content, style = small_pair
-    run = {"size": 32, "steps": 8, "seed": 3}
+    run = {"size": 32, "steps": 16, "seed": 3}
     first = list(stylize(content, style, **run))[-1].image
     # a fresh start from other noise, same content: only coherence pulls it to `first`
     kw = {"previous_frame": (content, first), **run, "seed": 4}

@@ -20,7 +20,7 @@ from .errors import DivergedError
 from .images import match_color_histogram, match_luminance, rgb_to_yiq, yiq_to_rgb
 from .memory import check_fits, estimate_bytes, largest_stage
 from .network import cached_features
-from .objective import Objective, RangeWall, stage_targets
+from .objective import Objective, stage_targets, with_range_wall
 from .params import StyleParams
 from .settle import SettleCheck
 from .step import Step
@@ -128,7 +128,6 @@ class Run:
         mode = COMPILE_MODES.get((device.type, params.precision), "default")
         self.forward = torch.compile(self.net, mode=mode) if params.compile else self.net
         self.graphed = params.compile and mode == "reduce-overhead"
-        self.wall = RangeWall(device)
         self.chroma = None
 
     # -- images in and out ------------------------------------------------------------------
@@ -183,7 +182,7 @@ class Run:
 
         def evaluate(image):
             total, parts = objective(image)
-            loss = total + self.wall(total, image)
+            loss = with_range_wall(total, image)
             report = torch.stack(
                 [total.detach().double()] + [parts[n].detach().double() for n in objective.terms]
             )

@@ -4,19 +4,20 @@ Adding a loss term means adding one entry to ``Objective.terms`` (and its test).
 
 Three scales (``StyleParams.loss_scale``):
 
-- "gap": as "relative", but each style layer's error is measured against
+- "gap" (default): as "relative", but each style layer's error is measured against
   the content's own distance from the style there, ‖G_l − A_l‖²/‖G_l(C) − A_l‖²: 1
   at the photo, 0 at the style. One style strength then closes about the same share
   of the photo-to-style gap for any pair, which is how the picture judge
   (``quality.judge``'s style_ratio) measures style.
-- "relative" (default): each term is a relative error, ‖F − P‖²/‖P‖² for the content
+- "relative": each term is a relative error, ‖F − P‖²/‖P‖² for the content
   and ‖G_l − A_l‖²/‖A_l‖² for each style layer, and TV and the temporal term are
   means over pixels. No term grows with the image's size, so one α/β gives one look
   at every size, and every style layer counts by how far it is from its target.
 - "paper": Gatys et al.'s sums, ½·Σ(F − P)² and Σ(G_l − A_l)²/(4·N_l²·M_l²).
   The content term grows with the pixel count, so the balance shifts with size.
 
-The mapping between them: relative α equals paper α·‖P‖²/2, and the relative
+Below 256 px the per-element scales weigh the content more (``small_stage_emphasis``).
+The mapping between them: relative α equals paper α·‖P‖²/2 (÷ that emphasis), and the relative
 weight of layer l equals the paper weight·‖A_l‖²/(4·N_l²), with Gram matrices
 divided by M_l. ``paper_ratio`` gives the paper's α/β of a relative run at one stage.
 """
@@ -36,9 +37,13 @@ RANGE_MARGIN = 1.0 / 255
 # loss_scale="gap": a layer where the content is already this close to the style
 # (squared, relative to the style's Gram norm) counts as this far, not as nearly 0.
 GAP_FLOOR = 0.01
-# The wall's weight, as a multiple of the run's first J (so it means the same for
-# any α, β and either loss scale).
-RANGE_WEIGHT = 1000.0
+# Per-element scales: below this longer side the content term weighs more, by
+# SMALL_STAGE_SIDE / side, so that small outputs and the pyramid's coarse stages keep
+# the layout (docs/algorithm.md, "One look at every size").
+SMALL_STAGE_SIDE = 256
+# The wall's weight, as a multiple of the current J (so it means the same for any
+# α, β, loss scale and start; docs/algorithm.md has the measured choice).
+RANGE_WEIGHT = 3e4
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class StageTargets:
     style_grams: tuple  # per style image: {layer: Gram matrix}, for region guides
     content_factor: float | torch.Tensor  # multiplies the paper's content term
     style_factors: dict  # layer -> multiplies the paper's E_l
+    content_emphasis: float = 1.0  # multiplies α under 256 px (small_stage_emphasis)
     previous: torch.Tensor | None = None  # stacks: the previous frame's result
     still: torch.Tensor | None = None  # stacks: 1 where the content did not change
 
@@ -80,8 +86,20 @@ def stage_targets(features, content, styles, weights, params, previous=None, sti
                 for n, a in blended.items()
             }
     return StageTargets(
-        target, blended, tuple(per_style), content_factor, style_factors, previous, still
+        target,
+        blended,
+        tuple(per_style),
+        content_factor,
+        style_factors,
+        small_stage_emphasis(content) if relative else 1.0,
+        previous,
+        still,
     )
+
+
+def small_stage_emphasis(image) -> float:
+    """How much more the content term weighs at this stage's size (1 from 256 px up)."""
+    return max(1.0, SMALL_STAGE_SIDE / max(image.shape[-2:]))
 
 
 class Objective:
@@ -99,7 +117,10 @@ class Objective:
             )
         )
         # name: (weight, term); a term maps (x, features) to a scalar tensor.
-        self.terms = {"content": (params.alpha, self.content), "style": (params.beta, self.style)}
+        self.terms = {
+            "content": (params.alpha * targets.content_emphasis, self.content),
+            "style": (params.beta, self.style),
+        }
         if params.tv_weight > 0:
             self.terms["tv"] = (params.tv_weight, self.tv)
         if targets.previous is not None and params.temporal_weight > 0:
@@ -168,26 +189,17 @@ def paper_ratio(params, targets: StageTargets) -> float:
     if params.loss_scale == "paper" or targets.content is None or not targets.grams:
         return params.ratio
     first = next(iter(targets.grams))
-    alpha_paper = params.alpha * float(targets.content_factor)
+    alpha_paper = params.alpha * targets.content_emphasis * float(targets.content_factor)
     return alpha_paper / (params.beta * float(targets.style_factors[first]))
 
 
-class RangeWall:
-    """The range penalty's term in J, weighted by RANGE_WEIGHT × the run's first J.
+def with_range_wall(total, x):
+    """J·(1 + RANGE_WEIGHT·penalty): J itself inside the range, a wall outside it.
 
-    The weight is set on the device at the first evaluation, with no host read, so
-    that a captured CUDA-graph step stays valid.
+    The wall scales with J, so it holds as firmly at the end of a run as at its start,
+    and from the content (a small first J) as from noise; it keeps no state, so a
+    captured CUDA-graph step stays valid.
     """
-
-    def __init__(self, device):
-        self.weight = torch.full((), float("nan"), device=device)
-
-    def __call__(self, total, x):
-        with torch.no_grad():
-            first = torch.isnan(self.weight)
-            self.weight.copy_(
-                torch.where(first, total.detach().float() * RANGE_WEIGHT, self.weight)
-            )
-        penalty = in_range_penalty(x)
-        # Where nothing strays, exactly 0, even when J (and so the weight) overflowed.
-        return torch.where(penalty > 0, self.weight * penalty, torch.zeros_like(penalty))
+    penalty = in_range_penalty(x)
+    # Where nothing strays, exactly J, even when J overflowed.
+    return torch.where(penalty > 0, total * (1.0 + RANGE_WEIGHT * penalty), total)

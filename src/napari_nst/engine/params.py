@@ -93,10 +93,10 @@ class StyleParams:
     """
 
     # Each field says, once, what the widget and the CLI show for it (see ``knob``).
-    # α, β and γ weigh relative errors (loss_scale="relative"): the same values give
-    # the same balance at every size. docs/algorithm.md has the measured choice.
+    # α, β and γ weigh relative errors (loss_scale="gap"): the same values give the same
+    # balance at every size and about the same on every pair (docs/algorithm.md).
     alpha: float = knob(1.0, "Content weight α in J = α·J_content + β·J_style.", "α (content)")
-    beta: float = knob(2.0, "Style weight β. Raise it (lower α/β) for more style.", "β (style)")
+    beta: float = knob(3.5, "Style weight β. Raise it (lower α/β) for more style.", "β (style)")
     tv_weight: float = knob(1.0, "Total-variation weight γ: smooths the result.", "TV weight γ")
     temporal_weight: float = knob(
         0.0,
@@ -173,7 +173,7 @@ class StyleParams:
     pooling: str = knob("max", "Pooling in the network (the paper prefers avg).", choices=POOLINGS)
     normalized: bool = knob(False, "The paper's normalised VGG19, instead of the raw one.")
     loss_scale: str = knob(
-        "relative",
+        "gap",
         "gap: each style layer's error relative to the photo's own distance from the style "
         "(one strength for every pair); relative: to the style's; both look the same at every "
         "size; paper: Gatys et al.'s sums.",
