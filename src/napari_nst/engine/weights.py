@@ -174,9 +174,20 @@ def _cached_imagenet_state():
 
 def _load_imagenet(progress: ProgressCallback | None) -> WeightSet:
     path = imagenet_cache_path()
-    if not path.is_file():
+    downloaded = not path.is_file()
+    if downloaded:
         download(IMAGENET_URL, path, progress)
-    state, version = _cached_imagenet_state()
+    try:
+        state, version = _cached_imagenet_state()  # checks the sha256 prefix
+    except WeightsUnavailableError:
+        if not downloaded:
+            raise
+        path.unlink()
+        raise WeightsUnavailableError(
+            f"The VGG19 downloaded from {IMAGENET_URL} is not the expected file (its sha256 "
+            f"does not start with {_hash_prefix(path)}); it was deleted. Try again, or use "
+            "weights='vgg19-original'."
+        ) from None
     return WeightSet(_convs_from_torchvision(state, str(path)), IMAGENET_NORM, IMAGENET, version)
 
 
@@ -184,7 +195,7 @@ def download(url: str, dest: Path, progress: ProgressCallback | None = None) -> 
     """Download ``url`` to ``dest`` with pooch, reporting (done, total) bytes.
 
     pooch writes to a temporary file and renames it, so an interrupted download
-    leaves nothing at ``dest``; the hash prefix in the file's name is checked after.
+    leaves nothing at ``dest``; the caller checks the file's hash.
     """
     import logging
 
@@ -206,13 +217,6 @@ def download(url: str, dest: Path, progress: ProgressCallback | None = None) -> 
         ) from None
     finally:
         logger.setLevel(level)
-    prefix = _hash_prefix(dest)
-    if not sha256_of(dest).startswith(prefix):
-        dest.unlink()
-        raise WeightsUnavailableError(
-            f"The VGG19 downloaded from {url} is not the expected file (its sha256 does not "
-            f"start with {prefix}); it was deleted. Try again, or use weights='vgg19-original'."
-        )
 
 
 def _hash_prefix(path: Path) -> str:
