@@ -93,3 +93,21 @@ def test_the_parameters_table_lists_every_field_with_its_declared_default_and_la
             assert str(shown) in default or (shown is None and "off" in default), field.name
         elif isinstance(shown, int | float):
             assert default.startswith(f"{shown:g}"), (field.name, default)
+
+
+@pytest.mark.parametrize("script", ["run", "picture"])
+def test_benchmark_reports_are_rendered_from_their_results(script, monkeypatch):
+    """Hand edits to a rendered report are lost at its next run, so there must be none:
+    what was measured once belongs in docs/performance-notes.md."""
+    import json
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    if script == "run":
+        import run
+
+        rendered, path = run.saved_report(ROOT / "docs"), ROOT / "docs" / "benchmarks.md"
+    else:
+        import picture
+
+        rendered, path = picture.render(json.loads(picture.RESULTS.read_text())), picture.REPORT
+    assert rendered == path.read_text()

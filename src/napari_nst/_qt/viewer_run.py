@@ -31,7 +31,7 @@ from .redraw import RedrawNotifier, next_turn
 # goes on regardless (a UI that is busy elsewhere must not stall the run for good).
 REDRAW_WAIT_S = 1.0
 # The activity dock's bar repaints the whole window at every change (napari runs the
-# event loop there): it moves at most this often (docs/benchmarks.md, section 5).
+# event loop there): it moves at most this often (docs/performance-notes.md).
 BAR_EVERY_S = 2.0
 
 
@@ -174,7 +174,7 @@ class ViewerRun:
                 last = step
                 yield StepEvent(n, ins.planes[n][0], step)
                 # Compute on only once the UI has drawn this image, so that the redraw
-                # runs on an idle CPU (measured in docs/benchmarks.md, section 5).
+                # runs on an idle CPU (docs/performance-notes.md).
                 self._shown.wait(REDRAW_WAIT_S)
             if last is not None:
                 yield EndEvent(last.stop_reason, last.iteration)

@@ -3,7 +3,7 @@
 Every step allocates and frees the same feature maps, tens of MiB each. glibc's
 malloc serves blocks that large with fresh ``mmap`` calls and returns them to the
 system when freed, so every step faults all of that memory in again, page by page,
-and the kernel zeroes each page (measured: docs/benchmarks.md, section 7).
+and the kernel zeroes each page (measured: docs/performance-notes.md).
 
 So while at least one run is active, big blocks come from the heap and freed ones
 stay there for the next step; when the last run ends, glibc's settings are put
@@ -31,7 +31,7 @@ M_MMAP_MAX = -4
 DEFAULT_TRIM_THRESHOLD = 128 * 1024
 DEFAULT_MMAP_MAX = 65536
 KEEP_ALL = 2**31 - 1  # the largest trim threshold mallopt takes (an int)
-# Up to about 1024 × 768 px in fp32 (docs/benchmarks.md, section 7).
+# Up to about 1024 × 768 px in fp32 (docs/performance-notes.md).
 REUSE_UP_TO_BYTES = 1 << 30
 
 _lock = threading.Lock()

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from ._torch import torch
 
-# L-BFGS pairs kept (torch's default is 100; fewer ended higher: docs/benchmarks.md,
-# section 7). Each pair holds two images, so large images keep fewer, within the bytes.
+# L-BFGS pairs kept (torch's default is 100; fewer ended higher: docs/performance-notes.md).
+# Each pair holds two images, so large images keep fewer, within the bytes.
 LBFGS_HISTORY = 20
 LBFGS_HISTORY_BYTES = 256 * 2**20
 # Armijo's constant: a trial must lower J by this fraction of the linear prediction.

@@ -28,11 +28,11 @@ from .steppers import STEPPERS, captured, on_side_stream
 from .weights import load_weights
 
 # torch.compile's mode per (device type, precision): "reduce-overhead" replays the
-# network as CUDA graphs, faster in bf16 and failing in fp32 (docs/benchmarks.md, 7).
+# network as CUDA graphs, faster in bf16 and failing in fp32 (docs/performance-notes.md).
 COMPILE_MODES = {("cuda", "bf16"): "reduce-overhead"}
 # Stacks: how still a pixel is falls linearly from 1 (content unchanged) to 0 (content
 # changed by this fraction of its range or more); softer than a threshold, it also
-# holds slowly varying parts of panning content (docs/benchmarks.md, section 7).
+# holds slowly varying parts of panning content (docs/performance-notes.md).
 STILL_RANGE = 0.1
 # Eager steps before a step is captured as a CUDA graph (cuBLAS/cuDNN set-up).
 GRAPH_WARMUP = 3
@@ -316,7 +316,7 @@ def _reproducible_cudnn(device, seeded: bool):
     """With a seed on CUDA, pick deterministic cuDNN kernels for the run's duration.
 
     cuDNN's backward kernels otherwise accumulate in varying order, and two runs
-    with one seed differ (docs/benchmarks.md, section 7).
+    with one seed differ (docs/performance-notes.md).
     """
     if device.type != "cuda" or not seeded:
         yield

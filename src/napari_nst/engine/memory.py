@@ -15,7 +15,7 @@ from .lbfgs import lbfgs_history
 from .params import StyleParams, conv_shapes
 
 # Bytes kept per activation element during one step: the ReLU outputs saved for the
-# backward pass and the gradients in flight (calibrated: docs/benchmarks.md, section 7).
+# backward pass and the gradients in flight (calibrated: docs/performance-notes.md).
 _BYTES_PER_ELEMENT = {"fp32": 10.0, "bf16": 6.0}
 
 

@@ -242,7 +242,7 @@ def cached_features(
     """The network for one configuration, built once per process, device and precision.
 
     Fast mode keeps the weights in bfloat16 rather than autocasting fp32 weights at
-    every step, and both run channels last (faster: docs/benchmarks.md, section 7).
+    every step, and both run channels last (faster: docs/performance-notes.md).
     """
     weights = load_weights(source)
     factors = norm_factors(source, pooling) if normalized else None
