@@ -350,7 +350,7 @@ def report(res) -> str:
         "pastiche is configured to minimise the paper's J on the raw VGG19 (no "
         "normalisation, since pastiche has none): its content layer weight is "
         "½·N·M·α and its style layer weights β·w_l/4 (see `pastiche_artist` in "
-        "`benchmarks/run.py`). Both start from the same noise image.",
+        "`benchmarks/speed.py`). Both start from the same noise image.",
         "",
         f"- J at step 0: pastiche {ttq['J0_pastiche']:.6g}, napari-nst's evaluator "
         f"{ttq['J0_ours']:.6g} (ratio {ttq['J0_pastiche'] / ttq['J0_ours']:.4f}).",
