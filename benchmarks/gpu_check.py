@@ -40,6 +40,7 @@ def main() -> None:
     content, style, pair = image_pair()
     result = {
         "machine": machine(),
+        "date": time.strftime("%Y-%m-%dT%H:%M"),  # benchmarks/run.py reports the newest
         "pair": pair,
         "size": args.size,
         "steps": args.steps,
