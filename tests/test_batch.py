@@ -87,6 +87,26 @@ def test_one_image_is_identical_to_stylize(tmp_path, images, client):
     assert sidecar["weights"].startswith("vgg19-original@") and sidecar["elapsed_s"] > 0
 
 
+def test_each_worker_computes_a_styles_targets_once(tmp_path, images, client):
+    def cache_counts(clear=False):  # runs on each worker (sent by value: a nested function)
+        from napari_nst.engine.style_cache import STYLE_GRAMS
+
+        if clear:
+            STYLE_GRAMS.clear()
+        return STYLE_GRAMS.misses, STYLE_GRAMS.hits
+
+    folder, style = images
+    client.run(cache_counts, True)
+    jobs = jobs_from_inputs([folder], style)
+    results = list(stylize_batch(jobs, PARAMS, output_dir=tmp_path / "out", client=client))
+    assert [r.status for r in results] == ["done"] * len(jobs)
+    counts = client.run(cache_counts)
+    worked = [c for c in counts.values() if sum(c) > 0]
+    stages = min(misses for misses, _ in worked)  # one stage's targets per worker's first job
+    assert all(misses == stages for misses, _ in worked)
+    assert sum(misses + hits for misses, hits in worked) == stages * len(jobs)
+
+
 def test_bad_inputs_fail_alone_with_a_reason(tmp_path, images, client):
     folder, style = images
     (folder / "broken.png").write_bytes(b"not a png")

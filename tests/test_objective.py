@@ -6,7 +6,12 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from napari_nst.engine.network import cached_features  # noqa: E402
-from napari_nst.engine.objective import Objective, stage_targets  # noqa: E402
+from napari_nst.engine.objective import (  # noqa: E402
+    Objective,
+    stage_targets,
+    style_grams,
+    style_layers_used,
+)
 from napari_nst.engine.params import StyleParams  # noqa: E402
 
 
@@ -29,7 +34,8 @@ def photo_and_style():
 def _style_term(params, content, style, x):
     net, _ = cached_features(params.weights, params.deepest_layer, "max", False, "cpu")
     features = lambda image, names: net(image, names)  # noqa: E731
-    targets = stage_targets(features, content, [style], [1.0], params)
+    grams = style_grams(features, style, style_layers_used(params))
+    targets = stage_targets(features, content, [grams], [1.0], params)
     return float(Objective(params, features, targets)(x)[1]["style"])
 
 

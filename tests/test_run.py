@@ -239,3 +239,25 @@ def test_lbfgs_reports_a_falling_j_and_the_image_it_was_measured_on(small_pair, 
     assert steps[-1].losses["total"] > 0
     again = losses_of(content, style, steps[-1].image, **{**SMALL, "size": 96})
     assert again["total"] == pytest.approx(totals[-1], rel=1e-5)
+
+
+def test_a_style_seen_before_in_this_process_reuses_its_targets(small_pair):
+    from napari_nst.engine.run import last_step
+    from napari_nst.engine.style_cache import STYLE_GRAMS
+
+    content, style = small_pair
+    params = {"size": 48, "steps": 3, "seed": 0}
+    STYLE_GRAMS.clear()
+    last_step(stylize(content, style, **params))
+    computed = STYLE_GRAMS.misses
+    assert computed >= 1 and STYLE_GRAMS.hits == 0
+    other = np.ascontiguousarray(content[::-1])  # another image, the same style
+    reused = last_step(stylize(other, style, **params)).image
+    assert (STYLE_GRAMS.hits, STYLE_GRAMS.misses) == (computed, computed)
+    STYLE_GRAMS.clear()
+    assert np.array_equal(last_step(stylize(other, style, **params)).image, reused)
+    changed = style.copy()
+    changed[0, 0] = 255 - changed[0, 0]  # one pixel: a different style, computed anew
+    before = STYLE_GRAMS.misses
+    last_step(stylize(other, changed, **params))
+    assert STYLE_GRAMS.misses == before + computed

@@ -20,11 +20,12 @@ from .errors import DivergedError
 from .images import match_color_histogram, match_luminance, rgb_to_yiq, yiq_to_rgb
 from .memory import check_fits, estimate_bytes, largest_stage
 from .network import cached_features
-from .objective import Objective, stage_targets, with_range_wall
+from .objective import Objective, stage_targets, style_grams, style_layers_used, with_range_wall
 from .params import StyleParams
 from .settle import SettleCheck
 from .step import Step
 from .steppers import STEPPERS, captured, on_side_stream
+from .style_cache import STYLE_GRAMS, digest
 from .weights import load_weights
 
 # torch.compile's mode per (device type, precision): "reduce-overhead" replays the
@@ -163,9 +164,19 @@ class Run:
         return np.ascontiguousarray(arr, dtype=np.float32)
 
     # -- one stage ------------------------------------------------------------------------
+    def style_grams(self, image, hw):
+        """One style image's Gram matrices at a stage: from this process's cache when an
+        earlier run (a batch worker's last job) computed them with the same network."""
+        p, layers = self.params, style_layers_used(self.params)
+        network = (p.weights, p.deepest_layer, p.pooling, p.normalized, p.precision, p.compile)
+        key = (network, str(self.device), tuple(layers), tuple(hw), digest(image))
+        return STYLE_GRAMS.get(
+            key, lambda: style_grams(self.features, self.to_tensor(image, hw), layers)
+        )
+
     def stage_objective(self, hw, style_hws):
         c = self.to_tensor(self.content01, hw)
-        styles = [self.to_tensor(image, shw) for (image, _), shw in zip(self.styles, style_hws)]
+        styles = [self.style_grams(image, shw) for (image, _), shw in zip(self.styles, style_hws)]
         previous = still = None
         if self.coherence:
             prev_c = self.to_tensor(self.previous_frame[0], hw)

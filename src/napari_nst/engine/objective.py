@@ -60,21 +60,30 @@ class StageTargets:
     still: torch.Tensor | None = None  # stacks: 1 where the content did not change
 
 
-def stage_targets(features, content, styles, weights, params, previous=None, still=None):
-    """Targets of one stage; ``features(image, layers)`` is the network."""
+def style_layers_used(params) -> list[str]:
+    """The layers whose Gram matrices the style term compares (none when β is 0)."""
+    return list(params.style_layers) if params.beta > 0 else []
+
+
+def style_grams(features, image, layers) -> dict:
+    """{layer: Gram matrix} of one style image at one stage."""
+    with torch.no_grad():
+        feats = features(image, layers)
+        return {n: gram(feats[n]).clone() for n in layers}
+
+
+def stage_targets(features, content, per_style, weights, params, previous=None, still=None):
+    """Targets of one stage; ``features(image, layers)`` is the network and ``per_style``
+    each style image's ``style_grams``."""
     relative = params.per_element_terms
     gap = params.loss_scale == "gap"
-    layers = list(params.style_layers) if params.beta > 0 else []
+    layers = style_layers_used(params)
     with torch.no_grad():  # not inference_mode: the factors are saved for the backward pass
         target = None
         wanted = ([params.content_layer] if params.alpha > 0 else []) + (layers if gap else [])
         own = features(content, wanted) if wanted else {}
         if params.alpha > 0:
             target = own[params.content_layer].float().clone()
-        per_style = []
-        for image in styles:
-            feats = features(image, layers)
-            per_style.append({n: gram(feats[n]).clone() for n in layers})
         total = sum(weights)
         blended = {n: sum(w * g[n] for w, g in zip(weights, per_style)) / total for n in layers}
         content_factor, style_factors = 1.0, dict.fromkeys(layers, 1.0)
