@@ -17,6 +17,7 @@ distributed = pytest.importorskip("distributed")
 from napari_nst import StyleParams, stylize  # noqa: E402
 from napari_nst.engine.batch import MISSING_DASK, stylize_batch  # noqa: E402
 from napari_nst.engine.batch_jobs import BatchJob, jobs_from_inputs  # noqa: E402
+from napari_nst.engine.planes import stylize_planes  # noqa: E402
 
 PARAMS = StyleParams(size=32, steps=3, seed=0)
 
@@ -233,3 +234,28 @@ def test_with_several_gpus_each_worker_takes_its_own(monkeypatch):
     assert batch._worker_device("cpu") == "cpu"  # an explicit device is kept
     monkeypatch.setattr(batch, "_cuda_count", lambda: 1)
     assert batch._worker_device("auto") == "auto"
+
+
+def test_a_stacks_planes_run_apart_as_their_own_runs(client):
+    import torch
+
+    rng = np.random.default_rng(3)
+    frames = rng.random((3, 30, 40)).astype(np.float32) * 500  # microscopy-like floats
+    style = rng.integers(0, 255, (36, 36, 3), dtype=np.uint8)
+    found = dict(
+        stylize_planes(
+            frames,
+            style,
+            PARAMS,
+            content_limits=(0, 500),
+            client=client,
+            threads_per_worker=torch.get_num_threads(),
+        )
+    )
+    assert sorted(found) == [0, 1, 2]
+    for n, step in found.items():
+        *_, alone = stylize(frames[n], style, PARAMS, content_limits=(0, 500))
+        assert np.array_equal(step.image, alone.image) and step.iteration == 3
+        assert step.losses == pytest.approx(alone.losses) and step.stop_reason == "steps"
+    with pytest.raises(ValueError, match="temporal"):
+        next(stylize_planes(frames, style, PARAMS.replace(temporal_weight=1.0), client=client))

@@ -247,6 +247,7 @@ def test_all_slices_gives_a_stack_of_the_same_shape(qtbot, make_napari_viewer):
     widget.auto_stop.value = False
     widget.steps.value = 2
     widget.frame_steps.value = 1  # slices after the first start from the previous result
+    widget.temporal_weight.value = "1"  # frames that depend on each other run in turn
     widget.all_slices.value = True
     run = widget.start()
     _wait_done(qtbot, widget)
@@ -255,6 +256,7 @@ def test_all_slices_gives_a_stack_of_the_same_shape(qtbot, make_napari_viewer):
     assert [entry["slice"] for entry in run.history] == [0, 0, 1, 2]
     assert run.output.metadata[METADATA_KEY]["params"]["frame_steps"] == 1
     widget.frame_steps.value = 0
+    widget.temporal_weight.value = "0"
     # the current slice alone gives one plane, placed at that slice
     viewer.dims.set_current_step(0, 2)
     widget.all_slices.value = False

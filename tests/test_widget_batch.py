@@ -62,3 +62,33 @@ def test_cancel_keeps_only_complete_outputs(qtbot, widget_and_folder):
     written = sorted(p.name for p in out.iterdir())
     assert all(not name.startswith(".") for name in written)  # no partial files
     assert len(written) % 2 == 0  # every image with its sidecar
+
+
+def test_all_slices_without_temporal_weight_runs_its_planes_as_batch_jobs(
+    qtbot, photo_and_texture
+):
+    from napari_nst._output_layer import METADATA_KEY
+
+    viewer, widget = photo_and_texture
+    stack = viewer.add_image(
+        np.random.default_rng(1).random((3, 32, 32)).astype(np.float32), name="stack"
+    )
+    before = stack.data.copy()
+    widget.content.value = stack
+    widget.size.value = 32
+    widget.auto_stop.value = False
+    widget.steps.value = 2
+    widget.all_slices.value = True
+    assert widget.temporal_weight.value == "0"
+    run = widget.start()
+    assert run.apart
+    qtbot.waitUntil(lambda: not run.running, timeout=240_000)
+    assert run.error is None and run.stop_reason == "steps"
+    assert run.output.data.shape == (3, 32, 32, 3)
+    planes = run.output.data
+    assert all(planes[i].any() for i in range(3))
+    assert not np.array_equal(planes[0], planes[1])  # each plane its own run
+    assert sorted(entry["slice"] for entry in run.history) == [0, 1, 2]
+    assert {entry["iteration"] for entry in run.history} == {2}
+    assert run.output.metadata[METADATA_KEY]["params"]["temporal_weight"] == 0
+    assert np.array_equal(stack.data, before)  # the input layer is untouched

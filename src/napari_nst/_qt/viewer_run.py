@@ -20,7 +20,7 @@ from napari.utils.notifications import show_error
 
 from .._inputs import LayerInputs
 from .._output_layer import OutputLayer
-from ..engine import stack
+from ..engine import planes, stack
 from ..engine.errors import friendly_message
 from ..engine.params import StyleParams
 from ..engine.step import Step
@@ -69,7 +69,12 @@ class EndEvent:
 
 
 class ViewerRun:
-    """Runs ``stylize_stack`` in a napari thread worker and streams G into one layer."""
+    """Runs ``stylize_stack`` in a napari thread worker and streams G into one layer.
+
+    A stack whose planes do not depend on one another (no temporal weight) runs them
+    as batch jobs instead (``planes.stylize_planes``: a local cluster, or the Dask
+    ``scheduler`` given); each plane then shows when it is done.
+    """
 
     def __init__(
         self,
@@ -79,10 +84,14 @@ class ViewerRun:
         *,
         on_step: Callable | None = None,
         on_finish: Callable | None = None,
+        scheduler: str | None = None,
     ):
         self.viewer = viewer
         self.inputs = inputs
         self.params = params
+        self.scheduler = scheduler or None
+        self.apart = planes.can_run_apart(params, len(inputs.planes), inputs.guides, inputs.init)
+        self.planes_done = 0  # planes run apart that have finished
         self.on_step = on_step
         self.on_finish = on_finish
         self.state = RunState.IDLE
@@ -112,7 +121,9 @@ class ViewerRun:
 
     # -- control ------------------------------------------------------------------------
     def start(self) -> ViewerRun:
-        total = self.params.stack_steps(len(self.inputs.planes))
+        count = len(self.inputs.planes)
+        budget = self.params.step_budget
+        total = count * budget if self.apart else self.params.stack_steps(count)
         self._progress = progress(total=total, desc="Style transfer")
         self._start_time = time.perf_counter()
         self._redraw_notifier = RedrawNotifier(self._shown.set)
@@ -159,17 +170,29 @@ class ViewerRun:
         ins = self.inputs
         try:
             last = None
-            for n, step in stack.stylize_stack(
-                [plane for _, plane in ins.planes],
-                ins.styles,
-                self.params,
-                content_limits=ins.content_limits,
-                style_limits=ins.style_limits,
-                guides=ins.guides,
-                init=ins.init,
-                should_stop=self._stop.is_set,
-                download_progress=self._download_bar.progressed.emit,
-            ):
+            frames = [plane for _, plane in ins.planes]
+            limits = {"content_limits": ins.content_limits, "style_limits": ins.style_limits}
+            if self.apart:
+                steps = planes.stylize_planes(
+                    frames,
+                    ins.styles,
+                    self.params,
+                    **limits,
+                    scheduler=self.scheduler,
+                    should_stop=self._stop.is_set,
+                )
+            else:
+                steps = stack.stylize_stack(
+                    frames,
+                    ins.styles,
+                    self.params,
+                    **limits,
+                    guides=ins.guides,
+                    init=ins.init,
+                    should_stop=self._stop.is_set,
+                    download_progress=self._download_bar.progressed.emit,
+                )
+            for n, step in steps:
                 self._shown.clear()
                 last = step
                 yield StepEvent(n, ins.planes[n][0], step)
@@ -177,7 +200,9 @@ class ViewerRun:
                 # runs on an idle CPU (docs/performance-notes.md).
                 self._shown.wait(REDRAW_WAIT_S)
             if last is not None:
-                yield EndEvent(last.stop_reason, last.iteration)
+                # Planes run apart end with their own runs; a stop is the batch's.
+                stopped = self.apart and self._stop.is_set()
+                yield EndEvent("stopped" if stopped else last.stop_reason, last.iteration)
         except Exception as err:  # every failure becomes one sentence for the user
             yield ErrorEvent(friendly_message(err))
 
@@ -212,7 +237,11 @@ class ViewerRun:
         if self.out.layer is not None:
             elapsed = time.perf_counter() - self._start_time
             self.out.record(self.params, step, self.history, elapsed)
-        done = self.params.stack_steps(n) + step.iteration
+        if self.apart:  # each step is a plane's last, in the order planes finish
+            self.planes_done += 1
+            done = self.planes_done * self.params.step_budget
+        else:
+            done = self.params.stack_steps(n) + step.iteration
         now = time.perf_counter()
         # The bar's text and value change in separate event-loop turns after the
         # output layer has been drawn: each turn short rather than one long stall.

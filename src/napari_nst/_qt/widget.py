@@ -187,8 +187,9 @@ class StyleTransferWidget(Container):
         self.all_slices = CheckBox(
             text="All slices / frames",
             value=False,
-            tooltip="Stylise every slice of a Z or T stack, each "
-            "starting from the previous result.",
+            tooltip="Stylise every slice of a Z or T stack. With a temporal weight, each "
+            "frame starts from the previous result; without one, slices run as batch jobs "
+            "on Dask (see Apply to folder's Scheduler) where it is installed.",
         )
         self.frame_steps = SpinBox(
             value=0, min=0, max=100000, **_shown("frame_steps", "Here, 0 means the same.")
@@ -552,7 +553,12 @@ class StyleTransferWidget(Container):
         if init is not None:  # the record says what the run started from
             params = params.replace(init="array")
         self.run = ViewerRun(
-            self.viewer, inputs, params, on_step=self._on_step, on_finish=self._on_finish
+            self.viewer,
+            inputs,
+            params,
+            on_step=self._on_step,
+            on_finish=self._on_finish,
+            scheduler=self.scheduler.value.strip(),
         )
         self.run.start()
         self._set_running(True)

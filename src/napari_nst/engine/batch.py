@@ -197,7 +197,11 @@ def run_job(
         with keep:
             style_images = _read_style(style)
             for step in stylize(
-                job.read_content(), style_images, params, style_limits=job.style_limits
+                job.read_content(),
+                style_images,
+                params,
+                content_limits=job.content_limits,
+                style_limits=job.style_limits,
             ):
                 last = step
     except Exception as err:  # the input's fault: fails alone, not retried

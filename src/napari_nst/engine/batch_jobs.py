@@ -24,7 +24,8 @@ class BatchJob:
     """One ``stylize`` call: a content (path or array) in a style, saved as ``name``.
 
     ``style`` is one image (path or array) or a list of ``(image, weight)``, and
-    ``style_limits`` its contrast limits, as ``stylize`` takes them.
+    ``style_limits`` its contrast limits, as ``stylize`` takes them, and
+    ``content_limits`` the content's (an array plane of a viewer's stack).
     ``plane`` picks one slice of a stack file (counted over its leading dims).
     """
 
@@ -33,6 +34,7 @@ class BatchJob:
     name: str
     plane: int | None = None
     style_limits: object = None
+    content_limits: tuple[float, float] | None = None
 
     def read_content(self) -> np.ndarray:
         if not isinstance(self.content, (str, Path)):
@@ -107,6 +109,8 @@ def fingerprint(job: BatchJob, params_dict: dict) -> str:
         "style_limits": job.style_limits,
         "params": params_dict,
     }
+    if job.content_limits is not None:  # absent before it existed: older results still match
+        described["content_limits"] = list(job.content_limits)
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 
