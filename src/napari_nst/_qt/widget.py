@@ -80,6 +80,13 @@ class StyleTransferWidget(Container):
 
     def _make_controls(self):
         """Every control, made once; the simple view and the folds place them."""
+        self._make_input_controls()
+        self._make_balance_controls()
+        self._make_run_controls()
+        self._make_action_controls()
+
+    def _make_input_controls(self):
+        """The layers: content, styles and their blend, regions."""
         choices = self._layer_choices
         self.content = ComboBox(
             label="Content", choices=choices, tooltip="The image whose layout is kept (C)."
@@ -112,6 +119,9 @@ class StyleTransferWidget(Container):
             value=None,
             tooltip="What label 0 (unpainted) gets when Regions is set.",
         )
+
+    def _make_balance_controls(self):
+        """How much style: the strength slider, α, β and the other weights."""
         self.strength = LogSlider(
             label="Style strength",
             value=DEFAULTS.style_strength,
@@ -132,6 +142,9 @@ class StyleTransferWidget(Container):
         self.temporal_weight = LineEdit(
             value=_number_text(DEFAULTS.temporal_weight), **_shown("temporal_weight")
         )
+
+    def _make_run_controls(self):
+        """How the run goes: steps, sizes, start, optimiser, device, precision, stacks."""
         self.auto_stop = CheckBox(
             label="Stop when settled",
             value=True,
@@ -194,6 +207,9 @@ class StyleTransferWidget(Container):
         self.frame_steps = SpinBox(
             value=0, min=0, max=100000, **_shown("frame_steps", "Here, 0 means the same.")
         )
+
+    def _make_action_controls(self):
+        """Run, Pause, Continue, Load settings, Apply to folder and the status line."""
         self.run_button = PushButton(text="Run")
         self.pause_button = PushButton(text="Pause", enabled=False)
         self.continue_button = PushButton(

@@ -46,23 +46,7 @@ def stylize(
     ``temporal_weight`` > 0, G is kept close to the previous result wherever the
     content did not change between the frames.
     """
-    init_image = None
-    if "init" in overrides and not isinstance(overrides["init"], str):
-        init = np.asarray(overrides.pop("init"))
-        # A float init is taken as an image in [0, 1] (e.g. an earlier result), not stretched.
-        limits = (0.0, 1.0) if init.dtype.kind == "f" else None
-        init_image = to_rgb01(init, limits, name="init image")
-        overrides["init"] = "array"
-    strength = overrides.pop("style_strength", None)
-    if params is None:
-        params = StyleParams(**overrides)
-    elif overrides:
-        params = params.replace(**overrides)
-    if strength is not None:
-        params = params.with_style_strength(strength)
-    if params.init == "array" and init_image is None:
-        raise ValueError("init = 'array' needs the image itself: pass init=<array>.")
-
+    params, init_image = _merged_params(params, dict(overrides))
     content01 = to_rgb01(content, content_limits, name="content image")
     styles = _style_list(style, style_limits)
     stage_shapes = _stage_shapes(content01.shape[:2], styles, params)
@@ -88,6 +72,28 @@ def stylize(
         should_stop=should_stop or (lambda: False),
         previous_frame=previous_frame,
     )
+
+
+def _merged_params(params, overrides) -> tuple[StyleParams, np.ndarray | None]:
+    """``params`` with the keyword overrides (``style_strength`` and an ``init`` image
+    among them); the init image in [0, 1], or None."""
+    init_image = None
+    if "init" in overrides and not isinstance(overrides["init"], str):
+        init = np.asarray(overrides.pop("init"))
+        # A float init is taken as an image in [0, 1] (e.g. an earlier result), not stretched.
+        limits = (0.0, 1.0) if init.dtype.kind == "f" else None
+        init_image = to_rgb01(init, limits, name="init image")
+        overrides["init"] = "array"
+    strength = overrides.pop("style_strength", None)
+    if params is None:
+        params = StyleParams(**overrides)
+    elif overrides:
+        params = params.replace(**overrides)
+    if strength is not None:
+        params = params.with_style_strength(strength)
+    if params.init == "array" and init_image is None:
+        raise ValueError("init = 'array' needs the image itself: pass init=<array>.")
+    return params, init_image
 
 
 def _style_list(style, limits) -> list[tuple[np.ndarray, float]]:
