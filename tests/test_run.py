@@ -5,7 +5,7 @@ import pytest
 
 from napari_nst import stylize
 from napari_nst.engine.errors import DivergedError
-from napari_nst.engine.objective import SMALL_STAGE_SIDE
+from napari_nst.engine.objective import small_stage_emphasis
 from napari_nst.engine.step import Step
 
 # chelsea × gravel at 128 px, one stage from noise, no TV: J's own parts.
@@ -30,8 +30,8 @@ def test_real_run_meets_the_papers_goals(small_pair, losses_of):
     assert final.image.shape == (85, 128, 3) and final.image.dtype == np.float32
     assert final.image.min() >= 0.0 and final.image.max() <= 1.0
     total = final.losses
-    # Under 256 px the content weighs α × 256/side (objective.small_stage_emphasis).
-    alpha = final.params.alpha * SMALL_STAGE_SIDE / max(final.image.shape[:2])
+    # Under 256 px the content weighs more (objective.small_stage_emphasis).
+    alpha = final.params.alpha * small_stage_emphasis(final.image.transpose(2, 0, 1))
     assert total["total"] == pytest.approx(
         alpha * total["content"] + final.params.beta * total["style"], rel=1e-4
     )

@@ -38,9 +38,12 @@ RANGE_MARGIN = 1.0 / 255
 # (squared, relative to the style's Gram norm) counts as this far, not as nearly 0.
 GAP_FLOOR = 0.01
 # Per-element scales: below this longer side the content term weighs more, by
-# SMALL_STAGE_SIDE / side, so that small outputs and the pyramid's coarse stages keep
-# the layout (docs/algorithm.md, "One look at every size").
+# (SMALL_STAGE_SIDE / side) ** SMALL_STAGE_POWER up to SMALL_STAGE_MAX, so that small
+# outputs and the pyramid's coarse stages keep the layout (docs/algorithm.md, "One look
+# at every size").
 SMALL_STAGE_SIDE = 256
+SMALL_STAGE_POWER = 1.5
+SMALL_STAGE_MAX = 4.0
 # The wall's weight, as a multiple of the current J (so it means the same for any
 # α, β, loss scale and start; docs/algorithm.md has the measured choice).
 RANGE_WEIGHT = 3e4
@@ -108,7 +111,8 @@ def stage_targets(features, content, per_style, weights, params, previous=None, 
 
 def small_stage_emphasis(image) -> float:
     """How much more the content term weighs at this stage's size (1 from 256 px up)."""
-    return max(1.0, SMALL_STAGE_SIDE / max(image.shape[-2:]))
+    emphasis = max(1.0, SMALL_STAGE_SIDE / max(image.shape[-2:])) ** SMALL_STAGE_POWER
+    return min(SMALL_STAGE_MAX, emphasis)
 
 
 class Objective:

@@ -96,7 +96,7 @@ class StyleParams:
     # α, β and γ weigh relative errors (loss_scale="gap"): the same values give the same
     # balance at every size and about the same on every pair (docs/algorithm.md).
     alpha: float = knob(1.0, "Content weight α in J = α·J_content + β·J_style.", "α (content)")
-    beta: float = knob(3.5, "Style weight β. Raise it (lower α/β) for more style.", "β (style)")
+    beta: float = knob(5.0, "Style weight β. Raise it (lower α/β) for more style.", "β (style)")
     tv_weight: float = knob(1.0, "Total-variation weight γ: smooths the result.", "TV weight γ")
     temporal_weight: float = knob(
         0.0,

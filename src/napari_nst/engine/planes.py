@@ -55,6 +55,7 @@ def stylize_planes(
     if params.temporal_weight > 0:
         raise ValueError("With a temporal weight each frame starts from the one before it.")
     from .batch import stylize_batch  # torch and Dask load here, when a stack runs apart
+
     jobs = [
         BatchJob(
             np.asarray(frame),
