@@ -26,7 +26,7 @@ STYLE_LAYER_SETS = {
 }
 # Style strengths (β/α, relative losses): Figure 3's columns and the sweep.
 FIGURE3_STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
-SWEEP_STRENGTHS = (1.0, 2.0, 3.5, 6.0, 12.0)
+SWEEP_STRENGTHS = (1.25, 2.5, 5.0, 10.0, 20.0)
 PAINTINGS = ("shipwreck", "starry_night", "the_scream")
 RECORD = Path(__file__).resolve().parent / "results" / "figures.json"
 
