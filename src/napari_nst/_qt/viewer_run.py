@@ -91,7 +91,6 @@ class ViewerRun:
         self.params = params
         self.scheduler = scheduler or None
         self.apart = planes.can_run_apart(params, len(inputs.planes), inputs.guides, inputs.init)
-        self.planes_done = 0  # planes run apart that have finished
         self.on_step = on_step
         self.on_finish = on_finish
         self.state = RunState.IDLE
@@ -237,9 +236,8 @@ class ViewerRun:
         if self.out.layer is not None:
             elapsed = time.perf_counter() - self._start_time
             self.out.record(self.params, step, self.history, elapsed)
-        if self.apart:  # each step is a plane's last, in the order planes finish
-            self.planes_done += 1
-            done = self.planes_done * self.params.step_budget
+        if self.apart:  # each step is a plane's last: the history counts finished planes
+            done = len(self.history) * self.params.step_budget
         else:
             done = self.params.stack_steps(n) + step.iteration
         now = time.perf_counter()

@@ -98,7 +98,8 @@ class Run:
         previous_frame = inputs.previous_frame
         self.start = time.perf_counter()
         load_weights(params.weights, inputs.progress)  # downloads once, with progress, if needed
-        self.net, self.weights = cached_features(
+        # What the network's features depend on: its cache key, and the style targets'.
+        self.network = (
             params.weights,
             params.deepest_layer,
             params.pooling,
@@ -106,6 +107,7 @@ class Run:
             str(device),
             params.precision == "bf16",
         )
+        self.net, self.weights = cached_features(*self.network)
         self.params, self.device, self.guides = params, device, inputs.guides
         self.stage_shapes, self.should_stop = inputs.stage_shapes, inputs.should_stop
         self.step_graph = inputs.step_graph
@@ -124,6 +126,7 @@ class Run:
             if previous_frame is not None:
                 previous_frame = tuple(rgb_to_yiq(f)[..., 0] for f in previous_frame)
         self.content01, self.styles, self.init_image = content01, styles, init_image
+        self.style_digests = [digest(image) for image, _ in styles]  # once, for every stage
         self.coherence = params.temporal_weight > 0 and previous_frame is not None
         self.previous_frame = previous_frame
         mode = COMPILE_MODES.get((device.type, params.precision), "default")
@@ -164,19 +167,19 @@ class Run:
         return np.ascontiguousarray(arr, dtype=np.float32)
 
     # -- one stage ------------------------------------------------------------------------
-    def style_grams(self, image, hw):
-        """One style image's Gram matrices at a stage: from this process's cache when an
-        earlier run (a batch worker's last job) computed them with the same network."""
-        p, layers = self.params, style_layers_used(self.params)
-        network = (p.weights, p.deepest_layer, p.pooling, p.normalized, p.precision, p.compile)
-        key = (network, str(self.device), tuple(layers), tuple(hw), digest(image))
+    def style_grams(self, index, hw):
+        """Style image ``index``'s Gram matrices at a stage: from this process's cache when
+        an earlier run (a batch worker's last job) computed them with the same network."""
+        image, layers = self.styles[index][0], style_layers_used(self.params)
+        key = (self.network, self.params.compile, tuple(layers), tuple(hw))
         return STYLE_GRAMS.get(
-            key, lambda: style_grams(self.features, self.to_tensor(image, hw), layers)
+            (*key, self.style_digests[index]),
+            lambda: style_grams(self.features, self.to_tensor(image, hw), layers),
         )
 
     def stage_objective(self, hw, style_hws):
         c = self.to_tensor(self.content01, hw)
-        styles = [self.style_grams(image, shw) for (image, _), shw in zip(self.styles, style_hws)]
+        styles = [self.style_grams(i, shw) for i, shw in enumerate(style_hws)]
         previous = still = None
         if self.coherence:
             prev_c = self.to_tensor(self.previous_frame[0], hw)

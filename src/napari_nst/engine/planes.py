@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .batch_jobs import BatchJob, read_image
+from .batch_jobs import BatchJob, output_paths, read_image
 from .params import StyleParams
 from .step import Step
 
@@ -66,7 +66,7 @@ def stylize_planes(
         )
         for n, frame in enumerate(frames)
     ]
-    index = {job.name: n for n, job in enumerate(jobs)}
+    index = {job.name: n for n, job in enumerate(jobs)}  # finished jobs come back by name
     with tempfile.TemporaryDirectory(prefix="napari-nst-planes-") as folder:
         results = stylize_batch(
             jobs,
@@ -85,17 +85,18 @@ def stylize_planes(
                 n = index[result.name]
                 if result.status != "done":
                     raise ValueError(f"Slice {n} failed: {result.reason}")
-                yield n, _last_step(result, params)
+                image, sidecar = output_paths(folder, jobs[n], "tif")
+                yield n, _last_step(image, sidecar, params)
         finally:
             results.close()  # cancels what has not finished, before the folder goes
 
 
-def _last_step(result, params: StyleParams) -> Step:
+def _last_step(image, sidecar, params: StyleParams) -> Step:
     """The Step a worker ended with, from its float32 TIFF and its sidecar."""
-    record = json.loads(result.output.with_suffix(".json").read_text())
+    record = json.loads(sidecar.read_text())
     return Step(
         iteration=record["steps"],
-        image=read_image(result.output),
+        image=read_image(image),
         losses=record["losses"],
         elapsed=record["elapsed_s"],
         total_steps=params.step_budget,
