@@ -17,7 +17,8 @@ distributed = pytest.importorskip("distributed")
 from napari_nst import StyleParams, stylize  # noqa: E402
 from napari_nst.engine.batch import MISSING_DASK, stylize_batch  # noqa: E402
 from napari_nst.engine.batch_jobs import BatchJob, jobs_from_inputs  # noqa: E402
-from napari_nst.engine.planes import stylize_planes  # noqa: E402
+from napari_nst.engine.planes import frame_chains, stylize_planes  # noqa: E402
+from napari_nst.engine.stack import stylize_stack  # noqa: E402
 
 PARAMS = StyleParams(size=32, steps=3, seed=0)
 
@@ -236,26 +237,61 @@ def test_with_several_gpus_each_worker_takes_its_own(monkeypatch):
     assert batch._worker_device("auto") == "auto"
 
 
-def test_a_stacks_planes_run_apart_as_their_own_runs(client):
+def _planes_on(client, frames, style, params, limits):
+    """Every plane's last Step, by frame, with this process's torch threads (bit for bit)."""
     import torch
 
+    threads = torch.get_num_threads()
+    return dict(
+        stylize_planes(
+            frames, style, params, content_limits=limits, client=client, threads_per_worker=threads
+        )
+    )
+
+
+def test_a_stacks_planes_run_apart_as_their_own_runs(client):
     rng = np.random.default_rng(3)
     frames = rng.random((3, 30, 40)).astype(np.float32) * 500  # microscopy-like floats
     style = rng.integers(0, 255, (36, 36, 3), dtype=np.uint8)
-    found = dict(
-        stylize_planes(
-            frames,
-            style,
-            PARAMS,
-            content_limits=(0, 500),
-            client=client,
-            threads_per_worker=torch.get_num_threads(),
-        )
-    )
+    found = _planes_on(client, frames, style, PARAMS, (0, 500))
     assert sorted(found) == [0, 1, 2]
     for n, step in found.items():
         *_, alone = stylize(frames[n], style, PARAMS, content_limits=(0, 500))
         assert np.array_equal(step.image, alone.image) and step.iteration == 3
         assert step.losses == pytest.approx(alone.losses) and step.stop_reason == "steps"
-    with pytest.raises(ValueError, match="temporal"):
-        next(stylize_planes(frames, style, PARAMS.replace(temporal_weight=1.0), client=client))
+
+
+def test_frame_chains_start_each_span_in_its_middle():
+    assert frame_chains(5, 2) == [[2, 3, 4], [2, 1, 0]]  # one span: no seam
+    assert frame_chains(5, 1) == [[0, 1, 2, 3, 4]]  # one worker: in turn
+    assert frame_chains(4, 8) == [[2, 3], [2, 1, 0]]  # at least MIN_CHAIN frames a chain
+    assert frame_chains(9, 3) == [[0, 1, 2], [6, 7, 8], [6, 5, 4, 3]]
+    for frames in range(2, 40):
+        for workers in range(1, 9):
+            chains = frame_chains(frames, workers)
+            ran = [n for chain in chains for n in chain]
+            starts = [chain[0] for chain in chains]
+            assert sorted(set(ran)) == list(range(frames))
+            # only a shared start runs twice, once per direction
+            assert len(ran) - frames == len(starts) - len(set(starts))
+            for chain in chains:
+                assert np.all(np.abs(np.diff(chain)) == 1)  # each frame after a neighbour
+                assert len(chain) >= min(frames, 2) and len(chains) <= workers
+            lengths = [len(chain) for chain in chains]
+            assert max(lengths) - min(lengths) <= 2
+
+
+def test_a_stacks_frames_run_in_chains_as_the_stack_runs_them(client):
+    """With a temporal weight, each chain's frames equal ``stylize_stack`` over the same
+    frames in the same order, bit for bit: chained from the span's middle frame."""
+    rng = np.random.default_rng(4)
+    frames = rng.random((5, 30, 40)).astype(np.float32)
+    style = rng.integers(0, 255, (36, 36, 3), dtype=np.uint8)
+    params = PARAMS.replace(temporal_weight=1.0, frame_steps=2)
+    found = _planes_on(client, frames, style, params, (0, 1))
+    assert sorted(found) == [0, 1, 2, 3, 4]
+    for chain in frame_chains(5, 2):  # the fixture's two workers
+        in_turn = dict(stylize_stack(frames[chain], style, params, content_limits=(0, 1)))
+        for position, n in enumerate(chain):
+            assert np.array_equal(found[n].image, in_turn[position].image), (chain, n)
+            assert found[n].iteration == (3 if position == 0 else 2)

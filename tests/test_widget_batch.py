@@ -64,9 +64,7 @@ def test_cancel_keeps_only_complete_outputs(qtbot, widget_and_folder):
     assert len(written) % 2 == 0  # every image with its sidecar
 
 
-def test_all_slices_without_temporal_weight_runs_its_planes_as_batch_jobs(
-    qtbot, photo_and_texture
-):
+def test_all_slices_without_temporal_weight_runs_its_planes_as_tasks(qtbot, photo_and_texture):
     from napari_nst._output_layer import METADATA_KEY
 
     viewer, widget = photo_and_texture
@@ -81,7 +79,7 @@ def test_all_slices_without_temporal_weight_runs_its_planes_as_batch_jobs(
     widget.all_slices.value = True
     assert widget.temporal_weight.value == "0"
     run = widget.start()
-    assert run.apart
+    assert run.on_cluster
     qtbot.waitUntil(lambda: not run.running, timeout=240_000)
     assert run.error is None and run.stop_reason == "steps"
     assert run.output.data.shape == (3, 32, 32, 3)
@@ -92,3 +90,32 @@ def test_all_slices_without_temporal_weight_runs_its_planes_as_batch_jobs(
     assert {entry["iteration"] for entry in run.history} == {2}
     assert run.output.metadata[METADATA_KEY]["params"]["temporal_weight"] == 0
     assert np.array_equal(stack.data, before)  # the input layer is untouched
+
+
+def test_all_frames_with_temporal_weight_run_in_chains_on_the_cluster(qtbot, photo_and_texture):
+    from napari_nst.engine.planes import frame_chains
+
+    viewer, widget = photo_and_texture
+    rng = np.random.default_rng(2)
+    movie = viewer.add_image(rng.random((4, 32, 32)).astype(np.float32), name="movie")
+    before = movie.data.copy()
+    widget.content.value = movie
+    widget.size.value = 32
+    widget.auto_stop.value = False
+    widget.steps.value = 3
+    widget.frame_steps.value = 2
+    widget.temporal_weight.value = "1"
+    widget.all_slices.value = True
+    run = widget.start()
+    assert run.on_cluster
+    qtbot.waitUntil(lambda: not run.running, timeout=240_000)
+    assert run.error is None and run.stop_reason == "steps"
+    assert all(run.output.data[i].any() for i in range(4))
+    ran = {entry["slice"]: entry["iteration"] for entry in run.history}
+    assert sorted(ran) == [0, 1, 2, 3] and len(run.history) == 4  # each frame once
+    # Chain starts run all steps, the frames chained from a neighbour frame_steps:
+    # one start (frame 0) on a one-worker cluster, the shared middle frame on more.
+    starts = sorted(n for n, steps in ran.items() if steps == 3)
+    assert starts in ([0], [frame_chains(4, 2)[0][0]])
+    assert set(ran.values()) == {3, 2}
+    assert np.array_equal(movie.data, before)  # the input layer is untouched

@@ -71,9 +71,10 @@ class EndEvent:
 class ViewerRun:
     """Runs ``stylize_stack`` in a napari thread worker and streams G into one layer.
 
-    A stack whose planes do not depend on one another (no temporal weight) runs them
-    as batch jobs instead (``planes.stylize_planes``: a local cluster, or the Dask
-    ``scheduler`` given); each plane then shows when it is done.
+    A stack's planes run as tasks on a Dask cluster instead when they can
+    (``planes.stylize_planes``: a local cluster, or the ``scheduler`` given): each its
+    own run without a temporal weight, in chains with one; each plane then shows when
+    it is done, and the progress counts planes.
     """
 
     def __init__(
@@ -90,7 +91,9 @@ class ViewerRun:
         self.inputs = inputs
         self.params = params
         self.scheduler = scheduler or None
-        self.apart = planes.can_run_apart(params, len(inputs.planes), inputs.guides, inputs.init)
+        self.on_cluster = planes.can_run_on_cluster(
+            params, len(inputs.planes), inputs.guides, inputs.init
+        )
         self.on_step = on_step
         self.on_finish = on_finish
         self.state = RunState.IDLE
@@ -121,8 +124,7 @@ class ViewerRun:
     # -- control ------------------------------------------------------------------------
     def start(self) -> ViewerRun:
         count = len(self.inputs.planes)
-        budget = self.params.step_budget
-        total = count * budget if self.apart else self.params.stack_steps(count)
+        total = count if self.on_cluster else self.params.stack_steps(count)
         self._progress = progress(total=total, desc="Style transfer")
         self._start_time = time.perf_counter()
         self._redraw_notifier = RedrawNotifier(self._shown.set)
@@ -171,7 +173,7 @@ class ViewerRun:
             last = None
             frames = [plane for _, plane in ins.planes]
             limits = {"content_limits": ins.content_limits, "style_limits": ins.style_limits}
-            if self.apart:
+            if self.on_cluster:
                 steps = planes.stylize_planes(
                     frames,
                     ins.styles,
@@ -199,8 +201,8 @@ class ViewerRun:
                 # runs on an idle CPU (docs/performance-notes.md).
                 self._shown.wait(REDRAW_WAIT_S)
             if last is not None:
-                # Planes run apart end with their own runs; a stop is the batch's.
-                stopped = self.apart and self._stop.is_set()
+                # Planes on a cluster end with their own runs; a stop is the run's.
+                stopped = self.on_cluster and self._stop.is_set()
                 yield EndEvent("stopped" if stopped else last.stop_reason, last.iteration)
         except Exception as err:  # every failure becomes one sentence for the user
             yield ErrorEvent(friendly_message(err))
@@ -236,8 +238,8 @@ class ViewerRun:
         if self.out.layer is not None:
             elapsed = time.perf_counter() - self._start_time
             self.out.record(self.params, step, self.history, elapsed)
-        if self.apart:  # each step is a plane's last: the history counts finished planes
-            done = len(self.history) * self.params.step_budget
+        if self.on_cluster:  # each step is a plane's last: the history counts finished planes
+            done = len(self.history)
         else:
             done = self.params.stack_steps(n) + step.iteration
         now = time.perf_counter()
@@ -246,7 +248,8 @@ class ViewerRun:
         bar = self._progress
         if bar is not None and (now - self._bar_time >= BAR_EVERY_S or done >= bar.total):
             self._bar_time = now
-            text = f"Style transfer {done}/{bar.total} · J = {step.losses['total']:.4g}"
+            unit = " slices" if self.on_cluster else ""
+            text = f"Style transfer {done}/{bar.total}{unit} · J = {step.losses['total']:.4g}"
             next_turn(lambda: self._bar_text(bar, text, done))
         if self.on_step is not None:
             self.on_step(self, step)

@@ -98,17 +98,32 @@ def stylize_batch(
     if not todo:
         return
 
-    client, started, own_workers = _connect(
+    client, started, own_workers = connect_cluster(
         distributed, client, scheduler, workers, threads_per_worker
     )
-    futures = _submit(
-        client, todo, params_dict, folder, file_format, threads_per_worker, own_workers
-    )
-    yield from _stream(distributed, futures, should_stop or (lambda: False), folder, started)
+    try:
+        futures = _submit(
+            client, todo, params_dict, folder, file_format, threads_per_worker, own_workers
+        )
+    except BaseException:
+        close_all(started)
+        raise
+    stream = as_finished(distributed, futures, should_stop, started)
+    try:
+        for future, job in stream:
+            yield _result_of(future, job)
+    finally:
+        stream.close()  # first cancel and close, then clean up
+        for job in futures.values():  # cancelled or killed: no partial file stays
+            for partial in partial_files(folder, job.name):
+                partial.unlink(missing_ok=True)
 
 
-def _connect(distributed, client, scheduler, workers, threads_per_worker):
-    """(client, what this batch started and so closes, whether the workers are ours)."""
+def connect_cluster(distributed, client, scheduler, workers, threads_per_worker):
+    """(client, what was started here and so must be closed, whether the workers are ours).
+
+    ``client`` or ``scheduler`` is used as it is; with neither, a ``LocalCluster`` is
+    started (see ``stylize_batch``)."""
     if client is not None:
         return client, [], False
     if scheduler is not None:
@@ -122,7 +137,7 @@ def _connect(distributed, client, scheduler, workers, threads_per_worker):
 
 def _submit(client, todo, params_dict, folder, file_format, threads_per_worker, own_workers):
     """One future per job; style images in memory go to every worker once, not per job."""
-    threads = threads_per_worker or _workers_per_host(client)
+    threads = threads_per_worker or workers_per_host(client)
     sent: dict = {}
 
     def style_of(job):
@@ -150,8 +165,11 @@ def _submit(client, todo, params_dict, folder, file_format, threads_per_worker, 
     }
 
 
-def _stream(distributed, futures, stop, folder, started) -> Iterator[BatchResult]:
-    """Results as they finish; on the end, a stop or an error: cancel, close, clean up."""
+def as_finished(distributed, futures: dict, should_stop, started) -> Iterator[tuple]:
+    """``(future, futures[future])`` as each finishes. On the end, ``should_stop()``
+    turning True or an error: cancel what is pending and close what was ``started``.
+    Finished futures are taken out of ``futures``, so what stays there never finished."""
+    stop = should_stop or (lambda: False)
     pending = set(futures)
     try:
         while pending:
@@ -164,16 +182,16 @@ def _stream(distributed, futures, stop, folder, started) -> Iterator[BatchResult
             except (TimeoutError, distributed.TimeoutError):
                 continue
             for future in done:
-                job = futures.pop(future)
-                yield _result_of(future, job)
+                yield future, futures.pop(future)
     finally:
         for future in pending:
             future.cancel()
-        for thing in started:
-            thing.close()
-        for job in futures.values():  # cancelled or killed: no partial file stays
-            for partial in partial_files(folder, job.name):
-                partial.unlink(missing_ok=True)
+        close_all(started)
+
+
+def close_all(started) -> None:
+    for thing in started:
+        thing.close()
 
 
 def run_job(
@@ -185,15 +203,12 @@ def run_job(
     ``threads``: torch threads, or {host: workers there} to share this host's cores.
     ``own_process``: the worker was started for this batch, so glibc's settings are ours.
     """
-    torch.set_num_threads(threads if isinstance(threads, int) else _share_of_cores(threads))
     for partial in partial_files(output_dir, job.name):  # from a worker that died here
         partial.unlink(missing_ok=True)
     start = time.perf_counter()
     try:
-        params = StyleParams.from_dict(params_dict)
-        params = params.replace(device=_worker_device(params.device))
+        params, keep = on_worker(params_dict, threads, own_process)
         last = None
-        keep = allocator.used_in_this_process() if own_process else contextlib.nullcontext()
         with keep:
             style_images = _read_style(style)
             for step in stylize(
@@ -224,6 +239,18 @@ def run_job(
     write_image(image_path, last.image, record)
     write_json(sidecar_path, record)  # last: a sidecar means the image is complete
     return {"status": "done", "output": str(image_path), "elapsed": record["elapsed_s"]}
+
+
+def on_worker(params_dict: dict, threads, own_process: bool):
+    """On a worker, before a run: set torch's threads (``threads``: a number, or
+    {host: workers there} to share this host's cores); return the run's parameters on
+    this worker's device, and the allocator's context (glibc's settings are ours only in
+    a worker process started for this batch, ``own_process``)."""
+    torch.set_num_threads(threads if isinstance(threads, int) else _share_of_cores(threads))
+    params = StyleParams.from_dict(params_dict)
+    params = params.replace(device=_worker_device(params.device))
+    keep = allocator.used_in_this_process() if own_process else contextlib.nullcontext()
+    return params, keep
 
 
 def _result_of(future, job: BatchJob) -> BatchResult:
@@ -262,7 +289,7 @@ def _cpu_workers(cores: int) -> int:
     return max(1, min(cores, by_memory))
 
 
-def _workers_per_host(client) -> dict[str, int]:
+def workers_per_host(client) -> dict[str, int]:
     hosts: dict[str, int] = {}
     for worker in client.scheduler_info()["workers"].values():
         hosts[worker["host"]] = hosts.get(worker["host"], 0) + 1

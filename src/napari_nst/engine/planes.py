@@ -1,35 +1,59 @@
-"""A stack's planes as independent batch jobs.
+"""A stack's planes on a Dask cluster, each plane one task.
 
-With no temporal weight, the frames of a stack do not depend on one another, so
-All slices / frames runs them on ``stylize_batch``'s machinery: a local cluster
-(or the scheduler given), each plane a job from the run's own start, results read
-back as they finish. The planes go out with their contrast limits and come back
-through a temporary folder of float32 TIFFs with their sidecars, so each is exactly
-what the worker computed.
+With no temporal weight every plane is its own run, from the run's own start, and
+the planes are independent tasks. With a temporal weight each frame starts from the
+result before it, so the frames go in chains, one per worker: the stack is cut into
+spans, and each span's middle frame runs first, from the run's start; from there one
+chain goes forward to the span's end and one goes backward to its start (the two
+chunks overlap in that one frame, their shared start). Two workers therefore give
+one span and no seam; a seam lies only where two spans meet. A frame's result stays
+on its worker for the next frame of its chain and is read back as it finishes.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
-import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .batch_jobs import BatchJob, output_paths, read_image
+from .errors import friendly_message
 from .params import StyleParams
-from .step import Step
+from .step import Step, last_step
 
-PLANE_NAME = "plane_{:05d}"
+MIN_CHAIN = 2  # frames per chain, at least: shorter chains spend more on starts than they save
 
 
-def can_run_apart(params: StyleParams, frames: int, guides=None, init=None) -> bool:
-    """Whether a stack's planes can run as independent jobs: more than one plane, no
-    temporal weight (each frame its own run), no region guides, no start image, and
-    Dask's distributed installed (the batch extra; without it frames run in turn)."""
-    independent = params.temporal_weight == 0 and guides is None and init is None
-    return frames > 1 and independent and importlib.util.find_spec("distributed") is not None
+def can_run_on_cluster(params: StyleParams, frames: int, guides=None, init=None) -> bool:
+    """Whether a stack's planes can run as tasks on a cluster: no region guides, no
+    start image, Dask's distributed installed (the batch extra; without it frames run
+    in turn), and more than one plane, or with a temporal weight enough frames for two
+    chains."""
+    enough = frames >= 2 * MIN_CHAIN if params.temporal_weight > 0 else frames > 1
+    simple = guides is None and init is None
+    return enough and simple and importlib.util.find_spec("distributed") is not None
+
+
+def frame_chains(frames: int, workers: int) -> list[list[int]]:
+    """Chains of frame indices, each in the order it runs; a chain's first frame starts
+    from the run's start, each later one from the frame before it in the chain.
+
+    Every frame is in exactly one chain, except a span's middle frame, which starts
+    both the chain forward and the chain backward (it runs once). The chains are
+    about equally long; there are at most ``workers``, each at least MIN_CHAIN long.
+    """
+    count = max(1, min(workers, frames // MIN_CHAIN))
+    parts = [list(part) for part in np.array_split(np.arange(frames), count)]
+    chains = []
+    if count % 2:  # one chain alone, forward from the first frame
+        chains.append([int(n) for n in parts.pop(0)])
+    for before, after in zip(parts[::2], parts[1::2], strict=True):
+        span = [int(n) for n in before + after]
+        middle = len(span) // 2
+        chains.append(span[middle:])
+        chains.append(span[middle::-1])
+    return chains
 
 
 def stylize_planes(
@@ -39,6 +63,7 @@ def stylize_planes(
     *,
     content_limits: Sequence[float] | None = None,
     style_limits=None,
+    flow: bool = False,
     client=None,
     scheduler: str | None = None,
     workers: int | None = None,
@@ -47,61 +72,92 @@ def stylize_planes(
 ) -> Iterator[tuple[int, Step]]:
     """Each frame's last Step, as ``(frame index, Step)``, in the order they finish.
 
-    Every frame runs ``params`` from its own start (no frame waits for another). A
-    plane that fails raises ValueError with its reason; ``should_stop()`` turning
-    True cancels the planes not yet finished. The cluster options are
-    ``stylize_batch``'s.
+    Without a temporal weight every frame runs ``params`` from its own start; with
+    one, in chains (``frame_chains``, one per worker) as ``stylize_stack`` runs them
+    (``flow`` as there). A frame that fails raises ValueError with its reason;
+    ``should_stop()`` turning True cancels the frames not yet finished. The cluster
+    options are ``stylize_batch``'s.
     """
-    if params.temporal_weight > 0:
-        raise ValueError("With a temporal weight each frame starts from the one before it.")
-    from .batch import stylize_batch  # torch and Dask load here, when a stack runs apart
+    from . import batch  # torch and Dask load here, when a stack runs on a cluster
 
-    jobs = [
-        BatchJob(
-            np.asarray(frame),
-            style,
-            PLANE_NAME.format(n),
-            style_limits=style_limits,
-            content_limits=None if content_limits is None else tuple(content_limits),
-        )
-        for n, frame in enumerate(frames)
-    ]
-    index = {job.name: n for n, job in enumerate(jobs)}  # finished jobs come back by name
-    with tempfile.TemporaryDirectory(prefix="napari-nst-planes-") as folder:
-        results = stylize_batch(
-            jobs,
-            params,
-            output_dir=folder,
-            client=client,
-            scheduler=scheduler,
-            workers=workers,
-            threads_per_worker=threads_per_worker,
-            resume=False,
-            file_format="tif",
-            should_stop=should_stop,
-        )
-        try:
-            for result in results:
-                n = index[result.name]
-                if result.status != "done":
-                    raise ValueError(f"Slice {n} failed: {result.reason}")
-                image, sidecar = output_paths(folder, jobs[n], "tif")
-                yield n, _last_step(image, sidecar, params)
-        finally:
-            results.close()  # cancels what has not finished, before the folder goes
-
-
-def _last_step(image, sidecar, params: StyleParams) -> Step:
-    """The Step a worker ended with, from its float32 TIFF and its sidecar."""
-    record = json.loads(sidecar.read_text())
-    return Step(
-        iteration=record["steps"],
-        image=read_image(image),
-        losses=record["losses"],
-        elapsed=record["elapsed_s"],
-        total_steps=params.step_budget,
-        params=params,
-        device=record["device"],
-        weights_version=record["weights"].rsplit("@", 1)[-1],
-        stop_reason=record["stop_reason"],
+    try:
+        import distributed
+    except ImportError:
+        raise ValueError(batch.MISSING_DASK) from None
+    client, started, own_workers = batch.connect_cluster(
+        distributed, client, scheduler, workers, threads_per_worker
     )
+    try:
+        futures = _submit(
+            client,
+            frames,
+            style,
+            params,
+            own_workers,
+            threads=threads_per_worker or batch.workers_per_host(client),
+            options={
+                "content_limits": content_limits,
+                "style_limits": style_limits,
+                "flow": flow,
+            },
+        )
+    except BaseException:
+        batch.close_all(started)
+        raise
+    for future, n in batch.as_finished(distributed, futures, should_stop, started):
+        try:
+            step = future.result()
+        except Exception as err:  # the frame's own error, or its worker died too often
+            raise ValueError(f"Slice {n} failed: {friendly_message(err)}") from None
+        yield n, step
+
+
+def _submit(client, frames, style, params, own_workers, threads, options) -> dict:
+    """One future per frame (key: the future, value: the frame's index)."""
+    addresses = list(client.scheduler_info()["workers"])
+    if params.temporal_weight > 0:
+        chains = frame_chains(len(frames), len(addresses))
+    else:
+        chains = [[n] for n in range(len(frames))]
+    sent_frames = client.scatter([np.asarray(frame) for frame in frames], hash=False)
+    sent_style = client.scatter(style, broadcast=True, hash=False)
+    task = {}  # frame index -> its future
+    for k, chain in enumerate(chains):
+        # Each chain stays on one worker, where its results are; a lost worker's tasks
+        # may move to another.
+        place = {"workers": [addresses[k % len(addresses)]], "allow_other_workers": True}
+        if params.temporal_weight == 0:
+            place = {}
+        for position, n in enumerate(chain):
+            if n in task:  # the shared first frame of a span's two chains
+                continue
+            before = chain[position - 1] if position else None
+            task[n] = client.submit(
+                run_plane,
+                sent_frames[n],
+                None if before is None else sent_frames[before],
+                None if before is None else task[before],
+                sent_style,
+                params.to_dict(),
+                options,
+                threads,
+                own_workers,
+                key=f"napari-nst-plane-{n}-{uuid.uuid4().hex[:12]}",
+                pure=False,
+                **place,
+            )
+    return {future: n for n, future in task.items()}
+
+
+def run_plane(frame, previous_frame, previous, style, params_dict, options, threads, own_process):
+    """On a worker: one frame to the end (``stack.stylize_frame``); its last Step.
+
+    ``previous`` is the Step of the frame before it in its chain (None: the chain's
+    start), ``previous_frame`` that frame's raw plane.
+    """
+    from . import batch, stack
+
+    params, keep = batch.on_worker(params_dict, threads, own_process)
+    before = None if previous is None else (previous_frame, previous.image)
+    with keep:
+        return last_step(stack.stylize_frame(frame, style, params, before, **options))

@@ -59,35 +59,69 @@ def stylize_stack(
     for n, frame in enumerate(frames):
         if stop():
             return
-        extra = {} if init is None else {"init": init}
-        if previous is not None:
-            prev_frame, prev_result = previous
-            if flow:
-                prev_frame, prev_result = follow_flow(
-                    prev_frame, frame, prev_result, content_limits
-                )
-            extra = {
-                "init": prev_result,
-                "previous_frame": (prev_frame, prev_result),
-                "steps": params.frame_steps or params.steps,
-            }
         last = None
-        for step in stylize(
+        for step in stylize_frame(
             frame,
             style,
             params,
+            previous,
+            flow=flow,
             content_limits=content_limits,
             style_limits=style_limits,
             guides=guides,
+            init=init,
             should_stop=stop,
             download_progress=download_progress,
-            **extra,
         ):
             last = step
             yield n, step
         if last is None or stop():
             return
         previous = (frame, last.image)
+
+
+def stylize_frame(
+    frame,
+    style,
+    params: StyleParams,
+    previous: tuple | None = None,
+    *,
+    flow: bool = False,
+    content_limits: Sequence[float] | None = None,
+    style_limits=None,
+    guides=None,
+    init=None,
+    should_stop: Callable[[], bool] | None = None,
+    download_progress: Callable[[int, int], None] | None = None,
+) -> Iterator[Step]:
+    """One frame of a stack: ``stylize``'s Steps.
+
+    With ``previous`` = (the previous raw frame, its result) the frame starts from
+    that result (carried along the optical flow when ``flow``), holds to it with the
+    temporal weight and runs ``frame_steps``; without, it runs ``steps`` from ``init``
+    (or ``params.init``), as a stack's first frame does.
+    """
+    extra = {} if init is None else {"init": init}
+    if previous is not None:
+        prev_frame, prev_result = previous
+        if flow:
+            prev_frame, prev_result = follow_flow(prev_frame, frame, prev_result, content_limits)
+        extra = {
+            "init": prev_result,
+            "previous_frame": (prev_frame, prev_result),
+            "steps": params.frame_steps or params.steps,
+        }
+    yield from stylize(
+        frame,
+        style,
+        params,
+        content_limits=content_limits,
+        style_limits=style_limits,
+        guides=guides,
+        should_stop=should_stop,
+        download_progress=download_progress,
+        **extra,
+    )
 
 
 def follow_flow(prev_frame, frame, prev_result, content_limits=None):
