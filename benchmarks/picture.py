@@ -320,7 +320,9 @@ SECTIONS = {"equal_steps": equal_steps, "every_size": every_size, "time_to_good"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--render-only", action="store_true")
-    parser.add_argument("--only", choices=SECTIONS, help="measure one section, keep the other")
+    parser.add_argument(
+        "--only", nargs="+", choices=SECTIONS, help="measure these sections, keep the others"
+    )
     parser.add_argument(
         "--pastiche-from-record",
         action="store_true",
@@ -343,7 +345,7 @@ def main() -> None:
             pastiche_kept=bool(recorded),
         )
         for name, measure in SECTIONS.items():
-            if args.only in (None, name):
+            if args.only is None or name in args.only:
                 results[name] = measure(recorded=recorded)
                 RESULTS.write_text(json.dumps(results, indent=1))
     REPORT.write_text(render(json.loads(RESULTS.read_text())))

@@ -17,7 +17,11 @@ distributed = pytest.importorskip("distributed")
 from napari_nst import StyleParams, stylize  # noqa: E402
 from napari_nst.engine.batch import MISSING_DASK, stylize_batch  # noqa: E402
 from napari_nst.engine.batch_jobs import BatchJob, jobs_from_inputs  # noqa: E402
-from napari_nst.engine.planes import frame_chains, stylize_planes  # noqa: E402
+from napari_nst.engine.planes import (  # noqa: E402
+    can_run_on_cluster,
+    frame_chains,
+    stylize_planes,
+)
 from napari_nst.engine.stack import stylize_stack  # noqa: E402
 
 PARAMS = StyleParams(size=32, steps=3, seed=0)
@@ -259,6 +263,17 @@ def test_a_stacks_planes_run_apart_as_their_own_runs(client):
         *_, alone = stylize(frames[n], style, PARAMS, content_limits=(0, 500))
         assert np.array_equal(step.image, alone.image) and step.iteration == 3
         assert step.losses == pytest.approx(alone.losses) and step.stop_reason == "steps"
+
+
+def test_stacks_go_to_the_cluster_only_where_that_helps():
+    plain, coherent = PARAMS, PARAMS.replace(temporal_weight=1.0)
+    assert can_run_on_cluster(plain, 2) and not can_run_on_cluster(plain, 1)
+    assert not can_run_on_cluster(plain, 3, init=np.zeros((4, 4)))  # a start image: in turn
+    # With a temporal weight, chains only on a named scheduler (on one machine's
+    # cores they are slower than the frames in turn), and two chains' worth of frames.
+    assert not can_run_on_cluster(coherent, 12)
+    assert can_run_on_cluster(coherent, 4, scheduler="tcp://10.0.0.5:8786")
+    assert not can_run_on_cluster(coherent, 3, scheduler="tcp://10.0.0.5:8786")
 
 
 def test_frame_chains_start_each_span_in_its_middle():

@@ -92,7 +92,11 @@ def test_all_slices_without_temporal_weight_runs_its_planes_as_tasks(qtbot, phot
     assert np.array_equal(stack.data, before)  # the input layer is untouched
 
 
-def test_all_frames_with_temporal_weight_run_in_chains_on_the_cluster(qtbot, photo_and_texture):
+def test_all_frames_with_temporal_weight_run_in_chains_on_the_named_scheduler(
+    qtbot, photo_and_texture
+):
+    import distributed
+
     from napari_nst.engine.planes import frame_chains
 
     viewer, widget = photo_and_texture
@@ -106,16 +110,19 @@ def test_all_frames_with_temporal_weight_run_in_chains_on_the_cluster(qtbot, pho
     widget.frame_steps.value = 2
     widget.temporal_weight.value = "1"
     widget.all_slices.value = True
-    run = widget.start()
-    assert run.on_cluster
-    qtbot.waitUntil(lambda: not run.running, timeout=240_000)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        widget.scheduler.value = cluster.scheduler_address
+        run = widget.start()
+        assert run.on_cluster
+        qtbot.waitUntil(lambda: not run.running, timeout=240_000)
+        assert cluster.scheduler.workers  # the cluster the field names is still up
     assert run.error is None and run.stop_reason == "steps"
     assert all(run.output.data[i].any() for i in range(4))
     ran = {entry["slice"]: entry["iteration"] for entry in run.history}
     assert sorted(ran) == [0, 1, 2, 3] and len(run.history) == 4  # each frame once
-    # Chain starts run all steps, the frames chained from a neighbour frame_steps:
-    # one start (frame 0) on a one-worker cluster, the shared middle frame on more.
-    starts = sorted(n for n, steps in ran.items() if steps == 3)
-    assert starts in ([0], [frame_chains(4, 2)[0][0]])
-    assert set(ran.values()) == {3, 2}
+    # The shared middle frame runs all steps; the frames chained from it, frame_steps.
+    start = frame_chains(4, 2)[0][0]
+    assert ran == {n: 3 if n == start else 2 for n in range(4)}
     assert np.array_equal(movie.data, before)  # the input layer is untouched

@@ -9,13 +9,23 @@ from ._qt.viewer_run import ViewerRun
 from .engine.params import StyleParams
 
 
-def stylize_in_viewer(viewer, content, style, *, all_slices: bool = False, **params):
+def stylize_in_viewer(
+    viewer,
+    content,
+    style,
+    *,
+    all_slices: bool = False,
+    scheduler: str | None = None,
+    **params,
+):
     """Start a style transfer between two layers of ``viewer``; return the run.
 
     ``content`` and ``style`` are layers or layer names; ``style`` may also be a
     list of ``(layer or name, weight)``. Parameters are ``StyleParams``'s. The
     result streams into a new output layer (``run.output``); ``run.state`` says
     where the run is, ``run.stop()`` stops it and ``run.worker`` is napari's worker.
+    ``scheduler``: a Dask scheduler's address where a stack's slices run (see the
+    widget's Scheduler field and docs/batch.md).
     """
     content_layer = _layer(viewer, content)
     pairs = style if isinstance(style, list) else [(style, 1.0)]
@@ -24,7 +34,7 @@ def stylize_in_viewer(viewer, content, style, *, all_slices: bool = False, **par
         raise ValueError("Content and style are the same layer: choose two different layers.")
     p = StyleParams(**params)
     inputs = gather_inputs(viewer, content_layer, style_layers, all_slices=all_slices)
-    return ViewerRun(viewer, inputs, p).start()
+    return ViewerRun(viewer, inputs, p, scheduler=scheduler).start()
 
 
 def _layer(viewer, ref):

@@ -72,9 +72,9 @@ class ViewerRun:
     """Runs ``stylize_stack`` in a napari thread worker and streams G into one layer.
 
     A stack's planes run as tasks on a Dask cluster instead when they can
-    (``planes.stylize_planes``: a local cluster, or the ``scheduler`` given): each its
-    own run without a temporal weight, in chains with one; each plane then shows when
-    it is done, and the progress counts planes.
+    (``planes.can_run_on_cluster``): without a temporal weight each its own run, on a
+    local cluster or the ``scheduler`` given; with one, in chains on the ``scheduler``
+    given. Each plane then shows when it is done, and the progress counts planes.
     """
 
     def __init__(
@@ -92,7 +92,7 @@ class ViewerRun:
         self.params = params
         self.scheduler = scheduler or None
         self.on_cluster = planes.can_run_on_cluster(
-            params, len(inputs.planes), inputs.guides, inputs.init
+            params, len(inputs.planes), inputs.guides, inputs.init, self.scheduler
         )
         self.on_step = on_step
         self.on_finish = on_finish

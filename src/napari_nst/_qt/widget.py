@@ -234,8 +234,10 @@ class StyleTransferWidget(Container):
         self.scheduler = LineEdit(
             label="Scheduler",
             value="",
-            tooltip="Empty: a Dask cluster on this machine, started for the batch. Or the "
-            "address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786.",
+            tooltip="Empty: a Dask cluster on this machine, started for the batch (and for "
+            "All slices without a temporal weight). Or the address of a running Dask "
+            "scheduler, e.g. tcp://10.0.0.5:8786, where Apply to folder and All slices run "
+            "(with a temporal weight, in chains, one per worker).",
         )
         self.apply_button = PushButton(
             text="Apply to folder…",

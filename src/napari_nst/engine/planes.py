@@ -25,12 +25,18 @@ from .step import Step, last_step
 MIN_CHAIN = 2  # frames per chain, at least: shorter chains spend more on starts than they save
 
 
-def can_run_on_cluster(params: StyleParams, frames: int, guides=None, init=None) -> bool:
-    """Whether a stack's planes can run as tasks on a cluster: no region guides, no
-    start image, Dask's distributed installed (the batch extra; without it frames run
-    in turn), and more than one plane, or with a temporal weight enough frames for two
-    chains."""
-    enough = frames >= 2 * MIN_CHAIN if params.temporal_weight > 0 else frames > 1
+def can_run_on_cluster(
+    params: StyleParams, frames: int, guides=None, init=None, scheduler: str | None = None
+) -> bool:
+    """Whether the viewer runs a stack's planes as tasks on a cluster: no region guides,
+    no start image, Dask's distributed installed (the batch extra; without it frames
+    run in turn), and more than one plane. With a temporal weight, only on the
+    ``scheduler`` named and with enough frames for two chains: on one machine's cores
+    chains run slower than the frames in turn (docs/batch.md)."""
+    if params.temporal_weight > 0:
+        enough = frames >= 2 * MIN_CHAIN and bool(scheduler)
+    else:
+        enough = frames > 1
     simple = guides is None and init is None
     return enough and simple and importlib.util.find_spec("distributed") is not None
 
