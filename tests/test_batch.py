@@ -241,14 +241,20 @@ def test_with_several_gpus_each_worker_takes_its_own(monkeypatch):
     assert batch._worker_device("auto") == "auto"
 
 
-def _planes_on(client, frames, style, params, limits):
+def _planes_on(client, frames, style, params, limits, **options):
     """Every plane's last Step, by frame, with this process's torch threads (bit for bit)."""
     import torch
 
     threads = torch.get_num_threads()
     return dict(
         stylize_planes(
-            frames, style, params, content_limits=limits, client=client, threads_per_worker=threads
+            frames,
+            style,
+            params,
+            content_limits=limits,
+            client=client,
+            threads_per_worker=threads,
+            **options,
         )
     )
 
@@ -310,3 +316,7 @@ def test_a_stacks_frames_run_in_chains_as_the_stack_runs_them(client):
         for position, n in enumerate(chain):
             assert np.array_equal(found[n].image, in_turn[position].image), (chain, n)
             assert found[n].iteration == (3 if position == 0 else 2)
+    # One chain: the whole stack in turn, from its first frame.
+    alone = _planes_on(client, frames, style, params, (0, 1), chains=1)
+    in_turn = dict(stylize_stack(frames, style, params, content_limits=(0, 1)))
+    assert all(np.array_equal(alone[n].image, in_turn[n].image) for n in range(5))

@@ -237,7 +237,7 @@ class StyleTransferWidget(Container):
             tooltip="Empty: a Dask cluster on this machine, started for the batch (and for "
             "All slices without a temporal weight). Or the address of a running Dask "
             "scheduler, e.g. tcp://10.0.0.5:8786, where Apply to folder and All slices run "
-            "(with a temporal weight, in chains, one per worker).",
+            "(with a temporal weight, in two chains from the middle frame).",
         )
         self.apply_button = PushButton(
             text="Apply to folder…",

@@ -2,12 +2,12 @@
 
 With no temporal weight every plane is its own run, from the run's own start, and
 the planes are independent tasks. With a temporal weight each frame starts from the
-result before it, so the frames go in chains, one per worker: the stack is cut into
-spans, and each span's middle frame runs first, from the run's start; from there one
-chain goes forward to the span's end and one goes backward to its start (the two
-chunks overlap in that one frame, their shared start). Two workers therefore give
-one span and no seam; a seam lies only where two spans meet. A frame's result stays
-on its worker for the next frame of its chain and is read back as it finishes.
+result before it, so the frames go in chains, each on a worker: the stack is cut
+into spans, and each span's middle frame runs first, from the run's start; from there
+one chain goes forward to the span's end and one goes backward to its start (the two
+chunks overlap in that one frame, their shared start). Two chains (the default) are
+one span and leave no seam; more leave a seam where two spans meet. A frame's result
+stays on its worker for the next frame of its chain and is read back as it finishes.
 """
 
 from __future__ import annotations
@@ -41,15 +41,15 @@ def can_run_on_cluster(
     return enough and simple and importlib.util.find_spec("distributed") is not None
 
 
-def frame_chains(frames: int, workers: int) -> list[list[int]]:
+def frame_chains(frames: int, at_most: int) -> list[list[int]]:
     """Chains of frame indices, each in the order it runs; a chain's first frame starts
     from the run's start, each later one from the frame before it in the chain.
 
     Every frame is in exactly one chain, except a span's middle frame, which starts
     both the chain forward and the chain backward (it runs once). The chains are
-    about equally long; there are at most ``workers``, each at least MIN_CHAIN long.
+    about equally long; there are at most ``at_most``, each at least MIN_CHAIN long.
     """
-    count = max(1, min(workers, frames // MIN_CHAIN))
+    count = max(1, min(at_most, frames // MIN_CHAIN))
     parts = [list(part) for part in np.array_split(np.arange(frames), count)]
     chains = []
     if count % 2:  # one chain alone, forward from the first frame
@@ -74,15 +74,18 @@ def stylize_planes(
     scheduler: str | None = None,
     workers: int | None = None,
     threads_per_worker: int | None = None,
+    chains: int = 2,
     should_stop: Callable[[], bool] | None = None,
 ) -> Iterator[tuple[int, Step]]:
     """Each frame's last Step, as ``(frame index, Step)``, in the order they finish.
 
     Without a temporal weight every frame runs ``params`` from its own start; with
-    one, in chains (``frame_chains``, one per worker) as ``stylize_stack`` runs them
-    (``flow`` as there). A frame that fails raises ValueError with its reason;
-    ``should_stop()`` turning True cancels the frames not yet finished. The cluster
-    options are ``stylize_batch``'s.
+    one, in chains (``frame_chains``) as ``stylize_stack`` runs them (``flow`` as
+    there): at most ``chains`` of them. Two leave no seam; more finish sooner on more
+    workers but leave a seam where two spans meet, a jump like that between two
+    independent runs (docs/batch.md). A frame that fails raises ValueError with
+    its reason; ``should_stop()`` turning True cancels the frames not yet finished.
+    The cluster options are ``stylize_batch``'s.
     """
     from . import batch  # torch and Dask load here, when a stack runs on a cluster
 
@@ -100,6 +103,7 @@ def stylize_planes(
             style,
             params,
             own_workers,
+            chains,
             threads=threads_per_worker or batch.workers_per_host(client),
             options={
                 "content_limits": content_limits,
@@ -118,11 +122,11 @@ def stylize_planes(
         yield n, step
 
 
-def _submit(client, frames, style, params, own_workers, threads, options) -> dict:
+def _submit(client, frames, style, params, own_workers, at_most, threads, options) -> dict:
     """One future per frame (key: the future, value: the frame's index)."""
     addresses = list(client.scheduler_info()["workers"])
     if params.temporal_weight > 0:
-        chains = frame_chains(len(frames), len(addresses))
+        chains = frame_chains(len(frames), at_most)
     else:
         chains = [[n] for n in range(len(frames))]
     sent_frames = client.scatter([np.asarray(frame) for frame in frames], hash=False)
