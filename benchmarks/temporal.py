@@ -74,7 +74,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--steps", type=int, default=300, help="steps of the first frame")
     ap.add_argument("--frame-steps", type=int, default=40, help="steps of each later frame")
-    ap.add_argument("--weights", type=float, nargs="+", default=[1e4, 3e4, 1e5])
+    ap.add_argument("--weights", type=float, nargs="+", default=[100, 1000, 10000])
     ap.add_argument("--stacks", nargs="+", help="only these stacks (by name)")
     ap.add_argument(
         "--add-weights",

@@ -118,6 +118,13 @@ def test_all_frames_with_temporal_weight_run_in_chains_on_the_named_scheduler(
         assert run.on_cluster
         qtbot.waitUntil(lambda: not run.running, timeout=240_000)
         assert cluster.scheduler.workers  # the cluster the field names is still up
+        # Stop keeps the frames done and cancels the rest.
+        widget.steps.value, widget.frame_steps.value = 100, 20_000
+        stopped = widget.start()
+        qtbot.waitUntil(lambda: len(stopped.history) >= 1, timeout=240_000)
+        stopped.stop()
+        qtbot.waitUntil(lambda: not stopped.running, timeout=240_000)
+        assert stopped.stop_reason == "stopped" and 1 <= len(stopped.history) < 4
     assert run.error is None and run.stop_reason == "steps"
     assert all(run.output.data[i].any() for i in range(4))
     ran = {entry["slice"]: entry["iteration"] for entry in run.history}

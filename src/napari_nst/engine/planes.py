@@ -133,10 +133,10 @@ def _submit(client, frames, style, params, own_workers, at_most, threads, option
     sent_style = client.scatter(style, broadcast=True, hash=False)
     task = {}  # frame index -> its future
     for k, chain in enumerate(chains):
-        # Each chain stays on one worker, where its results are; a lost worker's tasks
-        # may move to another.
+        # A chain stays on one worker, where its results are (a lost worker's tasks may
+        # move to another); planes that depend on none go wherever Dask sends them.
         place = {"workers": [addresses[k % len(addresses)]], "allow_other_workers": True}
-        if params.temporal_weight == 0:
+        if len(chain) == 1:
             place = {}
         for position, n in enumerate(chain):
             if n in task:  # the shared first frame of a span's two chains

@@ -6,12 +6,12 @@ its target wherever the content stood still between the two frames.
 ``flow=True`` (off by default) carries the previous result along the optical
 flow first, after Ruder, Dosovitskiy & Brox (2016, "Artistic style transfer for
 videos"): then the target holds wherever the flow explains the content. It makes
-the result follow moving content instead of lagging behind it, but on our three
-test stacks (benchmarks/temporal.py, docs/benchmarks.md) it raised the
-frame-to-frame change 1.4× to 12× and the style loss by up to 49%: a stylised
-texture shifted by a few pixels differs from itself far more than the smooth
-content does, and bilinear resampling blurs it. The flow is scikit-image's
-iterative Lucas-Kanade on the grey content at the result's size.
+the result follow moving content instead of lagging behind it, but on our test
+stacks (benchmarks/temporal.py, docs/benchmarks.md) it mostly raised the
+frame-to-frame change: a stylised texture shifted by a few pixels differs from
+itself far more than the smooth content does, and bilinear resampling blurs it.
+The flow is scikit-image's iterative Lucas-Kanade on the grey content at the
+result's size.
 """
 
 from __future__ import annotations
