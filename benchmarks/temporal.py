@@ -53,6 +53,16 @@ def movie_clip(frames: int) -> np.ndarray:
     return (io.imread(path)[:frames] / 255.0).astype(np.float32)
 
 
+def named_stacks(frames: int, size: int, only=None) -> list[tuple[str, np.ndarray]]:
+    """The three test stacks, by name (``only``: just these names)."""
+    stacks = (
+        ("moving disc", lambda: moving_pattern(frames, size)),
+        ("drifting photo", lambda: drifting_photo(frames, size)),
+        ("movie clip", lambda: movie_clip(frames)),
+    )
+    return [(name, make()) for name, make in stacks if not only or name in only]
+
+
 def run_stack(stack, style, weight, flow, **params):
     from napari_nst.engine.stack import stylize_stack
 
@@ -106,13 +116,7 @@ def main() -> None:
     if saved:
         settings = [(w, False) for w in args.add_weights]
         result = saved
-    for name, stack in (
-        ("moving disc", moving_pattern(args.frames, args.size)),
-        ("drifting photo", drifting_photo(args.frames, args.size)),
-        ("movie clip", movie_clip(args.frames)),
-    ):
-        if args.stacks and name not in args.stacks:
-            continue
+    for name, stack in named_stacks(args.frames, args.size, args.stacks):
         rows, base = [], None
         if saved:  # later rows compare with the saved baseline (first row)
             rows = saved["stacks"][name]["rows"]

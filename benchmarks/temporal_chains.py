@@ -6,9 +6,10 @@ On the test stacks of benchmarks/temporal.py, with one temporal weight: the stac
 turn in this process (stylize_stack, all cores), then in chains on a LocalCluster of
 2 workers (one span, no seam) and of 4 workers (two spans, one seam; on 2 cores four
 workers share them, so that row's time says nothing), the cores shared out among the
-workers' torch threads. Each row: wall time (the cluster's start included), the flicker
-metric of temporal.py, every frame-to-frame change (as a multiple of the content's),
-the change at each seam, and the mean style loss of the frames.
+workers' torch threads. Each row: wall time (the cluster's start included), every
+frame-to-frame change (as a multiple of the content's) and their mean, the flicker
+(temporal.py instead pools the frames before dividing), the change at each seam, and
+the mean style loss of the frames.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from temporal import drifting_photo, movie_clip, moving_pattern
+from temporal import named_stacks
 
 
 def changes(images: dict, stack: np.ndarray) -> list[float]:
@@ -103,7 +104,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--steps", type=int, default=300, help="steps of a chain's first frame")
     ap.add_argument("--frame-steps", type=int, default=40, help="steps of each later frame")
-    ap.add_argument("--temporal-weight", type=float, default=100.0)
+    ap.add_argument("--temporal-weight", type=float, default=1000.0)
     ap.add_argument("--stacks", nargs="+", help="only these stacks (by name)")
     args = ap.parse_args()
     import skimage.data
@@ -119,13 +120,7 @@ def main() -> None:
         temporal_weight=args.temporal_weight,
     )
     result = {"params": params.to_dict(), "frames": args.frames, "stacks": {}}
-    for name, stack in (
-        ("moving disc", moving_pattern(args.frames, args.size)),
-        ("drifting photo", drifting_photo(args.frames, args.size)),
-        ("movie clip", movie_clip(args.frames)),
-    ):
-        if args.stacks and name not in args.stacks:
-            continue
+    for name, stack in named_stacks(args.frames, args.size, args.stacks):
         rows = [
             measure(stack, style, params, "in turn"),
             measure(stack, style, params, "chains", workers=2),

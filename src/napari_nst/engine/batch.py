@@ -82,10 +82,7 @@ def stylize_batch(
         raise ValueError("A batch cannot start every job from one array: use noise or content.")
     _check_names(jobs)
     folder = check_writable(output_dir)
-    try:
-        import distributed  # an optional extra: imported only when a batch runs
-    except ImportError:
-        raise ValueError(MISSING_DASK) from None
+    distributed = require_distributed()
 
     params_dict = params.to_dict()
     todo = []
@@ -117,6 +114,16 @@ def stylize_batch(
         for job in futures.values():  # cancelled or killed: no partial file stays
             for partial in partial_files(folder, job.name):
                 partial.unlink(missing_ok=True)
+
+
+def require_distributed():
+    """Dask's distributed, an optional extra imported only when a batch runs; without
+    it, ValueError saying in one sentence what to install."""
+    try:
+        import distributed
+    except ImportError:
+        raise ValueError(MISSING_DASK) from None
+    return distributed
 
 
 def connect_cluster(distributed, client, scheduler, workers, threads_per_worker):

@@ -89,10 +89,7 @@ def stylize_planes(
     """
     from . import batch  # torch and Dask load here, when a stack runs on a cluster
 
-    try:
-        import distributed
-    except ImportError:
-        raise ValueError(batch.MISSING_DASK) from None
+    distributed = batch.require_distributed()
     client, started, own_workers = batch.connect_cluster(
         distributed, client, scheduler, workers, threads_per_worker
     )
