@@ -62,6 +62,25 @@ def test_ratio_and_derived_values():
     assert p.layer_weights == (0.2,) * 5
 
 
+@pytest.mark.parametrize("steps", [30, 300, 601])
+def test_the_first_stage_keeps_two_thirds_of_the_steps_at_every_size(steps):
+    # The layout forms at the first stage: when it got 2/(stages+1) of the budget, 2048 px
+    # from noise ended with less of the content's layout than 256 px (docs/algorithm.md).
+    p = StyleParams(steps=steps)
+    firsts = set()
+    for stages in range(2, 6):
+        counts = p.stage_steps(stages)
+        assert len(counts) == stages and sum(counts) == steps
+        assert max(counts[1:]) - min(counts[1:]) <= 1
+        firsts.add(counts[0])
+    assert firsts == {round(2 * steps / 3)}
+    assert p.stage_steps(1) == (steps,)
+
+
+def test_a_budget_smaller_than_the_stages_still_runs_every_stage():
+    assert StyleParams(steps=2).stage_steps(4) == (1, 1, 1, 1)
+
+
 def test_every_field_declares_what_users_see():
     import dataclasses
 

@@ -141,7 +141,7 @@ def test_several_styles_and_coarse_to_fine(small_pair):
             steps=4,
         )
     )
-    assert [s.stage for s in steps] == [0, 0, 0, 1]  # the budget: two shares, then one
+    assert [s.stage for s in steps] == [0, 0, 0, 1]  # two thirds of the budget, then the rest
     assert {s.image.shape for s in steps} == {(43, 64, 3)}
     assert steps[-1].total_steps == 4
 

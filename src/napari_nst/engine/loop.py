@@ -281,7 +281,7 @@ class Run:
             image=self.to_image(stepper.current()),
             losses=losses,
             elapsed=time.perf_counter() - self.start,
-            total_steps=self.params.step_budget,
+            total_steps=sum(self.stage_steps),  # a stage runs at least one step
             stage=stage,
             params=self.params,
             device=str(self.device),

@@ -364,12 +364,17 @@ class StyleParams:
 
     def stage_steps(self, stages: int) -> tuple[int, ...]:
         """The step budget spread over ``stages``: the first (the cheapest, where noise
-        becomes a picture) gets two shares, every later stage one."""
+        becomes a picture) gets two thirds at any size, the later stages share the rest.
+
+        The first stage's steps do not shrink as the output grows: the layout forms there
+        and the larger stages only refine it (docs/algorithm.md)."""
         budget = self.step_budget
-        shares = [2] + [1] * (stages - 1)
-        counts = [max(1, budget * s // sum(shares)) for s in shares]
-        counts[0] += max(0, budget - sum(counts))
-        return tuple(counts)
+        if stages == 1:
+            return (budget,)
+        first = (2 * budget + 1) // 3
+        each, extra = divmod(budget - first, stages - 1)
+        later = [max(1, each + (i < extra)) for i in range(stages - 1)]
+        return (max(1, first), *later)
 
     def stack_steps(self, frames: int) -> int:
         """Steps of a stack run: the first frame's, then ``frame_steps`` per later frame."""
