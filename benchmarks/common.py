@@ -61,11 +61,22 @@ def _sync(device):
 def machine() -> str:
     import torch
 
-    parts = [platform.processor() or platform.machine(), f"{_cores()} cores"]
+    parts = [_cpu_model() or platform.processor() or platform.machine(), f"{_cores()} cores"]
     if torch.cuda.is_available():
         parts.append(torch.cuda.get_device_name(0))
     parts.append(f"torch {torch.__version__}")
     return ", ".join(parts)
+
+
+def _cpu_model() -> str:
+    """The CPU's model name where Linux tells it (machines of one kind differ in speed)."""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def _cores() -> int:

