@@ -71,9 +71,10 @@ def machine() -> str:
 def _cpu_model() -> str:
     """The CPU's model name where Linux tells it (machines of one kind differ in speed)."""
     try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return ""
