@@ -300,22 +300,29 @@ def render(results: dict) -> str:
     )
 
 
+def section_measured(results: dict, name: str) -> dict | None:
+    """When and where section ``name`` was measured, and where its pastiche results
+    came from (``source``); None for a section without that record."""
+    m = results.get("measured", {}).get(name)
+    if m is None or name not in results:
+        return None
+    if name == "every_size":
+        source = "ours only"
+    elif m["pastiche"] == "same run":
+        source = "pastiche in the same run"
+    else:
+        source = (
+            f"pastiche's results kept from the run of {m['pastiche']} (`--pastiche-from-record`)"
+        )
+    return {**m, "source": source}
+
+
 def _measured(results: dict) -> str:
-    """When, where and with which pastiche results each section was measured."""
     lines = []
     for name in SECTIONS:
-        m = results.get("measured", {}).get(name)
-        if m is None or name not in results:
-            continue
-        source = (
-            "pastiche in the same run"
-            if m["pastiche"] == "same run"
-            else f"pastiche's results kept from the run of {m['pastiche']} "
-            "(`--pastiche-from-record`)"
-        )
-        if name == "every_size":
-            source = "ours only"
-        lines.append(f"- {name.replace('_', ' ')}: {m['date']}, {m['machine']}; {source}")
+        m = section_measured(results, name)
+        if m is not None:
+            lines.append(f"- {name.replace('_', ' ')}: {m['date']}, {m['machine']}; {m['source']}")
     return "\n".join(lines)
 
 

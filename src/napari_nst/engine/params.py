@@ -374,7 +374,7 @@ class StyleParams:
         first = (2 * budget + 1) // 3
         each, extra = divmod(budget - first, stages - 1)
         later = [max(1, each + (i < extra)) for i in range(stages - 1)]
-        return (max(1, first), *later)
+        return (first, *later)  # first ≥ 1: the budget is at least 1
 
     def stack_steps(self, frames: int) -> int:
         """Steps of a stack run: the first frame's, then ``frame_steps`` per later frame."""
