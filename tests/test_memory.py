@@ -2,7 +2,12 @@
 
 import pytest
 
-from napari_nst.engine.memory import activation_elements, check_fits, estimate_bytes
+from napari_nst.engine.memory import (
+    activation_elements,
+    blocked_bytes,
+    estimate_bytes,
+    plan_blocks,
+)
 from napari_nst.engine.params import StyleParams
 
 torch = pytest.importorskip("torch")
@@ -22,18 +27,31 @@ def test_estimate_grows_with_pixels_and_shrinks_with_fast_modes():
     assert estimate_bytes((1024, 1024), p.replace(checkpoint=True)) < big
 
 
-def test_too_large_is_refused_with_a_size_that_fits():
+def test_a_stage_too_large_for_memory_runs_in_blocks_that_fit():
     p = StyleParams(size=4096)
-    with pytest.raises(ValueError, match=r"needs about .* GiB.*Use size=\d+") as info:
-        check_fits([((4096, 4096), [])], p, CPU, available=2 * 2**30)
+    available = 8 * 2**30  # 0.85 of it is the budget
+    # 4096² whole would need ~50 GiB; in blocks, the plan fits within the budget.
+    assert estimate_bytes((4096, 4096), p) > 40 * 2**30
+    budget, plan = plan_blocks([((512, 512), []), ((4096, 4096), [])], p, CPU, available)
+    assert plan[0] is None  # a stage that fits runs whole
+    assert plan[1] and plan[1] % 64 == 0
+    assert blocked_bytes((4096, 4096), plan[1], p) <= budget < blocked_bytes(
+        (4096, 4096), plan[1] + 64, p
+    )  # the largest blocks that fit: the fewest halos
+
+
+def test_too_large_even_for_blocks_is_refused_with_a_size_that_fits():
+    p = StyleParams(size=4096)
+    with pytest.raises(ValueError, match=r"even in blocks.*Use size=\d+") as info:
+        plan_blocks([((4096, 4096), [])], p, CPU, available=2 * 2**30)
     fits = int(str(info.value).split("size=")[1].split()[0])
-    check_fits([((fits, fits), [])], p, CPU, available=2 * 2**30)  # the suggestion fits
+    plan_blocks([((fits, fits), [])], p, CPU, available=2 * 2**30)  # the suggestion fits
 
 
 def test_stylize_refuses_before_any_work(monkeypatch, small_pair):
     import napari_nst.engine.memory as memory
     from napari_nst import stylize
 
-    monkeypatch.setattr(memory, "available_bytes", lambda device: 64 * 2**20)
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 16 * 2**20)
     with pytest.raises(ValueError, match="free RAM"):
         stylize(*small_pair, size=512)

@@ -5,6 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from napari_nst.engine.blocks import WholeImage  # noqa: E402
 from napari_nst.engine.network import cached_features  # noqa: E402
 from napari_nst.engine.objective import (  # noqa: E402
     Objective,
@@ -33,10 +34,10 @@ def photo_and_style():
 
 def _style_term(params, content, style, x):
     net, _ = cached_features(params.weights, params.deepest_layer, "max", False, "cpu")
-    features = lambda image, names: net(image, names)  # noqa: E731
-    grams = style_grams(features, style, style_layers_used(params))
-    targets = stage_targets(features, content, [grams], [1.0], params)
-    return float(Objective(params, features, targets)(x)[1]["style"])
+    network = WholeImage(lambda image, names: net(image, names))
+    grams = style_grams(network, style, style_layers_used(params))
+    targets = stage_targets(network, content, [grams], [1.0], params)
+    return float(Objective(params, network, targets)(x)[1]["style"])
 
 
 def test_the_gap_scale_counts_the_photo_as_one_and_the_style_as_nought(photo_and_style):

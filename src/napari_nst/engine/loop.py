@@ -15,10 +15,11 @@ from skimage.transform import resize
 
 from . import allocator
 from ._torch import keep_triton_out_if_llvm_loaded, torch
+from .blocks import BlockedImage, StopBetweenBlocks, WholeImage, halo_for
 from .device import resolve_device
 from .errors import DivergedError
 from .images import match_color_histogram, match_luminance, rgb_to_yiq, yiq_to_rgb
-from .memory import check_fits, estimate_bytes, largest_stage
+from .memory import BLOCK_STEP, block_side, estimate_bytes, largest_stage, plan_blocks
 from .network import cached_features
 from .objective import Objective, stage_targets, style_grams, style_layers_used, with_range_wall
 from .params import StyleParams
@@ -52,8 +53,10 @@ class RunInputs:
     guides: Any  # Guides or None
     progress: Callable[[int, int], None] | None  # weights download progress
     should_stop: Callable[[], bool]
+    block_progress: Callable[[int, int, int], None] | None  # (pass, done, blocks), blocked steps
     previous_frame: tuple | None  # stacks: (previous content, previous result)
     step_graph: bool  # replay each step as a CUDA graph
+    budget: int | None  # bytes a step may use (None: unknown); a larger one runs in blocks
 
 
 def start(*, params: StyleParams, stage_shapes, guides, **checked) -> Iterator[Step]:
@@ -68,8 +71,11 @@ def start(*, params: StyleParams, stage_shapes, guides, **checked) -> Iterator[S
             f"at every step); this run has device '{device}'"
             + (" and guides." if guides is not None else ".")
         )
-    check_fits(stage_shapes, params, device)
+    budget, blocks = plan_blocks(stage_shapes, params, device)
+    # A blocked step runs Python between its blocks: it cannot be one CUDA graph.
+    step_graph = step_graph and not any(blocks)
     inputs = RunInputs(
+        budget=budget,
         params=params,
         stage_shapes=stage_shapes,
         guides=guides,
@@ -110,7 +116,8 @@ class Run:
         self.net, self.weights = cached_features(*self.network)
         self.params, self.device, self.guides = params, device, inputs.guides
         self.stage_shapes, self.should_stop = inputs.stage_shapes, inputs.should_stop
-        self.step_graph = inputs.step_graph
+        self.step_graph, self.budget = inputs.step_graph, inputs.budget
+        self.block_progress = inputs.block_progress
         self.stage_steps = params.stage_steps(len(self.stage_shapes))
         self.final_hw = self.stage_shapes[-1][0]
         self.luminance = params.preserve_color == "luminance"
@@ -171,15 +178,32 @@ class Run:
         """Style image ``index``'s Gram matrices at a stage: from this process's cache when
         an earlier run (a batch worker's last job) computed them with the same network."""
         image, layers = self.styles[index][0], style_layers_used(self.params)
-        key = (self.network, self.params.compile, tuple(layers), tuple(hw))
+        network = self.network_for(hw)
+        key = (self.network, self.params.compile, tuple(layers), tuple(hw), network.blocks)
         return STYLE_GRAMS.get(
             (*key, self.style_digests[index]),
-            lambda: style_grams(self.features, self.to_tensor(image, hw), layers),
+            lambda: style_grams(network, self.to_tensor(image, hw), layers),
         )
+
+    def network_for(self, hw):
+        """The network on an H×W image: whole, or in blocks where it does not fit the budget."""
+        side = block_side(hw, self.params, self.budget)
+        if side is None:
+            return WholeImage(self.features)
+        halo = halo_for(self.params.deepest_layer)
+        # A style image larger than any stage needs no backward pass: the smallest blocks.
+        return BlockedImage(self.features, side or BLOCK_STEP, halo, self.between_blocks)
+
+    def between_blocks(self, stage_pass, done, count):
+        if self.block_progress is not None:
+            self.block_progress(stage_pass, done, count)
+        if self.should_stop():
+            raise StopBetweenBlocks
 
     def stage_objective(self, hw, style_hws):
         c = self.to_tensor(self.content01, hw)
         styles = [self.style_grams(i, shw) for i, shw in enumerate(style_hws)]
+        network = self.network_for(hw)
         previous = still = None
         if self.coherence:
             prev_c = self.to_tensor(self.previous_frame[0], hw)
@@ -187,9 +211,9 @@ class Run:
             change = (c - prev_c).abs().amax(dim=1, keepdim=True)
             still = (1.0 - change / STILL_RANGE).clamp(0.0, 1.0)
         targets = stage_targets(
-            self.features, c, styles, [w for _, w in self.styles], self.params, previous, still
+            network, c, styles, [w for _, w in self.styles], self.params, previous, still
         )
-        return Objective(self.params, self.features, targets, self.guides), c
+        return Objective(self.params, network, targets, self.guides), c
 
     def stepper(self, objective, x):
         names = ["total", *objective.terms]
@@ -222,8 +246,8 @@ class Run:
                         start = torch.nn.functional.interpolate(
                             previous_image, size=hw, mode="bicubic", align_corners=False
                         ).clamp(0, 1)
-                    del c
                     x = start.detach().clone(memory_format=torch.contiguous_format)
+                    del c, start  # image-sized: a large stage keeps only what it needs
                     stepper, names = self.stepper(objective, x.requires_grad_(True))
                     settle = (
                         SettleCheck(stepper.current, self.params.settle_levels)
@@ -231,9 +255,13 @@ class Run:
                         else None
                     )
                     final_stage = stage == len(self.stage_shapes) - 1
+                    blocks = objective.network.count(hw)
                     for local, run_step in enumerate(self.step_calls(stepper, budget), start=1):
-                        run_step()
-                        iteration += 1
+                        try:
+                            run_step()
+                            iteration += 1
+                        except StopBetweenBlocks:  # the step is dropped: its trial not judged
+                            pass
                         stopping = self.should_stop()
                         settled = settle is not None and settle.after_step(local)
                         end_of_stage = settled or local == budget
@@ -243,6 +271,7 @@ class Run:
                             last = self.report(
                                 stepper, names, iteration, stage, last, reason if done else ""
                             )
+                            last.blocks = blocks
                             yield last
                         if stopping:
                             return

@@ -13,13 +13,15 @@ def content_loss(features, target):
     return 0.5 * (features - target).pow(2).sum()
 
 
-def gram(features, mask=None):
+def gram(features, mask=None, total=None):
     """G/M: the Gram matrix F·Fᵀ divided by the number of positions M.
 
     Dividing by M lets Gram matrices of images of different sizes be compared and
     mixed; with equal sizes, Σ(G/M − A/M)²/(4N²) is the paper's E_l exactly.
     With ``mask`` (H×W, values in [0, 1]) positions are weighted and M is the mask's
     sum: the Gram matrix of one region (Gatys et al. 2017, guided Gram matrices).
+    ``total``: M of the whole image when ``features`` is one block of it, so that the
+    blocks' results add up to the whole image's (``blocks.py``).
     """
     n = features.shape[1]
     if features.dim() == 4 and features.is_contiguous(memory_format=torch.channels_last):
@@ -28,10 +30,10 @@ def gram(features, mask=None):
     else:
         f = features.reshape(n, -1).t()
     if mask is None:
-        return _Gram.apply(f) / f.shape[0]
+        return _Gram.apply(f) / (f.shape[0] if total is None else total)
     f = f.float()
     w = mask.reshape(-1, 1).to(f.dtype)
-    return ((f * w).t() @ f) / w.sum().clamp_min(1e-8)
+    return ((f * w).t() @ f) / (w.sum() if total is None else total).clamp_min(1e-8)
 
 
 # Rows of a bf16 map widened to fp32 at once in the Gram backward (bounds its memory).

@@ -1,4 +1,5 @@
-"""Estimate a run's memory before it starts, and refuse one that cannot fit.
+"""Estimate a run's memory before it starts: a stage whose step does not fit the budget
+runs in blocks (``blocks.py``), and a run that cannot fit even so is refused.
 
 Refusing up front (with a size that fits) beats an out-of-memory kill or a swap
 storm halfway through a user's session.
@@ -11,12 +12,17 @@ import math
 import psutil
 
 from ._torch import torch
+from .blocks import halo_for
 from .lbfgs import lbfgs_history
 from .params import StyleParams, conv_shapes
 
 # Bytes kept per activation element during one step: the ReLU outputs saved for the
 # backward pass and the gradients in flight (calibrated: docs/performance-notes.md).
 _BYTES_PER_ELEMENT = {"fp32": 10.0, "bf16": 6.0}
+# Image-sized fp32 tensors (3 channels) a blocked step keeps beside the optimiser's state.
+WHOLE_IMAGES = 8
+# Block sides are multiples of this (and so of the pooling grid).
+BLOCK_STEP = 64
 
 
 def activation_elements(h: int, w: int, deepest: str) -> int:
@@ -24,17 +30,37 @@ def activation_elements(h: int, w: int, deepest: str) -> int:
     return sum(cout * hl * wl for _, _, cout, hl, wl in conv_shapes(h, w, deepest))
 
 
-def estimate_bytes(hw: tuple[int, int], params: StyleParams) -> int:
-    """Peak extra memory of one step at ``hw`` (without torch and the weights)."""
-    h, w = hw
+def step_bytes(hw: tuple[int, int], params: StyleParams) -> int:
+    """Peak memory of the network's forward and backward pass on an H×W input."""
     per = _BYTES_PER_ELEMENT[params.precision]
     if params.checkpoint:
         per /= 2  # only block outputs are kept; each block is recomputed
-    acts = activation_elements(h, w, params.deepest_layer) * per
-    image = 3 * h * w * 4
-    lbfgs = params.optimizer == "lbfgs"
-    history = 2 * lbfgs_history(3 * h * w) * image if lbfgs else 3 * image
-    return int(acts + history)
+    return int(activation_elements(*hw, params.deepest_layer) * per)
+
+
+def state_bytes(hw: tuple[int, int], params: StyleParams) -> int:
+    """Memory the optimiser keeps for an H×W image: its history (L-BFGS) or moments (Adam)."""
+    image = 3 * hw[0] * hw[1] * 4
+    if params.optimizer == "lbfgs":
+        return 2 * lbfgs_history(3 * hw[0] * hw[1]) * image
+    return 3 * image
+
+
+def estimate_bytes(hw: tuple[int, int], params: StyleParams) -> int:
+    """Peak extra memory of one step at ``hw`` (without torch and the weights)."""
+    return step_bytes(hw, params) + state_bytes(hw, params)
+
+
+def blocked_bytes(hw: tuple[int, int], inner: int, params: StyleParams) -> int:
+    """Peak memory of one step at ``hw`` run in blocks of ``inner`` px a side: one block's
+    pass, the optimiser's state and the whole-image tensors a blocked step keeps."""
+    side = inner + 2 * halo_for(params.deepest_layer)
+    block = (min(hw[0], side), min(hw[1], side))
+    # The image, its gradient, the start, content and style tensors and the pixel terms'
+    # temporaries, and the content target at its layer.
+    *_, (_, _, channels, h, w) = conv_shapes(*hw, params.content_layer)
+    whole = WHOLE_IMAGES * 12 * hw[0] * hw[1] + channels * h * w * 4
+    return step_bytes(block, params) + state_bytes(hw, params) + whole
 
 
 def available_bytes(device) -> int | None:
@@ -59,27 +85,52 @@ def largest_stage(stage_shapes) -> tuple[int, int]:
     return max((shape for shape, _ in stage_shapes), key=lambda s: s[0] * s[1])
 
 
-def check_fits(stage_shapes, params: StyleParams, device, available: int | None = None) -> None:
-    """Raise ValueError, suggesting a size, when the largest stage would not fit."""
+def memory_budget(params: StyleParams, device, available: int | None = None) -> int | None:
+    """Bytes a run may use: ``memory_limit``, or a share of what is free (None: unknown)."""
+    if params.memory_limit is not None:
+        return int(params.memory_limit * 2**30)
     available = available_bytes(device) if available is None else available
-    if available is None:
-        return
-    hw = largest_stage(stage_shapes)
-    need = estimate_bytes(hw, params)
-    budget = 0.85 * available  # leave room for napari, the layers and the system
-    if need <= budget:
-        return
-    # Memory grows about with the pixel count (not exactly: the L-BFGS history keeps
+    return None if available is None else int(0.85 * available)  # room for napari, the system
+
+
+def block_side(hw, params: StyleParams, budget: int | None) -> int | None:
+    """None where an H×W step fits ``budget`` whole, else the side of the largest blocks
+    that fit (0 where not even the smallest do)."""
+    if budget is None or estimate_bytes(hw, params) <= budget:
+        return None
+    for inner in range(max(hw) // BLOCK_STEP * BLOCK_STEP, BLOCK_STEP - 1, -BLOCK_STEP):
+        if blocked_bytes(hw, inner, params) <= budget:
+            return inner
+    return 0
+
+
+def plan_blocks(stage_shapes, params: StyleParams, device, available=None):
+    """(budget, per stage None or its block side); raise ValueError, suggesting a size,
+    where a stage cannot fit even in the smallest blocks."""
+    budget = memory_budget(params, device, available)
+    plan = [block_side(hw, params, budget) for hw, _ in stage_shapes]
+    for (hw, _), side in zip(stage_shapes, plan):
+        if side == 0:
+            raise ValueError(_refusal(hw, params, device, budget))
+    return budget, plan
+
+
+def _refusal(hw, params, device, budget) -> str:
+    """What to say when a stage cannot fit even in the smallest blocks, with a size that fits."""
+    need = blocked_bytes(hw, BLOCK_STEP, params)
+    # The state grows about with the pixel count (not exactly: the L-BFGS history keeps
     # fewer pairs for large images), so start there and step down until it fits.
     fits = int(max(hw) * math.sqrt(budget / need)) // 16 * 16
     while fits > 16:
-        scaled = (hw[0] * fits / max(hw), hw[1] * fits / max(hw))
-        if estimate_bytes((round(scaled[0]), round(scaled[1])), params) <= budget:
+        scaled = (round(hw[0] * fits / max(hw)), round(hw[1] * fits / max(hw)))
+        if blocked_bytes(scaled, BLOCK_STEP, params) <= budget:
             break
         fits -= 16
     where = "GPU memory" if device.type == "cuda" else "free RAM"
-    raise ValueError(
-        f"A {hw[0]}×{hw[1]} px run needs about {need / 2**30:.1f} GiB, but only "
-        f"{available / 2**30:.1f} GiB of {where} is available. Use size={fits} or less, "
-        "coarse-to-fine scales ending there, fast mode (bf16), or checkpoint=True."
+    limit = "memory_limit" if params.memory_limit is not None else where
+    return (
+        f"A {hw[0]}×{hw[1]} px run needs about {need / 2**30:.1f} GiB even in blocks (the "
+        f"image, its gradient and the optimiser's history), but {limit} allows "
+        f"{budget / 2**30:.1f} GiB. Use size={fits} or less, or the Adam optimiser (it keeps "
+        "less history)."
     )

@@ -19,7 +19,7 @@ Three scales (``StyleParams.loss_scale``):
 Below 256 px the per-element scales weigh the content more (``small_stage_emphasis``).
 The mapping between them: relative α equals paper α·‖P‖²/2 (÷ that emphasis), and the relative
 weight of layer l equals the paper weight·‖A_l‖²/(4·N_l²), with Gram matrices
-divided by M_l. ``paper_ratio`` gives the paper's α/β of a relative run at one stage.
+divided by M_l.
 """
 
 from __future__ import annotations
@@ -68,25 +68,23 @@ def style_layers_used(params) -> list[str]:
     return list(params.style_layers) if params.beta > 0 else []
 
 
-def style_grams(features, image, layers) -> dict:
-    """{layer: Gram matrix} of one style image at one stage."""
-    with torch.no_grad():
-        feats = features(image, layers)
-        return {n: gram(feats[n]).clone() for n in layers}
+def style_grams(network, image, layers) -> dict:
+    """{layer: Gram matrix} of one style image at one stage (``network``: ``blocks.py``)."""
+    return network.measure(image, grams=layers)[1]
 
 
-def stage_targets(features, content, per_style, weights, params, previous=None, still=None):
-    """Targets of one stage; ``features(image, layers)`` is the network and ``per_style``
-    each style image's ``style_grams``."""
+def stage_targets(network, content, per_style, weights, params, previous=None, still=None):
+    """Targets of one stage; ``network`` is a ``blocks.WholeImage`` or ``BlockedImage`` and
+    ``per_style`` each style image's ``style_grams``."""
     relative = params.per_element_terms
     gap = params.loss_scale == "gap"
     layers = style_layers_used(params)
     with torch.no_grad():  # not inference_mode: the factors are saved for the backward pass
         target = None
-        wanted = ([params.content_layer] if params.alpha > 0 else []) + (layers if gap else [])
-        own = features(content, wanted) if wanted else {}
+        keep = [params.content_layer] if params.alpha > 0 else []
+        maps, own_grams = network.measure(content, keep, layers if gap else [])
         if params.alpha > 0:
-            target = own[params.content_layer].float().clone()
+            target = maps[params.content_layer].float().clone()
         total = sum(weights)
         blended = {n: sum(w * g[n] for w, g in zip(weights, per_style)) / total for n in layers}
         content_factor, style_factors = 1.0, dict.fromkeys(layers, 1.0)
@@ -94,7 +92,7 @@ def stage_targets(features, content, per_style, weights, params, previous=None, 
             content_factor = 2.0 / target.pow(2).sum().clamp_min(1e-12)
         if relative:
             style_factors = {
-                n: 4.0 * a.shape[0] ** 2 / _style_norm(a, gram(own[n]) if gap else None)
+                n: 4.0 * a.shape[0] ** 2 / _style_norm(a, own_grams[n] if gap else None)
                 for n, a in blended.items()
             }
     return StageTargets(
@@ -116,10 +114,12 @@ def small_stage_emphasis(image) -> float:
 
 
 class Objective:
-    """J(x) = Σ weight·term(x), evaluated on the network's features of x."""
+    """J(x) = Σ weight·term(x): the content and style terms on the network's features of x
+    (through ``network``: the whole image or blocks, ``blocks.py``), TV and the temporal
+    term on its pixels."""
 
-    def __init__(self, params, features, targets: StageTargets, guides=None):
-        self.params, self.features, self.targets = params, features, targets
+    def __init__(self, params, network, targets: StageTargets, guides=None):
+        self.params, self.network, self.targets = params, network, targets
         self.regions = RegionStyle(guides) if guides is not None else None
         self.relative = params.per_element_terms
         self.layer_weights = dict(zip(params.style_layers, params.layer_weights))
@@ -129,54 +129,83 @@ class Objective:
                 + list(targets.grams)
             )
         )
-        # name: (weight, term); a term maps (x, features) to a scalar tensor.
-        self.terms = {
-            "content": (params.alpha * targets.content_emphasis, self.content),
-            "style": (params.beta, self.style),
-        }
+        # name: weight; "content" and "style" come from the features' statistics, the
+        # others are pixel terms, each mapping x to a scalar tensor.
+        self.weights = {"content": params.alpha * targets.content_emphasis, "style": params.beta}
+        self.pixel_terms = {}
         if params.tv_weight > 0:
-            self.terms["tv"] = (params.tv_weight, self.tv)
+            self.weights["tv"], self.pixel_terms["tv"] = params.tv_weight, self.tv
         if targets.previous is not None and params.temporal_weight > 0:
-            self.terms["temporal"] = (params.temporal_weight, self.temporal)
+            self.weights["temporal"] = params.temporal_weight
+            self.pixel_terms["temporal"] = self.temporal
+        self.terms = tuple(self.weights)
 
-    def content(self, x, feats):
-        if self.targets.content is None:
-            return x.new_zeros(())
-        f = feats[self.params.content_layer].float()
-        return losses.content_loss(f, self.targets.content) * self.targets.content_factor
-
-    def style(self, x, feats):
-        if not self.targets.grams:
-            return x.new_zeros(())
+    # -- the terms on features: sums over positions, so blocks can add them up ----------
+    def read_regions(self, hw, sizes: dict, device) -> None:
+        """Read the region labels for this evaluation (they may change between steps)."""
         if self.regions is not None:
-            return self.regions.loss(
-                feats,
-                self.targets.style_grams,
-                self.layer_weights,
-                tuple(x.shape[-2:]),
-                self.layer_loss,
+            self.regions.masks(hw, {n: sizes[n] for n in self.layer_weights}, device)
+
+    def statistics(self, feats, window=None, hw=None) -> dict:
+        """What the content and style terms depend on: the content error and the Gram
+        matrices, over the whole maps or, for a block (``window``), its share of each."""
+        stats = {}
+        if self.targets.content is not None:
+            name, target = self.params.content_layer, self.targets.content
+            f = feats[name].float()
+            if window is not None:
+                f, target = window.inner(name, f), window.whole(name, target)
+            stats["content"] = losses.content_loss(f, target)
+        if not self.targets.grams:
+            return stats
+        if self.regions is not None:
+            if window is None:  # the whole image: the labels are read afresh each time
+                sizes = {n: tuple(feats[n].shape[-2:]) for n in self.layer_weights}
+                self.read_regions(hw, sizes, next(iter(feats.values())).device)
+            stats.update(self.regions.statistics(feats, self.layer_weights, window))
+            return stats
+        for n in self.targets.grams:
+            if window is None:
+                stats[n] = gram(feats[n])
+            else:
+                stats[n] = gram(window.inner(n, feats[n]), total=window.positions(n))
+        return stats
+
+    def feature_terms(self, stats) -> dict:
+        """{"content": …, "style": …} (unweighted) from the whole image's ``statistics``."""
+        reference = next(iter(stats.values()))
+        content = reference.new_zeros(())
+        if "content" in stats:
+            content = stats["content"] * self.targets.content_factor
+        style = reference.new_zeros(())
+        if self.regions is not None and self.targets.grams:
+            style = self.regions.loss(
+                stats, self.targets.style_grams, self.layer_weights, self.layer_loss
             )
-        return sum(
-            self.layer_weights[n] * self.layer_loss(n, gram(feats[n]), self.targets.grams[n])
-            for n in self.targets.grams
-        )
+        elif self.targets.grams:
+            style = sum(
+                self.layer_weights[n] * self.layer_loss(n, stats[n], self.targets.grams[n])
+                for n in self.targets.grams
+            )
+        return {"content": content, "style": style}
 
     def layer_loss(self, layer, g, a):
         """One style layer's error; its norm is the blended target's (shared by regions)."""
         return losses.style_layer_loss(g, a) * self.targets.style_factors[layer]
 
-    def tv(self, x, feats):
+    # -- the terms on pixels ------------------------------------------------------------
+    def tv(self, x):
         return losses.tv_loss(x) / (x.numel() if self.relative else 1.0)
 
-    def temporal(self, x, feats):
+    def temporal(self, x):
         t = self.targets
         return losses.temporal_loss(x, t.previous, t.still) / (x.numel() if self.relative else 1.0)
 
     def __call__(self, x):
         """(J, {name: unweighted term}) of the image x (1×C×H×W, unconstrained)."""
-        feats = self.features(x, self.layers)
-        parts = {name: term(x, feats) for name, (_, term) in self.terms.items()}
-        total = sum(w * parts[name] for name, (w, _) in self.terms.items())
+        parts = dict(self.network.feature_terms(self, x))
+        parts.update({name: term(x) for name, term in self.pixel_terms.items()})
+        total = sum(w * parts[name] for name, w in self.weights.items())
         return total, parts
 
 
@@ -191,19 +220,6 @@ def _style_norm(target, content_gram=None):
 def in_range_penalty(x):
     """How far x strays outside the displayable range (see ``RANGE_MARGIN``)."""
     return losses.range_penalty(x, RANGE_MARGIN, 1.0 - RANGE_MARGIN)
-
-
-def paper_ratio(params, targets: StageTargets) -> float:
-    """The paper's α/β that weighs this stage's terms as the relative ones do.
-
-    With equal layer weights the style side maps layer by layer; this reports the
-    ratio for the first style layer's mapping (see the module docstring).
-    """
-    if params.loss_scale == "paper" or targets.content is None or not targets.grams:
-        return params.ratio
-    first = next(iter(targets.grams))
-    alpha_paper = params.alpha * targets.content_emphasis * float(targets.content_factor)
-    return alpha_paper / (params.beta * float(targets.style_factors[first]))
 
 
 def with_range_wall(total, x):

@@ -196,6 +196,13 @@ class StyleParams:
         PRECISIONS,
     )
     checkpoint: bool = knob(False, "Gradient checkpointing: less memory, slower steps.")
+    memory_limit: float | None = knob(
+        None,
+        "Memory the run may use, in GiB (none: 0.85 × what is free on the device); a stage "
+        "that needs more runs block by block, with the same result.",
+        "Memory limit (GiB)",
+        kind="float",
+    )
     compile: bool = knob(False, "torch.compile the network (slower than cuda_graph on a GPU).")
     cuda_graph: bool | None = knob(
         None,
@@ -252,6 +259,8 @@ class StyleParams:
         min_size = min_size_for(self.layers_used)
         if self.size is not None:
             _check_int("size", self.size, low=min_size, high=MAX_SIZE)
+        if self.memory_limit is not None:
+            _check_number("memory_limit", self.memory_limit, low=0.0, strict=True)
         _check_number("style_scale", self.style_scale, low=0.0, strict=True, high=16.0)
         _check_number("settle_levels", self.settle_levels, low=0.0, strict=True, high=255.0)
         if isinstance(self.scales, str):

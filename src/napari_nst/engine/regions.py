@@ -43,15 +43,26 @@ class RegionStyle:
             ]
         return out
 
-    def loss(self, feats, style_grams, layer_weights, hw, layer_loss):
+    def statistics(self, feats, layers, window=None) -> dict:
+        """{(layer, region): the region's Gram matrix}, with the masks ``masks`` read
+        last; for a block (``window``), its share of each (``blocks.py``)."""
+        out = {}
+        for layer in layers:
+            f = feats[layer] if window is None else window.inner(layer, feats[layer])
+            for k, (_, _, mask) in enumerate(self._masks[layer]):
+                if window is None:
+                    out[(layer, k)] = gram(f, mask)
+                else:
+                    out[(layer, k)] = gram(f, window.whole(layer, mask), total=mask.sum())
+        return out
+
+    def loss(self, stats, style_grams, layer_weights, layer_loss):
         """Σ over layers and regions; ``layer_loss(layer, G, A)`` is one layer's error."""
-        sizes = {name: tuple(feats[name].shape[-2:]) for name in layer_weights}
-        masks = self.masks(hw, sizes, next(iter(feats.values())).device)
         total = 0.0
         for layer, w in layer_weights.items():
-            for index, region_weight, mask in masks[layer]:
-                g = gram(feats[layer], mask)
-                total = total + region_weight * w * layer_loss(layer, g, style_grams[index][layer])
+            for k, (index, region_weight, _) in enumerate(self._masks[layer]):
+                target = style_grams[index][layer]
+                total = total + region_weight * w * layer_loss(layer, stats[(layer, k)], target)
         return total
 
 

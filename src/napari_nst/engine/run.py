@@ -28,6 +28,7 @@ def stylize(
     guides=None,
     download_progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    block_progress: Callable[[int, int, int], None] | None = None,
     previous_frame: tuple | None = None,
     **overrides,
 ) -> Iterator[Step]:
@@ -41,7 +42,9 @@ def stylize(
 
     ``guides`` (a ``Guides``) restricts each style to a region of the content.
     ``should_stop`` is polled after every step: when it returns True, the current
-    image is reported and the run ends (a GUI's Stop button).
+    image is reported and the run ends (a GUI's Stop button); in a stage run block by
+    block, it is also polled between blocks. ``block_progress(pass, done, blocks)``
+    is called before each block of such a stage (pass 1: the sums, 2: the gradient).
     ``previous_frame`` = (previous content, previous result) of a stack: with
     ``temporal_weight`` > 0, G is kept close to the previous result wherever the
     content did not change between the frames.
@@ -70,6 +73,7 @@ def stylize(
         guides=guides,
         progress=download_progress,
         should_stop=should_stop or (lambda: False),
+        block_progress=block_progress,
         previous_frame=previous_frame,
     )
 

@@ -41,6 +41,7 @@ def stylize_stack(
     should_stop: Callable[[], bool] | None = None,
     flow: bool = False,
     download_progress: Callable[[int, int], None] | None = None,
+    block_progress: Callable[[int, int, int], None] | None = None,
     **overrides,
 ) -> Iterator[tuple[int, Step]]:
     """Stylise each frame of ``frames``; yield ``(frame index, Step)``.
@@ -49,7 +50,8 @@ def stylize_stack(
     frame starts from the previous result (carried along the optical flow when
     ``flow``) and runs ``frame_steps`` (``steps`` when None). Stopping keeps every frame
     already done: the caller has seen each one's last Step.
-    ``download_progress(done, total)`` reports a weights download, in bytes.
+    ``download_progress(done, total)`` reports a weights download, in bytes, and
+    ``block_progress`` a large stage's blocks (see ``stylize``).
     """
     params = params or StyleParams()
     if overrides:
@@ -72,6 +74,7 @@ def stylize_stack(
             init=init,
             should_stop=stop,
             download_progress=download_progress,
+            block_progress=block_progress,
         ):
             last = step
             yield n, step
@@ -93,6 +96,7 @@ def stylize_frame(
     init=None,
     should_stop: Callable[[], bool] | None = None,
     download_progress: Callable[[int, int], None] | None = None,
+    block_progress: Callable[[int, int, int], None] | None = None,
 ) -> Iterator[Step]:
     """One frame of a stack: ``stylize``'s Steps.
 
@@ -120,6 +124,7 @@ def stylize_frame(
         guides=guides,
         should_stop=should_stop,
         download_progress=download_progress,
+        block_progress=block_progress,
         **extra,
     )
 

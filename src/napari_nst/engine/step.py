@@ -27,6 +27,7 @@ class Step:
     # On the run's last step, why it ended: "steps" (budget used), "settled" (the
     # image stopped changing, steps="auto") or "stopped" (should_stop). Else "".
     stop_reason: str = ""
+    blocks: int = 0  # blocks the stage's image is evaluated in (0: whole, it fits in memory)
 
 
 def last_step(steps: Iterator[Step]) -> Step | None:

@@ -1,0 +1,148 @@
+"""Block by block, the whole image's J and ∇J: exact, and used where a stage does not fit."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_nst.engine.blocks import (  # noqa: E402
+    GRID,
+    BlockedImage,
+    WholeImage,
+    block_grid,
+    halo_for,
+)
+from napari_nst.engine.guides import Guides  # noqa: E402
+from napari_nst.engine.network import cached_features  # noqa: E402
+from napari_nst.engine.objective import (  # noqa: E402
+    Objective,
+    stage_targets,
+    style_grams,
+    style_layers_used,
+    with_range_wall,
+)
+from napari_nst.engine.params import StyleParams  # noqa: E402
+
+HW = (208, 256)  # not a multiple of the grid in height: the last row of blocks is short
+INNER = 64  # 4×4 blocks
+
+
+def _tensor(image, hw, grey=False):
+    from skimage.transform import resize
+
+    from napari_nst.engine.images import rgb_to_yiq, to_rgb01
+
+    x = resize(to_rgb01(image), hw, anti_aliasing=True).astype(np.float32)
+    if grey:
+        return torch.from_numpy(rgb_to_yiq(x)[..., :1].copy()).permute(2, 0, 1)[None]
+    return torch.from_numpy(x).permute(2, 0, 1)[None]
+
+
+def _features(params):
+    net, _ = cached_features(params.weights, params.deepest_layer, "max", False, "cpu")
+
+    def features(x, names):
+        return net(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x, names)
+
+    return features
+
+
+def _j_and_grad(params, network, guides=None, grey=False, seed=0):
+    import skimage.data
+
+    content = _tensor(skimage.data.chelsea(), HW, grey)
+    style = _tensor(skimage.data.immunohistochemistry(), (160, 160), grey)
+    layers = style_layers_used(params)
+    per_style = [style_grams(network, style, layers), style_grams(network, style.flip(-1), layers)]
+    targets = stage_targets(network, content, per_style, [1.0, 0.5], params)
+    objective = Objective(params, network, targets, guides)
+    x = torch.rand(content.shape, generator=torch.Generator().manual_seed(seed))
+    x = (x * 1.1 - 0.05).requires_grad_(True)  # some pixels outside [0, 1]: the wall acts
+    total, parts = objective(x)
+    loss = with_range_wall(total, x)
+    (grad,) = torch.autograd.grad(loss, x)
+    return float(loss.detach()), grad, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def _compare(params, guides=None, grey=False, halo=None):
+    features = _features(params)
+    halo = halo_for(params.deepest_layer) if halo is None else halo
+    whole = _j_and_grad(params, WholeImage(features), guides, grey)
+    blocked = _j_and_grad(params, BlockedImage(features, INNER, halo), guides, grey)
+    return whole, blocked
+
+
+def _assert_equal(whole, blocked, tol=1e-5):  # the issue asks 1e-4; measured ~2e-7
+    (jw, gw, pw), (jb, gb, pb) = whole, blocked
+    assert abs(jb - jw) <= tol * abs(jw)
+    for name in pw:
+        assert pb[name] == pytest.approx(pw[name], rel=tol, abs=1e-12), name
+    assert float((gb - gw).norm() / gw.norm()) <= tol
+    # Every pixel, not only on average: the block borders are where it would go wrong.
+    assert float((gb - gw).abs().max()) <= tol * float(gw.abs().max())
+
+
+def test_the_grid_tiles_the_image_on_the_pooling_grid():
+    grid = block_grid(HW, INNER, halo_for("conv5_1"))
+    assert len(grid) >= 9
+    covered = np.zeros(HW, int)
+    for w in grid:
+        covered[w.inner_rows, w.inner_cols] += 1
+        assert w.inner_rows.start % GRID == 0 and w.inner_cols.start % GRID == 0
+        assert w.rows.start % GRID == 0 and w.cols.start % GRID == 0
+    assert (covered == 1).all()
+
+
+def test_the_halo_is_the_reach_of_the_deepest_layer():
+    # conv5_1 reaches 2·1 + 2·2 + 4·4 + 4·8 + 1·16 = 70 px: 80 on the grid.
+    assert halo_for("conv5_1") == 80
+    assert halo_for("conv4_2") == 48  # 2 + 4 + 16 + 2·8 = 38
+
+
+@pytest.mark.parametrize("loss_scale", ["gap", "paper"])
+def test_blocked_j_and_gradient_equal_the_whole_images(loss_scale):
+    params = StyleParams(loss_scale=loss_scale)
+    _assert_equal(*_compare(params))
+
+
+def test_blocked_equals_whole_with_region_guides():
+    labels = np.zeros(HW, int)
+    labels[:, 100:] = 1
+    labels[150:, :50] = 2  # a region that falls across block borders
+    guides = Guides(labels, styles={0: 0, 1: 1, 2: None})
+    _assert_equal(*_compare(StyleParams(), guides=guides))
+
+
+def test_blocked_equals_whole_in_luminance_mode():
+    _assert_equal(*_compare(StyleParams(), grey=True))
+
+
+def test_a_halo_short_of_the_reach_is_not_exact():
+    # The check above can fail: one grid step less halo changes the border features.
+    params = StyleParams()
+    whole, blocked = _compare(params, halo=halo_for(params.deepest_layer) - GRID)
+    with pytest.raises(AssertionError):
+        _assert_equal(whole, blocked)
+
+
+def test_a_stage_over_the_memory_limit_runs_in_blocks_with_the_same_result(small_pair):
+    from napari_nst import stylize
+    from napari_nst.engine.memory import block_side, blocked_bytes
+
+    content, style = small_pair
+    params = StyleParams(size=320, scales=None, steps=4, every=4, style_scale=0.5)
+    hw = (240, 320)  # chelsea is 4:3
+    limit = 1.01 * blocked_bytes(hw, 128, params) / 2**30
+    assert block_side(hw, params, int(limit * 2**30)) == 128  # 2×3 blocks
+    whole = list(stylize(content, style, params))[-1]
+    blocked = list(stylize(content, style, params, memory_limit=limit))[-1]
+    assert blocked.params.memory_limit == limit  # in the run's record
+    assert np.abs(blocked.image - whole.image).max() < 2e-3
+    assert blocked.losses["total"] == pytest.approx(whole.losses["total"], rel=1e-3)
+
+
+def test_a_run_that_cannot_fit_even_in_blocks_is_refused_before_any_work(small_pair):
+    from napari_nst import stylize
+
+    with pytest.raises(ValueError, match=r"even in blocks.*memory_limit allows 0\.0 GiB"):
+        stylize(*small_pair, size=256, memory_limit=0.001)
