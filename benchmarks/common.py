@@ -11,6 +11,21 @@ import numpy as np
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def template_environment(folder: Path, **filters):
+    """The Jinja environment the benchmark reports are rendered with."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(filters)
+    return env
+
+
 def image_pair():
     """tübingen × starry night from ../shared/data, else scikit-image's astronaut × Hubble."""
     if (SHARED / "tubingen.jpg").is_file() and (SHARED / "starry_night.jpg").is_file():

@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jinja2
-
+from common import template_environment
 from picture import section_measured
 from speed.fast_j import fast_j_gaps
 from speed.hardware import conv_flops
@@ -287,13 +286,7 @@ def report(res) -> str:
     temporal_path = ROOT / "docs" / "results" / "temporal.json"
     temporal = json.loads(temporal_path.read_text()) if temporal_path.is_file() else None
     changes, strict = gpu_j_changes(res.get("gpu"))
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE.parent),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
+    env = template_environment(TEMPLATE.parent)
     env.globals.update(g=format, span=span, gflops=lambda vs: [f"{v:.0f} GFLOP/s" for v in vs])
     return env.get_template(TEMPLATE.name).render(
         res=res,

@@ -75,3 +75,16 @@ def photo_and_texture(make_napari_viewer):
     widget.size.value = 32
     widget.auto_stop.value = False  # exact step counts
     return viewer, widget
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A real 2-worker distributed.LocalCluster (one process, one thread each), per module."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client

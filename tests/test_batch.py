@@ -15,8 +15,9 @@ from skimage import io
 distributed = pytest.importorskip("distributed")
 
 from napari_nst import StyleParams, stylize  # noqa: E402
-from napari_nst.engine.batch import MISSING_DASK, stylize_batch  # noqa: E402
+from napari_nst.engine.batch import stylize_batch  # noqa: E402
 from napari_nst.engine.batch_jobs import BatchJob, jobs_from_inputs  # noqa: E402
+from napari_nst.engine.cluster import MISSING_DASK  # noqa: E402
 from napari_nst.engine.planes import (  # noqa: E402
     can_run_on_cluster,
     frame_chains,
@@ -25,17 +26,6 @@ from napari_nst.engine.planes import (  # noqa: E402
 from napari_nst.engine.stack import stylize_stack  # noqa: E402
 
 PARAMS = StyleParams(size=32, steps=3, seed=0)
-
-
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
 
 
 @pytest.fixture
@@ -231,14 +221,14 @@ def test_the_slurm_example_asks_for_one_image_at_a_time_per_job(capsys):
 def test_with_several_gpus_each_worker_takes_its_own(monkeypatch):
     from types import SimpleNamespace
 
-    from napari_nst.engine import batch
+    from napari_nst.engine import cluster
 
-    monkeypatch.setattr(batch, "_cuda_count", lambda: 3)
+    monkeypatch.setattr(cluster, "cuda_count", lambda: 3)
     monkeypatch.setattr(distributed, "get_worker", lambda: SimpleNamespace(name=4))
-    assert batch._worker_device("auto") == "cuda:1"
-    assert batch._worker_device("cpu") == "cpu"  # an explicit device is kept
-    monkeypatch.setattr(batch, "_cuda_count", lambda: 1)
-    assert batch._worker_device("auto") == "auto"
+    assert cluster._worker_device("auto") == "cuda:1"
+    assert cluster._worker_device("cpu") == "cpu"  # an explicit device is kept
+    monkeypatch.setattr(cluster, "cuda_count", lambda: 1)
+    assert cluster._worker_device("auto") == "auto"
 
 
 def _planes_on(client, frames, style, params, limits, **options):

@@ -125,20 +125,28 @@ def test_a_halo_short_of_the_reach_is_not_exact():
         _assert_equal(whole, blocked)
 
 
+def run_hw(content, size):
+    from napari_nst.engine.images import fit_size
+
+    return fit_size(content.shape[:2], size)
+
+
 def test_a_stage_over_the_memory_limit_runs_in_blocks_with_the_same_result(small_pair):
     from napari_nst import stylize
     from napari_nst.engine.memory import block_side, blocked_bytes
 
     content, style = small_pair
-    params = StyleParams(size=320, scales=None, steps=4, every=4, style_scale=0.5)
-    hw = (240, 320)  # chelsea is 4:3
+    params = StyleParams(size=384, scales=None, steps=4, every=1, style_scale=0.5)
+    hw = run_hw(content, 384)
     limit = 1.01 * blocked_bytes(hw, 128, params) / 2**30
-    assert block_side(hw, params, int(limit * 2**30)) == 128  # 2×3 blocks
-    whole = list(stylize(content, style, params))[-1]
-    blocked = list(stylize(content, style, params, memory_limit=limit))[-1]
-    assert blocked.params.memory_limit == limit  # in the run's record
-    assert np.abs(blocked.image - whole.image).max() < 2e-3
-    assert blocked.losses["total"] == pytest.approx(whole.losses["total"], rel=1e-3)
+    assert block_side(hw, params, int(limit * 2**30)) == 128
+    whole = list(stylize(content, style, params))
+    blocked = list(stylize(content, style, params, memory_limit=limit))
+    assert [s.blocks for s in whole] == [0] * 4
+    assert [s.blocks for s in blocked] == [len(block_grid(hw, 128, halo_for("conv5_1")))] * 4
+    assert blocked[-1].params.memory_limit == limit  # in the run's record
+    assert np.abs(blocked[-1].image - whole[-1].image).max() < 2e-3
+    assert blocked[-1].losses["total"] == pytest.approx(whole[-1].losses["total"], rel=1e-3)
 
 
 def test_a_run_that_cannot_fit_even_in_blocks_is_refused_before_any_work(small_pair):

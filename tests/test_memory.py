@@ -35,8 +35,10 @@ def test_a_stage_too_large_for_memory_runs_in_blocks_that_fit():
     budget, plan = plan_blocks([((512, 512), []), ((4096, 4096), [])], p, CPU, available)
     assert plan[0] is None  # a stage that fits runs whole
     assert plan[1] and plan[1] % 64 == 0
-    assert blocked_bytes((4096, 4096), plan[1], p) <= budget < blocked_bytes(
-        (4096, 4096), plan[1] + 64, p
+    assert (
+        blocked_bytes((4096, 4096), plan[1], p)
+        <= budget
+        < blocked_bytes((4096, 4096), plan[1] + 64, p)
     )  # the largest blocks that fit: the fewest halos
 
 

@@ -11,6 +11,12 @@ from ._inputs import LayerInputs
 from ._layers import unwrapped
 from ._writer import RECORD_KEY as METADATA_KEY
 
+# A single-plane result with a longer side above this is shown as a multiscale layer:
+# napari then draws only the level the view needs, not the whole image at each update.
+MULTISCALE_ABOVE = 2048
+# The pyramid halves down to this longer side.
+SMALLEST_LEVEL = 512
+
 
 class OutputLayer:
     """Creates the output layer at the first image, then writes each image into it.
@@ -39,7 +45,7 @@ class OutputLayer:
         if self.layer is None:
             self._create(index, image)
         elif not self.lead_shape:
-            self.layer.data = image
+            self.layer.data = pyramid(image) if self.layer.multiscale else image
         else:
             self.layer.data[self._slot(index)] = image
             self.layer.refresh()
@@ -71,6 +77,8 @@ class OutputLayer:
         if self.lead_shape:
             data = np.zeros((*self.lead_shape, h, w, 3), dtype=np.float32)
             data[self._slot(index)] = image
+        elif max(h, w) > MULTISCALE_ABOVE:
+            data = pyramid(image)
         else:
             data = image
         # Scale so that the output overlays the content exactly, whatever its size.
@@ -97,6 +105,18 @@ class OutputLayer:
     def _slot(self, index):
         """Where a slice's result goes in the output stack (a one-slice run: its only slice)."""
         return index if self.n_planes > 1 else (0,) * len(self.lead_shape)
+
+
+def pyramid(image: np.ndarray) -> list[np.ndarray]:
+    """The image, then 2×2 means of it, down to ``SMALLEST_LEVEL`` px (its first level is
+    the result itself: saving and Continue from output read level 0)."""
+    levels = [image]
+    while max(levels[-1].shape[:2]) > SMALLEST_LEVEL:
+        top = levels[-1]
+        h, w = top.shape[0] // 2 * 2, top.shape[1] // 2 * 2
+        half = top[:h, :w].reshape(h // 2, 2, w // 2, 2, -1).mean(axis=(1, 3), dtype=np.float32)
+        levels.append(half)
+    return levels
 
 
 def _added_without_selecting(layers, add):

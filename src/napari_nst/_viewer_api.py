@@ -25,7 +25,8 @@ def stylize_in_viewer(
     result streams into a new output layer (``run.output``); ``run.state`` says
     where the run is, ``run.stop()`` stops it and ``run.worker`` is napari's worker.
     ``scheduler``: a Dask scheduler's address where a stack's slices run (see the
-    widget's Scheduler field and docs/batch.md).
+    widget's Scheduler field and docs/batch.md), and a stage too large for memory runs
+    its blocks (docs/large-images.md).
     """
     content_layer = _layer(viewer, content)
     pairs = style if isinstance(style, list) else [(style, 1.0)]

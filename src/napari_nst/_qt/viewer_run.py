@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error
+from qtpy.QtCore import QObject, Signal
 
 from .._inputs import LayerInputs
 from .._output_layer import OutputLayer
@@ -33,6 +34,17 @@ REDRAW_WAIT_S = 1.0
 # The activity dock's bar repaints the whole window at every change (napari runs the
 # event loop there): it moves at most this often (docs/performance-notes.md).
 BAR_EVERY_S = 2.0
+
+
+class BlockSignal(QObject):
+    """A large stage's block progress, from the worker thread to the main thread."""
+
+    progressed = Signal(int, int, int)  # pass (1: sums, 2: gradient), blocks done, blocks
+
+
+def block_text(stage_pass: int, done: int, count: int) -> str:
+    what = "sums" if stage_pass == 1 else "gradient"
+    return f"block pass {stage_pass} ({what}): block {done + 1}/{count}"
 
 
 class RunState(enum.Enum):
@@ -75,6 +87,7 @@ class ViewerRun:
     (``planes.can_run_on_cluster``): without a temporal weight each its own run, on a
     local cluster or the ``scheduler`` given; with one, in chains on the ``scheduler``
     given. Each plane then shows when it is done, and the progress counts planes.
+    A stage too large for memory runs in blocks: on the ``scheduler`` given, else here.
     """
 
     def __init__(
@@ -85,6 +98,7 @@ class ViewerRun:
         *,
         on_step: Callable | None = None,
         on_finish: Callable | None = None,
+        on_blocks: Callable | None = None,
         scheduler: str | None = None,
     ):
         self.viewer = viewer
@@ -96,6 +110,8 @@ class ViewerRun:
         )
         self.on_step = on_step
         self.on_finish = on_finish
+        self.on_blocks = on_blocks  # (run, pass, done, blocks): a large stage's progress
+        self.block_status: tuple | None = None  # the last (pass, done, blocks) reported
         self.state = RunState.IDLE
         self.out = OutputLayer(viewer, inputs)
         self.first_output_at: float | None = None  # perf_counter() when it appeared
@@ -129,6 +145,8 @@ class ViewerRun:
         self._start_time = time.perf_counter()
         self._redraw_notifier = RedrawNotifier(self._shown.set)
         self._download_bar = download_bar()  # first made here, on the main thread
+        self._blocks = BlockSignal()
+        self._blocks.progressed.connect(self._on_blocks)
         self.worker = create_worker(self._work, _ignore_errors=True)
         self.worker.yielded.connect(self._on_event)
         self.worker.finished.connect(self._on_finished)
@@ -192,6 +210,8 @@ class ViewerRun:
                     init=ins.init,
                     should_stop=self._stop.is_set,
                     download_progress=self._download_bar.progressed.emit,
+                    block_progress=self._blocks.progressed.emit,
+                    blocks_on=self.scheduler,  # a large stage's blocks, where one is named
                 )
             for n, step in steps:
                 self._shown.clear()
@@ -230,6 +250,14 @@ class ViewerRun:
             return  # _on_layer_removed already stopped the run
         self.out.show(event.index, event.step.image)
         self._record(event.plane, event.step)
+
+    def _on_blocks(self, stage_pass, done, count):
+        self.block_status = (stage_pass, done, count)
+        bar = self._progress
+        if bar is not None:
+            bar.set_description(f"Style transfer · {block_text(stage_pass, done, count)}")
+        if self.on_blocks is not None:
+            self.on_blocks(self, stage_pass, done, count)
 
     def _record(self, n, step):
         """History, metadata, progress bar and the widget's view of one step."""

@@ -159,12 +159,12 @@ class StyleTransferWidget(Container):
         )
         self.size = SpinBox(
             value=DEFAULTS.size,
-            # min 1, not 16: with a higher minimum, typing "256" over a selection became
+            # min 0, not 16: with a higher minimum, typing "256" over a selection became
             # 1656 (each digit below the minimum was completed). Run checks the range.
-            min=1,
+            min=0,
             max=8192,
             step=16,
-            **_shown("size"),
+            **_shown("size", "Here, 0 means the content's own size."),
         )
         self.scales = LineEdit(
             value="auto", **_shown("scales", "Here, empty means the size only.")
@@ -197,6 +197,9 @@ class StyleTransferWidget(Container):
         self.fast = CheckBox(text=fast["label"], value=False, tooltip=fast["tooltip"])
         self.seed = SpinBox(value=DEFAULTS.seed, min=0, max=2**31 - 1, **_shown("seed"))
         self.every = SpinBox(value=DEFAULTS.every, min=1, max=10000, **_shown("every"))
+        self.memory_limit = FloatSpinBox(
+            value=0.0, min=0.0, max=4096.0, step=0.5, **_shown("memory_limit", "Here, 0: auto.")
+        )
         self.all_slices = CheckBox(
             text="All slices / frames",
             value=False,
@@ -237,7 +240,8 @@ class StyleTransferWidget(Container):
             tooltip="Empty: a Dask cluster on this machine, started for the batch (and for "
             "All slices without a temporal weight). Or the address of a running Dask "
             "scheduler, e.g. tcp://10.0.0.5:8786, where Apply to folder and All slices run "
-            "(with a temporal weight, in two chains from the middle frame).",
+            "(with a temporal weight, in two chains from the middle frame), and where an "
+            "image too large for this machine's memory runs its blocks.",
         )
         self.apply_button = PushButton(
             text="Apply to folder…",
@@ -305,6 +309,7 @@ class StyleTransferWidget(Container):
                     self.device_in_use,
                     self.preserve_color,
                     self.fast,
+                    self.memory_limit,
                     self.seed,
                     self.every,
                     self.all_slices,
@@ -463,7 +468,7 @@ class StyleTransferWidget(Container):
             frame_steps=self.frame_steps.value or None,
             steps="auto" if self.auto_stop.value else self.steps.value,
             settle_levels=self.quality.value,
-            size=self.size.value,
+            size=self.size.value or None,
             scales=scales,
             style_scale=self.style_scale.value,
             init=self.init.value,
@@ -471,6 +476,7 @@ class StyleTransferWidget(Container):
             device=self.device.value,
             preserve_color=self.preserve_color.value,
             precision="bf16" if self.fast.value else "fp32",
+            memory_limit=self.memory_limit.value or None,
             seed=self.seed.value,
             every=self.every.value,
         )
@@ -492,8 +498,7 @@ class StyleTransferWidget(Container):
         if params.steps != "auto":
             self.steps.value = params.steps
         self.frame_steps.value = params.frame_steps or 0
-        if params.size is not None:
-            self.size.value = params.size
+        self.size.value = params.size or 0
         self.scales.value = (
             params.scales
             if isinstance(params.scales, str)
@@ -505,6 +510,7 @@ class StyleTransferWidget(Container):
         self.device.value = params.device if params.device in self.device.choices else "auto"
         self.preserve_color.value = params.preserve_color
         self.fast.value = params.precision == "bf16"
+        self.memory_limit.value = params.memory_limit or 0.0
         self.seed.value = params.seed or 0
         self.every.value = params.every
         self._loaded, self._as_loaded = params, self._control_values()
@@ -576,6 +582,7 @@ class StyleTransferWidget(Container):
             params,
             on_step=self._on_step,
             on_finish=self._on_finish,
+            on_blocks=self._on_blocks,
             scheduler=self.scheduler.value.strip(),
         )
         self.run.start()
@@ -720,10 +727,17 @@ class StyleTransferWidget(Container):
             },
         )
         self.device_in_use.value = step.device
+        blocks = f" · stage {step.stage + 1} in {step.blocks} blocks" if step.blocks else ""
         self.status.value = (
             f"Step {step.iteration}/{step.total_steps} · J = {step.losses['total']:.4g} · "
-            f"{step.elapsed:.1f} s"
+            f"{step.elapsed:.1f} s{blocks}"
         )
+
+    def _on_blocks(self, run, stage_pass, done, count):
+        from .viewer_run import block_text
+
+        steps = run.history[-1]["iteration"] if run.history else 0
+        self.status.value = f"Step {steps + 1}: {block_text(stage_pass, done, count)}"
 
     def _on_finish(self, run):
         self._set_running(False)

@@ -11,7 +11,6 @@ mid-job has its job rerun elsewhere by Dask; a job that fails on its input
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 import uuid
@@ -22,9 +21,9 @@ from pathlib import Path
 import psutil
 
 from .. import __version__
-from . import allocator
 from ._torch import torch
 from .batch_jobs import BatchJob, check_writable, fingerprint, is_done, output_paths, read_image
+from .cluster import cuda_count, on_worker, require_distributed, workers_per_host
 from .errors import friendly_message
 from .params import StyleParams
 from .result_files import partial_files, write_image, write_json
@@ -33,10 +32,6 @@ from .run import stylize
 FILE_FORMATS = ("png", "tif")
 POLL_S = 0.25  # how often a waiting batch looks at should_stop
 WORKER_MEMORY_GIB = 2  # a CPU worker's network and one 512 px run, with room to spare
-MISSING_DASK = (
-    "Batch runs need Dask's distributed scheduler: "
-    "pip install 'napari-nst[batch]' (or: pip install distributed)."
-)
 
 
 @dataclass(frozen=True)
@@ -114,16 +109,6 @@ def stylize_batch(
         for job in futures.values():  # cancelled or killed: no partial file stays
             for partial in partial_files(folder, job.name):
                 partial.unlink(missing_ok=True)
-
-
-def require_distributed():
-    """Dask's distributed, an optional extra imported only when a batch runs; without
-    it, ValueError saying in one sentence what to install."""
-    try:
-        import distributed
-    except ImportError:
-        raise ValueError(MISSING_DASK) from None
-    return distributed
 
 
 def connect_cluster(distributed, client, scheduler, workers, threads_per_worker):
@@ -248,18 +233,6 @@ def run_job(
     return {"status": "done", "output": str(image_path), "elapsed": record["elapsed_s"]}
 
 
-def on_worker(params_dict: dict, threads, own_process: bool):
-    """On a worker, before a run: set torch's threads (``threads``: a number, or
-    {host: workers there} to share this host's cores); return the run's parameters on
-    this worker's device, and the allocator's context (glibc's settings are ours only in
-    a worker process started for this batch, ``own_process``)."""
-    torch.set_num_threads(threads if isinstance(threads, int) else _share_of_cores(threads))
-    params = StyleParams.from_dict(params_dict)
-    params = params.replace(device=_worker_device(params.device))
-    keep = allocator.used_in_this_process() if own_process else contextlib.nullcontext()
-    return params, keep
-
-
 def _result_of(future, job: BatchJob) -> BatchResult:
     try:
         out = future.result()
@@ -272,7 +245,7 @@ def _result_of(future, job: BatchJob) -> BatchResult:
 
 def _local_cluster(distributed, workers, threads_per_worker):
     cores = os.cpu_count() or 1
-    gpus = _cuda_count()
+    gpus = cuda_count()
     if gpus and workers is None:
         workers = gpus
     workers = workers or _cpu_workers(cores)
@@ -294,37 +267,6 @@ def _cpu_workers(cores: int) -> int:
     docs/batch.md), as far as memory allows WORKER_MEMORY_GIB each."""
     by_memory = int(psutil.virtual_memory().available / 2**30 // WORKER_MEMORY_GIB)
     return max(1, min(cores, by_memory))
-
-
-def workers_per_host(client) -> dict[str, int]:
-    hosts: dict[str, int] = {}
-    for worker in client.scheduler_info()["workers"].values():
-        hosts[worker["host"]] = hosts.get(worker["host"], 0) + 1
-    return hosts
-
-
-def _share_of_cores(workers_per_host: dict[str, int]) -> int:
-    """On a worker: the cores this process may use, shared among its host's workers."""
-    from distributed import get_worker
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    here = workers_per_host.get(get_worker().address.split("://")[-1].rsplit(":", 1)[0], 1)
-    return max(1, (cores or 1) // here)
-
-
-def _cuda_count() -> int:
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
-
-
-def _worker_device(device: str) -> str:
-    """With several GPUs and device "auto", worker k uses GPU k (modulo their count)."""
-    if device != "auto" or _cuda_count() < 2:
-        return device
-    from distributed import get_worker
-
-    name = get_worker().name
-    index = name if isinstance(name, int) else abs(hash(name))
-    return f"cuda:{index % _cuda_count()}"
 
 
 _styles_read: dict = {}  # per worker process: each style file is read once

@@ -124,6 +124,15 @@ def block_grid(hw, inner: int, halo: int) -> list[Window]:
     return grid
 
 
+def add_up(shares) -> dict:
+    """The sum of the blocks' shares, key by key, in the grid's order."""
+    total = dict(shares[0])
+    for share in shares[1:]:
+        for key, value in share.items():
+            total[key] = total[key] + value
+    return total
+
+
 class WholeImage:
     """The network on the whole image at once: a stage that fits in memory."""
 
@@ -198,46 +207,59 @@ class BlockedImage:
         grid = self.grid(x.shape[-2:])
         sizes = {n: grid[0].map_size(n) for n in objective.layers}
         objective.read_regions(tuple(x.shape[-2:]), sizes, x.device)
-        total = {}
-        with torch.no_grad():
-            for i, window in enumerate(grid):
-                self._report(1, i, len(grid))
-                feats = self.features(x[..., window.rows, window.cols], objective.layers)
-                for key, value in objective.statistics(feats, window).items():
-                    total[key] = value if key not in total else total[key] + value
-                del feats
-        return total
+        shares = []
+        for i, window in enumerate(grid):
+            self._report(1, i, len(grid))
+            xb = x[..., window.rows, window.cols]
+            shares.append(block_statistics(self.features, objective, window, xb))
+        return add_up(shares)
 
     def second_pass(self, objective, x, stats, weights):
         """∇ of weights·(content, style) at ``x``, from each block's share of ``stats``."""
-        keys = list(stats)
-        leaves = [stats[k].detach().requires_grad_(True) for k in keys]
-        with torch.enable_grad():
-            terms = objective.feature_terms(dict(zip(keys, leaves)))
-            j = weights[0] * terms["content"] + weights[1] * terms["style"]
-            slopes = torch.autograd.grad(j, leaves, allow_unused=True)
-        slopes = dict(zip(keys, slopes))
+        slopes = statistics_slopes(objective, stats, weights)
         grad = torch.zeros_like(x)
         grid = self.grid(x.shape[-2:])
         for i, window in enumerate(grid):
             self._report(2, i, len(grid))
-            with torch.enable_grad():
-                xb = x[..., window.rows, window.cols].detach().requires_grad_(True)
-                feats = self.features(xb, objective.layers)
-                share = objective.statistics(feats, window)
-                surrogate = sum(
-                    (slopes[k].to(v.dtype) * v).sum()
-                    for k, v in share.items()
-                    if slopes[k] is not None
-                )
-                (block_grad,) = torch.autograd.grad(surrogate, xb)
-            grad[..., window.rows, window.cols] += block_grad
-            del feats, share, surrogate, block_grad
+            xb = x[..., window.rows, window.cols]
+            grad[..., window.rows, window.cols] += block_gradient(
+                self.features, objective, window, xb, slopes
+            )
         return grad
 
     def _report(self, stage_pass, index, count):
         if self.progress is not None:
             self.progress(stage_pass, index, count)
+
+
+def statistics_slopes(objective, stats, weights) -> dict:
+    """d(weights·(content, style))/d(each statistic), at the whole image's ``stats``."""
+    keys = list(stats)
+    leaves = [stats[k].detach().requires_grad_(True) for k in keys]
+    with torch.enable_grad():
+        terms = objective.feature_terms(dict(zip(keys, leaves)))
+        j = weights[0] * terms["content"] + weights[1] * terms["style"]
+        slopes = torch.autograd.grad(j, leaves, allow_unused=True)
+    return dict(zip(keys, slopes))
+
+
+def block_statistics(features, objective, window, xb) -> dict:
+    """One block's share of the statistics (pass 1), without gradients."""
+    with torch.no_grad():
+        return objective.statistics(features(xb, objective.layers), window)
+
+
+def block_gradient(features, objective, window, xb, slopes):
+    """The input gradient of one block's share of the statistics, weighted by ``slopes``
+    (pass 2); halo included."""
+    with torch.enable_grad():
+        xb = xb.detach().requires_grad_(True)
+        share = objective.statistics(features(xb, objective.layers), window)
+        surrogate = sum(
+            (slopes[k].to(v.dtype) * v).sum() for k, v in share.items() if slopes[k] is not None
+        )
+        (grad,) = torch.autograd.grad(surrogate, xb)
+    return grad
 
 
 class _BlockedTerms(torch.autograd.Function):

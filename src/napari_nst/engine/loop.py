@@ -20,7 +20,7 @@ from .device import resolve_device
 from .errors import DivergedError
 from .images import match_color_histogram, match_luminance, rgb_to_yiq, yiq_to_rgb
 from .memory import BLOCK_STEP, block_side, estimate_bytes, largest_stage, plan_blocks
-from .network import cached_features
+from .network import cached_features, network_key, rgb_features
 from .objective import Objective, stage_targets, style_grams, style_layers_used, with_range_wall
 from .params import StyleParams
 from .settle import SettleCheck
@@ -54,6 +54,7 @@ class RunInputs:
     progress: Callable[[int, int], None] | None  # weights download progress
     should_stop: Callable[[], bool]
     block_progress: Callable[[int, int, int], None] | None  # (pass, done, blocks), blocked steps
+    blocks_on: Any  # blocked stages' passes: a distributed.Client or a scheduler's address
     previous_frame: tuple | None  # stacks: (previous content, previous result)
     step_graph: bool  # replay each step as a CUDA graph
     budget: int | None  # bytes a step may use (None: unknown); a larger one runs in blocks
@@ -104,20 +105,13 @@ class Run:
         previous_frame = inputs.previous_frame
         self.start = time.perf_counter()
         load_weights(params.weights, inputs.progress)  # downloads once, with progress, if needed
-        # What the network's features depend on: its cache key, and the style targets'.
-        self.network = (
-            params.weights,
-            params.deepest_layer,
-            params.pooling,
-            params.normalized,
-            str(device),
-            params.precision == "bf16",
-        )
+        self.network = network_key(params, device)
         self.net, self.weights = cached_features(*self.network)
         self.params, self.device, self.guides = params, device, inputs.guides
         self.stage_shapes, self.should_stop = inputs.stage_shapes, inputs.should_stop
         self.step_graph, self.budget = inputs.step_graph, inputs.budget
         self.block_progress = inputs.block_progress
+        self.blocks_on, self.started = inputs.blocks_on, []  # started: clients to close
         self.stage_steps = params.stage_steps(len(self.stage_shapes))
         self.final_hw = self.stage_shapes[-1][0]
         self.luminance = params.preserve_color == "luminance"
@@ -138,6 +132,7 @@ class Run:
         self.previous_frame = previous_frame
         mode = COMPILE_MODES.get((device.type, params.precision), "default")
         self.forward = torch.compile(self.net, mode=mode) if params.compile else self.net
+        self.rgb_features = rgb_features(self.forward, params.checkpoint)
         self.graphed = params.compile and mode == "reduce-overhead"
         self.chroma = None
 
@@ -155,8 +150,7 @@ class Run:
     def features(self, x, names):
         if self.graphed:  # each call is a new CUDA-graph step (targets need no backward)
             torch.compiler.cudagraph_mark_step_begin()
-        x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x  # luminance enters as grey RGB
-        return self.forward(x, names, checkpoint=self.params.checkpoint)
+        return self.rgb_features(x, names)
 
     def to_image(self, x):
         """The image the user sees: clipped to [0, 1], at the final size at every stage."""
@@ -192,7 +186,16 @@ class Run:
             return WholeImage(self.features)
         halo = halo_for(self.params.deepest_layer)
         # A style image larger than any stage needs no backward pass: the smallest blocks.
-        return BlockedImage(self.features, side or BLOCK_STEP, halo, self.between_blocks)
+        side = side or BLOCK_STEP
+        if self.blocks_on is None or self.guides is not None:  # guides: read live, here
+            return BlockedImage(self.features, side, halo, self.between_blocks)
+        from .blocks_on_dask import DaskBlocks, connect
+
+        if isinstance(self.blocks_on, str):
+            self.blocks_on = connect(self.blocks_on, self.started)
+        return DaskBlocks(
+            self.features, side, halo, self.between_blocks, self.blocks_on, self.params
+        )
 
     def between_blocks(self, stage_pass, done, count):
         if self.block_progress is not None:
@@ -281,6 +284,8 @@ class Run:
                     del stepper, objective
         finally:
             # Runs on normal end, on error and when the caller closes the iterator.
+            for client in self.started:
+                client.close()
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
 

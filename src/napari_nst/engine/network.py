@@ -235,6 +235,29 @@ def norm_factors(source: str, pooling: str) -> dict:
     return mean_activations(load_weights(source), natural_images(), pooling)
 
 
+def network_key(params, device) -> tuple:
+    """What a network's features depend on: ``cached_features``'s arguments, and the key
+    under which style targets computed with it are kept."""
+    return (
+        params.weights,
+        params.deepest_layer,
+        params.pooling,
+        params.normalized,
+        str(device),
+        params.precision == "bf16",
+    )
+
+
+def rgb_features(net, checkpoint: bool = False):
+    """``features(x, names)`` of ``net``, taking a grey (luminance) image as grey RGB."""
+
+    def features(x, names):
+        x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+        return net(x, names, checkpoint=checkpoint)
+
+    return features
+
+
 @lru_cache(maxsize=2)
 def cached_features(
     source: str, deepest: str, pooling: str, normalized: bool, device: str, bf16: bool = False

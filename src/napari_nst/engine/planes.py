@@ -87,9 +87,9 @@ def stylize_planes(
     its reason; ``should_stop()`` turning True cancels the frames not yet finished.
     The cluster options are ``stylize_batch``'s.
     """
-    from . import batch  # torch and Dask load here, when a stack runs on a cluster
+    from . import batch, cluster  # torch and Dask load here, when a stack runs on a cluster
 
-    distributed = batch.require_distributed()
+    distributed = cluster.require_distributed()
     client, started, own_workers = batch.connect_cluster(
         distributed, client, scheduler, workers, threads_per_worker
     )
@@ -101,7 +101,7 @@ def stylize_planes(
             params,
             own_workers,
             chains,
-            threads=threads_per_worker or batch.workers_per_host(client),
+            threads=threads_per_worker or cluster.workers_per_host(client),
             options={
                 "content_limits": content_limits,
                 "style_limits": style_limits,
@@ -162,9 +162,9 @@ def run_plane(frame, previous_frame, previous, style, params_dict, options, thre
     ``previous`` is the Step of the frame before it in its chain (None: the chain's
     start), ``previous_frame`` that frame's raw plane.
     """
-    from . import batch, stack
+    from . import cluster, stack
 
-    params, keep = batch.on_worker(params_dict, threads, own_process)
+    params, keep = cluster.on_worker(params_dict, threads, own_process)
     before = None if previous is None else (previous_frame, previous.image)
     with keep:
         return last_step(stack.stylize_frame(frame, style, params, before, **options))

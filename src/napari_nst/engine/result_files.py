@@ -18,6 +18,8 @@ RECORD_KEY = "napari_nst"
 PNG_SUFFIXES = (".png",)
 TIFF_SUFFIXES = (".tif", ".tiff")
 PARTIAL_MARK = ".partial-"
+# Classic TIFF addresses at most 4 GiB: a larger float32 image is written as BigTIFF.
+BIGTIFF_FROM = 2**32 - 2**25
 
 
 def is_result_suffix(suffix: str) -> bool:
@@ -46,6 +48,7 @@ def write_image(path: str | Path, image, record: dict | None = None) -> Path:
                 image.astype(np.float32),
                 description=text,
                 metadata=None,
+                bigtiff=image.size * 4 > BIGTIFF_FROM,
                 photometric="rgb" if image.ndim == 3 and image.shape[-1] == 3 else None,
             ),
         )

@@ -29,6 +29,7 @@ def stylize(
     download_progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     block_progress: Callable[[int, int, int], None] | None = None,
+    blocks_on=None,
     previous_frame: tuple | None = None,
     **overrides,
 ) -> Iterator[Step]:
@@ -45,6 +46,8 @@ def stylize(
     image is reported and the run ends (a GUI's Stop button); in a stage run block by
     block, it is also polled between blocks. ``block_progress(pass, done, blocks)``
     is called before each block of such a stage (pass 1: the sums, 2: the gradient).
+    ``blocks_on`` (a ``distributed.Client`` or a scheduler's address) runs those blocks
+    as tasks on a Dask cluster instead of here (``engine/blocks_on_dask.py``).
     ``previous_frame`` = (previous content, previous result) of a stack: with
     ``temporal_weight`` > 0, G is kept close to the previous result wherever the
     content did not change between the frames.
@@ -74,6 +77,7 @@ def stylize(
         progress=download_progress,
         should_stop=should_stop or (lambda: False),
         block_progress=block_progress,
+        blocks_on=blocks_on,
         previous_frame=previous_frame,
     )
 

@@ -42,6 +42,7 @@ def stylize_stack(
     flow: bool = False,
     download_progress: Callable[[int, int], None] | None = None,
     block_progress: Callable[[int, int, int], None] | None = None,
+    blocks_on=None,
     **overrides,
 ) -> Iterator[tuple[int, Step]]:
     """Stylise each frame of ``frames``; yield ``(frame index, Step)``.
@@ -51,7 +52,7 @@ def stylize_stack(
     ``flow``) and runs ``frame_steps`` (``steps`` when None). Stopping keeps every frame
     already done: the caller has seen each one's last Step.
     ``download_progress(done, total)`` reports a weights download, in bytes, and
-    ``block_progress`` a large stage's blocks (see ``stylize``).
+    ``block_progress`` a large stage's blocks, which run on ``blocks_on`` (see ``stylize``).
     """
     params = params or StyleParams()
     if overrides:
@@ -75,6 +76,7 @@ def stylize_stack(
             should_stop=stop,
             download_progress=download_progress,
             block_progress=block_progress,
+            blocks_on=blocks_on,
         ):
             last = step
             yield n, step
@@ -97,6 +99,7 @@ def stylize_frame(
     should_stop: Callable[[], bool] | None = None,
     download_progress: Callable[[int, int], None] | None = None,
     block_progress: Callable[[int, int, int], None] | None = None,
+    blocks_on=None,
 ) -> Iterator[Step]:
     """One frame of a stack: ``stylize``'s Steps.
 
@@ -125,6 +128,7 @@ def stylize_frame(
         should_stop=should_stop,
         download_progress=download_progress,
         block_progress=block_progress,
+        blocks_on=blocks_on,
         **extra,
     )
 

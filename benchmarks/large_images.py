@@ -1,0 +1,179 @@
+"""Large images in blocks: peak memory and step time, whole image against blocks.
+
+    python benchmarks/large_images.py           # measure, write docs/results/large_images.json
+    python benchmarks/large_images.py --quick   # 512 and 1024 px only
+    python benchmarks/large_images.py --dask    # one image's blocks on 1 and 2 Dask workers
+
+Each configuration runs in a fresh process (so that its peak RSS is its own): one
+stage at the given size (``scales=None``), from the content, 4 steps, fp32. The first
+step also computes the stage's targets (the style's Gram matrices and the content's
+features); the step time is the median of the later steps. The peak RSS is the whole
+process's (torch, the weights and the images included), read from the kernel at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+OUT = HERE.parent / "docs" / "results" / "large_images.json"
+STEPS = 4
+# (size, blocks' inner side or None for the whole image)
+FULL = [
+    (1024, None),
+    (1024, 512),
+    (2048, None),
+    (2048, 1024),
+    (2048, 512),
+    (4096, "6GiB"),
+]
+QUICK = [(512, None), (512, 256), (1024, None), (1024, 512)]
+# Memory the process holds before a run's own (torch, the weights, napari-nst), which a
+# peak-RSS goal includes and memory_limit does not: measured as the RSS after warm-up.
+RSS_GOAL_GIB = 6.0
+
+
+def one(size: int, inner) -> dict:
+    """Run one configuration here; return its measurements."""
+    import numpy as np
+    import skimage.data
+
+    from common import machine
+    from napari_nst import stylize
+    from napari_nst.engine import memory
+    from napari_nst.engine.memory import block_side, blocked_bytes, estimate_bytes
+    from napari_nst.engine.params import StyleParams
+    from napari_nst.engine.run import warm_up
+
+    warm_up()
+    base_rss = _rss_mib()
+    content = skimage.data.astronaut()
+    style = skimage.data.gravel()
+    params = StyleParams(size=size, scales=None, steps=STEPS, every=1, init="content")
+    hw = (size, size)
+    if inner == "6GiB":  # what memory_limit gets out of a 6 GiB peak, beside the base
+        limit = RSS_GOAL_GIB - base_rss / 1024
+    elif inner is None:
+        limit = None
+    else:
+        limit = blocked_bytes(hw, inner, params) * 1.001 / 2**30
+    budget = None if limit is None else int(limit * 2**30)
+    side = block_side(hw, params, budget)
+    times, blocks, last = [], 0, time.perf_counter()
+    for step in stylize(content, style, params, memory_limit=limit):
+        now = time.perf_counter()
+        times.append(now - last)
+        last, blocks = now, step.blocks
+    return {
+        "size": size,
+        "blocks": blocks,
+        "inner": side,
+        "memory_limit_gib": limit,
+        "first_step_s": times[0],
+        "step_s": float(np.median(times[1:])),
+        "per_megapixel_s": float(np.median(times[1:])) / (size * size / 1e6),
+        "peak_rss_mib": _rss_mib(),
+        "base_rss_mib": base_rss,
+        "whole_estimate_gib": estimate_bytes(hw, params) / 2**30,
+        "whole_images_in_estimate": memory.WHOLE_IMAGES,
+        "machine": machine(),
+    }
+
+
+def dask_rows(size: int = 1024, inner: int = 512) -> list[dict]:
+    """Step time of one image's blocks here, and on a LocalCluster of 1 and 2 workers
+    sharing this machine's cores."""
+    import distributed
+    import numpy as np
+    import skimage.data
+
+    from napari_nst import stylize
+    from napari_nst.engine.memory import blocked_bytes
+    from napari_nst.engine.params import StyleParams
+
+    params = StyleParams(size=size, scales=None, steps=STEPS, every=1, init="content")
+    limit = blocked_bytes((size, size), inner, params) * 1.001 / 2**30
+    content, style = skimage.data.astronaut(), skimage.data.gravel()
+    cores = len(os.sched_getaffinity(0))
+    rows = []
+    for workers in (None, 1, 2):
+        cluster = client = None
+        if workers:
+            cluster = distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=max(1, cores // workers),
+                processes=True,
+                dashboard_address=None,
+            )
+            client = distributed.Client(cluster)
+        times, last, blocks = [], time.perf_counter(), 0
+        for step in stylize(content, style, params, memory_limit=limit, blocks_on=client):
+            now = time.perf_counter()
+            times.append(now - last)
+            last, blocks = now, step.blocks
+        rows.append(
+            {
+                "workers": workers or 0,
+                "threads_each": max(1, cores // workers) if workers else cores,
+                "size": size,
+                "blocks": blocks,
+                "first_step_s": times[0],
+                "step_s": float(np.median(times[1:])),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+        if client is not None:
+            client.close()
+            cluster.close()
+    return rows
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--dask", action="store_true")
+    ap.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    if args.one:
+        size, inner = args.one
+        inner = None if inner == "whole" else inner if inner == "6GiB" else int(inner)
+        print(json.dumps(one(int(size), inner)))
+        return
+    if args.dask:
+        record = json.loads(args.out.read_text())
+        record["dask"] = {"date": time.strftime("%Y-%m-%d"), "rows": dask_rows()}
+        args.out.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"wrote {args.out}")
+        return
+    rows = []
+    for size, inner in QUICK if args.quick else FULL:
+        label = "whole" if inner is None else str(inner)
+        cmd = [sys.executable, __file__, "--one", str(size), label]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    whole = {r["size"]: r for r in rows if r["blocks"] == 0}
+    for r in rows:
+        if r["blocks"] and r["size"] in whole:
+            r["time_vs_whole"] = r["step_s"] / whole[r["size"]]["step_s"]
+    record = {"date": time.strftime("%Y-%m-%d"), "steps": STEPS, "rows": rows}
+    args.out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

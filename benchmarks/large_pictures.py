@@ -1,0 +1,152 @@
+"""Pictures at 2048 px, judged, with the top stage in blocks, and the seam check.
+
+    python benchmarks/large_pictures.py            # write docs/results/large_pictures.json
+    python benchmarks/large_pictures.py --only tubingen-shipwreck-noise
+
+Each run is the defaults at size 2048 in fast mode (bf16) on this CPU. A run marked
+blocked gets a memory_limit that fits its 2048 px stage only in blocks of
+``BLOCK`` px: the picture is the blocked evaluation's, and its block borders are
+where a seam would show. The seam ratio is the mean absolute difference between
+neighbouring pixels across the block borders, over the same across the lines within 16 px
+of them (1: no seam; a plain "elsewhere" would count the picture's own detail where a
+border happens to fall, such as the row of house fronts at mid-height here).
+Each result is judged by ../shared/tools/nst_judge.py and saved under bench-out/large/;
+the docs get a reduced view and a 1:1 crop across a block corner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SHARED = ROOT.parent / "shared"
+OUT = ROOT / "docs" / "results" / "large_pictures.json"
+SAVE = ROOT / "bench-out" / "large"
+IMAGES = ROOT / "docs" / "images"
+SIZE = 2048
+BLOCK = 1024
+NEAR = 16  # the seam ratio compares a border with the lines this close to it
+RUNS = [  # name, content, style, init, blocked
+    ("tubingen-shipwreck-noise", "tubingen", "shipwreck", "noise", True),
+    ("tubingen-shipwreck-content", "tubingen", "shipwreck", "content", False),
+    ("tubingen-starry-noise", "tubingen", "starry_night", "noise", True),
+    ("tubingen-starry-content", "tubingen", "starry_night", "content", False),
+]
+
+
+def judge_module():
+    spec = importlib.util.spec_from_file_location("nst_judge", SHARED / "tools" / "nst_judge.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def seam_ratio(image: np.ndarray, rows: list[int], cols: list[int], near: int = NEAR) -> dict:
+    """Mean |difference| of neighbouring pixels across the block borders, over that across
+    the lines within ``near`` px of them (the same part of the picture, so its own detail
+    does not count as a seam)."""
+    dy = np.abs(np.diff(image, axis=0)).mean(axis=(1, 2))  # between row r and r + 1
+    dx = np.abs(np.diff(image, axis=1)).mean(axis=(0, 2))
+    across, nearby = [], []
+    for diffs, borders in ((dy, rows), (dx, cols)):
+        for b in borders:
+            across.append(diffs[b - 1])
+            nearby += [diffs[b - 1 + k] for k in range(-near, near + 1) if k]
+    return {
+        "across_borders": float(np.mean(across)),
+        "nearby": float(np.mean(nearby)),
+        "ratio": float(np.mean(across) / np.mean(nearby)),
+        "near_px": near,
+    }
+
+
+def run_one(name, content_name, style_name, init, blocked, judge):
+    from skimage import io
+
+    from napari_nst import stylize
+    from napari_nst.engine.blocks import block_grid, halo_for
+    from napari_nst.engine.images import fit_size
+    from napari_nst.engine.memory import blocked_bytes
+    from napari_nst.engine.params import StyleParams
+
+    content = io.imread(SHARED / "data" / f"{content_name}.jpg")
+    style = io.imread(SHARED / "data" / f"{style_name}.jpg")
+    params = StyleParams(size=SIZE, init=init, precision="bf16", every=1000)
+    hw = fit_size(content.shape[:2], SIZE)
+    limit = blocked_bytes(hw, BLOCK, params) * 1.001 / 2**30 if blocked else None
+    start, blocks, stage_ends = time.perf_counter(), [], []
+    for step in stylize(content, style, params, memory_limit=limit):
+        blocks.append(step.blocks)
+        stage_ends.append((step.stage, step.iteration, round(step.elapsed, 1)))
+        last = step
+    wall = time.perf_counter() - start
+    SAVE.mkdir(parents=True, exist_ok=True)
+    image8 = (np.clip(last.image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    io.imsave(SAVE / f"{name}.png", image8, check_contrast=False)
+    verdict = judge.judge(image8, content, style)
+    row = {
+        "name": name,
+        "content": content_name,
+        "style": style_name,
+        "init": init,
+        "size": list(hw),
+        "precision": "bf16",
+        "memory_limit_gib": limit,
+        "top_stage_blocks": blocks[-1],
+        "stage_ends": stage_ends,
+        "wall_s": round(wall, 1),
+        "judge": {k: (float(v) if not isinstance(v, bool) else v) for k, v in verdict.items()},
+    }
+    if blocked:
+        grid = block_grid(hw, BLOCK, halo_for(params.deepest_layer))
+        rows = sorted({w.inner_rows.start for w in grid} - {0})
+        cols = sorted({w.inner_cols.start for w in grid} - {0})
+        row["block_rows"], row["block_cols"] = rows, cols
+        row["seams"] = seam_ratio(image8 / 255.0, rows, cols)  # as saved
+        if name == RUNS[0][0]:
+            _docs_images(image8, rows[0], cols[0])
+    return row
+
+
+def _docs_images(image8, row, col, half=192):
+    """A reduced view of the whole result and a 1:1 crop centred on a block corner."""
+    from PIL import Image
+
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    crop = image8[row - half : row + half, col - half : col + half]
+    Image.fromarray(crop).save(IMAGES / "large_seam_crop.jpg", quality=92)
+    whole = Image.fromarray(image8)
+    whole.thumbnail((1024, 1024), Image.LANCZOS)
+    whole.save(IMAGES / "large_2048.jpg", quality=90)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", help="run names (default: all)")
+    args = ap.parse_args()
+    import sys
+
+    sys.path.insert(0, str(HERE))
+    from common import machine
+
+    judge = judge_module()
+    record = json.loads(OUT.read_text()) if OUT.exists() else {"runs": {}}
+    for name, content, style, init, blocked in RUNS:
+        if args.only and name not in args.only:
+            continue
+        row = run_one(name, content, style, init, blocked, judge)
+        row["machine"], row["date"] = machine(), time.strftime("%Y-%m-%d")
+        print(json.dumps(row), flush=True)
+        record["runs"][name] = row
+        OUT.write_text(json.dumps(record, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""A blocked stage's two passes as tasks on a Dask cluster: one image over several workers.
+
+The client keeps the image, the optimiser and J; each block's passes run where its
+block lives. At a stage's start each block's part of the content target is placed on a
+worker (block k on worker k mod n), and stays there for the stage's steps. Per step,
+each block's pixels travel once (the two passes share them), its share of the sums comes
+back (pass 1), the slopes of J go out and its gradient comes back (pass 2). The shares
+are added in the grid's order, as ``BlockedImage`` does, so the result is that of the
+local blocked run (up to the workers' own float rounding).
+
+Every value a task reads is itself a task whose input is in the graph (``_hold``), never
+scattered data, so when a worker is lost Dask computes its blocks again elsewhere and
+the run goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ._torch import torch
+from .blocks import BlockedImage, Window, add_up, block_gradient, block_statistics
+from .cluster import on_worker, require_distributed, workers_per_host
+from .device import resolve_device
+from .network import cached_features, network_key, rgb_features
+from .objective import Objective, StageTargets
+from .params import StyleParams
+
+
+class DaskBlocks(BlockedImage):
+    """``BlockedImage`` whose passes run on the workers of a ``distributed.Client``."""
+
+    def __init__(self, features, inner, halo, progress, client, params: StyleParams):
+        super().__init__(features, inner, halo, progress)
+        self.client, self.params = client, params
+        self._placed = None  # (objective, [worker], [target part future]) of this stage
+        self._pixels = None  # the blocks' pixel futures of the evaluation under way
+
+    def first_pass(self, objective, x) -> dict:
+        grid = self.grid(x.shape[-2:])
+        workers, targets = self._place(objective, grid)
+        config = _config(self.params, objective, self.client)
+        self._pixels = [
+            self._submit(_hold, window_pixels(x, window).cpu(), worker)
+            for window, worker in zip(grid, workers)
+        ]
+        futures = [
+            self._submit(_pass_on_worker, config, window, target, pixels, None, worker)
+            for window, target, pixels, worker in zip(grid, targets, self._pixels, workers)
+        ]
+        shares = self._gather(futures, 1)
+        return {k: v.to(x.device) for k, v in add_up(shares).items()}
+
+    def second_pass(self, objective, x, stats, weights):
+        from .blocks import statistics_slopes
+
+        slopes = statistics_slopes(objective, stats, weights)
+        slopes = {k: None if v is None else v.cpu() for k, v in slopes.items()}
+        grid = self.grid(x.shape[-2:])
+        workers, targets = self._place(objective, grid)
+        config = _config(self.params, objective, self.client)
+        futures = [
+            self._submit(_pass_on_worker, config, window, target, pixels, slopes, worker)
+            for window, target, pixels, worker in zip(grid, targets, self._pixels, workers)
+        ]
+        grad = torch.zeros_like(x)
+        for window, block_grad in zip(grid, self._gather(futures, 2)):
+            grad[..., window.rows, window.cols] += block_grad.to(x.device)
+        self._pixels = None
+        return grad
+
+    def _place(self, objective, grid):
+        """Each block's worker and part of the content target, placed once per stage."""
+        if self._placed is None or self._placed[0] is not objective:
+            names = sorted(self.client.scheduler_info()["workers"])
+            workers = [names[k % len(names)] for k in range(len(grid))]
+            target, layer = objective.targets.content, objective.params.content_layer
+            parts = [
+                None if target is None else window.whole(layer, target).cpu().contiguous()
+                for window in grid
+            ]
+            futures = [self._submit(_hold, part, w) for part, w in zip(parts, workers)]
+            self._placed = (objective, workers, futures)
+        return self._placed[1], self._placed[2]
+
+    def _submit(self, fn, *args):
+        *args, worker = args
+        # Placed, not pinned: a lost worker's blocks may run elsewhere.
+        return self.client.submit(
+            fn, *args, workers=[worker], allow_other_workers=True, pure=False
+        )
+
+    def _gather(self, futures, stage_pass):
+        distributed = require_distributed()
+        index = {f.key: k for k, f in enumerate(futures)}
+        results = [None] * len(futures)
+        # This client's loop: as_completed otherwise waits on the default client's, which
+        # with two clients in one process (a run's own, by address) may never hear of them.
+        finished = distributed.as_completed(futures, loop=self.client.loop, with_results=True)
+        for done, (future, result) in enumerate(finished):
+            self._report(stage_pass, done, len(futures))
+            results[index[future.key]] = result
+        return results
+
+
+def connect(scheduler: str, started: list):
+    """A client of the scheduler at ``scheduler``; added to ``started`` (to be closed)."""
+    distributed = require_distributed()
+    client = distributed.Client(scheduler)
+    started.append(client)
+    return client
+
+
+def window_pixels(x, window: Window):
+    return x[..., window.rows, window.cols].detach()
+
+
+def _config(params: StyleParams, objective, client) -> dict:
+    return {
+        "params": params.to_dict(),
+        "layers": list(objective.targets.grams),
+        "threads": workers_per_host(client),
+    }
+
+
+def _hold(value):
+    """A task that returns its input: data a lost worker's tasks can be computed from."""
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class _PlacedWindow(Window):
+    """A window whose whole-image data (the content target) was cut to it already."""
+
+    def whole(self, name, t):
+        return t
+
+
+def _pass_on_worker(config, window, target_part, pixels, slopes):
+    """On a worker: one block's share of the sums (no ``slopes``), or its gradient."""
+    params, keep = on_worker(config["params"], config["threads"], own_process=False)
+    device = resolve_device(params.device)
+    with keep:
+        net, _ = cached_features(*network_key(params, device))
+        target = None if target_part is None else target_part.to(device)
+        targets = StageTargets(target, dict.fromkeys(config["layers"]), (), 1.0, {})
+        objective = Objective(params, None, targets)
+        placed = _PlacedWindow(*(getattr(window, f.name) for f in dataclasses.fields(window)))
+        features = rgb_features(net, params.checkpoint)
+        if slopes is None:
+            share = block_statistics(features, objective, placed, pixels.to(device))
+            return {k: v.cpu() for k, v in share.items()}
+        slopes = {k: None if v is None else v.to(device) for k, v in slopes.items()}
+        return block_gradient(features, objective, placed, pixels.to(device), slopes).cpu()
