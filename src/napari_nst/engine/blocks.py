@@ -69,6 +69,10 @@ class Window:
     inner_cols: slice
     hw: tuple  # the whole image's H×W
 
+    def pixels(self, x):
+        """The block's input: its rows and columns of the image ``x``, halo included."""
+        return x[..., self.rows, self.cols]
+
     def inner(self, name, t):
         """The block's own positions of its feature map ``t`` at layer ``name``."""
         s = layer_stride(name)
@@ -186,7 +190,7 @@ class BlockedImage:
         kept, sums = {}, {}
         with torch.no_grad():
             for window in grid:
-                feats = self.features(image[..., window.rows, window.cols], names)
+                feats = self.features(window.pixels(image), names)
                 for n in keep:
                     if n not in kept:
                         whole = (*feats[n].shape[:2], *window.map_size(n))
@@ -210,8 +214,7 @@ class BlockedImage:
         shares = []
         for i, window in enumerate(grid):
             self._report(1, i, len(grid))
-            xb = x[..., window.rows, window.cols]
-            shares.append(block_statistics(self.features, objective, window, xb))
+            shares.append(block_statistics(self.features, objective, window, window.pixels(x)))
         return add_up(shares)
 
     def second_pass(self, objective, x, stats, weights):
@@ -221,9 +224,8 @@ class BlockedImage:
         grid = self.grid(x.shape[-2:])
         for i, window in enumerate(grid):
             self._report(2, i, len(grid))
-            xb = x[..., window.rows, window.cols]
             grad[..., window.rows, window.cols] += block_gradient(
-                self.features, objective, window, xb, slopes
+                self.features, objective, window, window.pixels(x), slopes
             )
         return grad
 

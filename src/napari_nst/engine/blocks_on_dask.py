@@ -18,7 +18,14 @@ from __future__ import annotations
 import dataclasses
 
 from ._torch import torch
-from .blocks import BlockedImage, Window, add_up, block_gradient, block_statistics
+from .blocks import (
+    BlockedImage,
+    Window,
+    add_up,
+    block_gradient,
+    block_statistics,
+    statistics_slopes,
+)
 from .cluster import on_worker, require_distributed, workers_per_host
 from .device import resolve_device
 from .network import cached_features, network_key, rgb_features
@@ -32,15 +39,14 @@ class DaskBlocks(BlockedImage):
     def __init__(self, features, inner, halo, progress, client, params: StyleParams):
         super().__init__(features, inner, halo, progress)
         self.client, self.params = client, params
-        self._placed = None  # (objective, [worker], [target part future]) of this stage
+        self._placed = None  # (objective, [worker], [target part future], config): a stage's
         self._pixels = None  # the blocks' pixel futures of the evaluation under way
 
     def first_pass(self, objective, x) -> dict:
         grid = self.grid(x.shape[-2:])
-        workers, targets = self._place(objective, grid)
-        config = _config(self.params, objective, self.client)
+        workers, targets, config = self._place(objective, grid)
         self._pixels = [
-            self._submit(_hold, window_pixels(x, window).cpu(), worker)
+            self._submit(_hold, window.pixels(x).detach().cpu(), worker)
             for window, worker in zip(grid, workers)
         ]
         futures = [
@@ -51,13 +57,10 @@ class DaskBlocks(BlockedImage):
         return {k: v.to(x.device) for k, v in add_up(shares).items()}
 
     def second_pass(self, objective, x, stats, weights):
-        from .blocks import statistics_slopes
-
         slopes = statistics_slopes(objective, stats, weights)
         slopes = {k: None if v is None else v.cpu() for k, v in slopes.items()}
         grid = self.grid(x.shape[-2:])
-        workers, targets = self._place(objective, grid)
-        config = _config(self.params, objective, self.client)
+        workers, targets, config = self._place(objective, grid)
         futures = [
             self._submit(_pass_on_worker, config, window, target, pixels, slopes, worker)
             for window, target, pixels, worker in zip(grid, targets, self._pixels, workers)
@@ -69,7 +72,8 @@ class DaskBlocks(BlockedImage):
         return grad
 
     def _place(self, objective, grid):
-        """Each block's worker and part of the content target, placed once per stage."""
+        """Each block's worker and part of the content target, and the tasks' settings,
+        made once per stage."""
         if self._placed is None or self._placed[0] is not objective:
             names = sorted(self.client.scheduler_info()["workers"])
             workers = [names[k % len(names)] for k in range(len(grid))]
@@ -79,8 +83,9 @@ class DaskBlocks(BlockedImage):
                 for window in grid
             ]
             futures = [self._submit(_hold, part, w) for part, w in zip(parts, workers)]
-            self._placed = (objective, workers, futures)
-        return self._placed[1], self._placed[2]
+            config = _config(self.params, objective, self.client)
+            self._placed = (objective, workers, futures, config)
+        return self._placed[1:]
 
     def _submit(self, fn, *args):
         *args, worker = args
@@ -108,10 +113,6 @@ def connect(scheduler: str, started: list):
     client = distributed.Client(scheduler)
     started.append(client)
     return client
-
-
-def window_pixels(x, window: Window):
-    return x[..., window.rows, window.cols].detach()
 
 
 def _config(params: StyleParams, objective, client) -> dict:
