@@ -85,10 +85,8 @@ def main() -> None:
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     run = widget.start()
     assert run is not None, widget.last_message
-    shown = run.on_step
-    run.on_step = lambda r, step: (
-        steps.append((time.perf_counter(), step.stage, step.blocks)),
-        shown(r, step),
+    run.status.events.steps_done.connect(
+        lambda _e: steps.append((time.perf_counter(), run.status.stage, run.status.stage_blocks))
     )
     started = time.perf_counter()
     timer.start()

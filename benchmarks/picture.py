@@ -8,7 +8,7 @@ Measures (on this machine, one process at a time):
 1. *equal steps*: every pair at 256 px, from noise and from the content, our
    defaults (``stylize(content, style, size=256, steps=300)``) against pastiche's
    CLI with 300 steps (``--random-init`` for noise), both judged by
-   ``napari_nst.engine.quality.judge``;
+   ``benchmarks/quality.py``'s ``judge``;
 2. *every size*: the same pairs and starts at 128 and 512 px, ours only, judged;
 3. *time to a good picture*: at 256 and 512 px, fp32 and bf16, the wall time until
    a reported image is first judged good (the judge's own time is not counted),
@@ -57,7 +57,7 @@ def pairs():
 
 
 def judged(image, content, style) -> dict:
-    from napari_nst.engine.quality import as_record, judge
+    from quality import as_record, judge
 
     return as_record(judge(image, content, style))
 

@@ -63,7 +63,10 @@ def tile(images, columns, pad=4, height=None):
 
 
 def judged(image, content, style) -> dict:
-    from napari_nst.engine.quality import as_record, judge
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from quality import as_record, judge
 
     return as_record(judge(image, content, style))
 

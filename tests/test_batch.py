@@ -83,6 +83,30 @@ def test_one_image_is_identical_to_stylize(tmp_path, images, client):
     assert sidecar["weights"].startswith("vgg19-original@") and sidecar["elapsed_s"] > 0
 
 
+def test_the_tally_hears_the_steps_before_the_first_result(tmp_path, images, client):
+    from napari_nst.engine.progress import BatchTally
+
+    folder, style = images
+    jobs = jobs_from_inputs([folder / "a.png", folder / "b.png"], str(style))
+    heard = []
+    tally = BatchTally(len(jobs), report=heard.append)
+    batch = stylize_batch(
+        jobs, PARAMS.replace(steps=40, size=64), output_dir=tmp_path / "out", client=client,
+        tally=tally,
+    )  # fmt: skip
+    first = next(batch)
+    before_first = list(heard)
+    rest = list(batch)
+    assert before_first[0] == "Sending the jobs to the cluster…"
+    assert before_first[1] == "2 workers ready: painting 2 images…"
+    # A worker's news of its job's steps came before any job had ended.
+    assert any("images done · painting " in s and "(step " in s for s in before_first[2:])
+    assert first.status == "done" and [r.status for r in rest] == ["done"]
+    assert tally.counts == {"done": 2, "skipped": 0, "failed": 0} and not tally.running
+    assert heard[-1] == "2 of 2 images done"
+    assert tally.summary("out") == "2 written, 0 already there, 0 failed, into out."
+
+
 def test_each_worker_computes_a_styles_targets_once(tmp_path, images, client):
     def cache_counts(clear=False):  # runs on each worker (sent by value: a nested function)
         from napari_nst.engine.style_cache import STYLE_GRAMS

@@ -57,6 +57,28 @@ def test_help_shows_the_defaults_and_scales_parse():
     assert args.steps == "auto" and not args.normalized  # the raw VGG19 by default
 
 
+def test_help_gives_no_default_where_none_means_something():
+    from napari_nst.cli import _batch_parser, _parser
+
+    for parser in (_parser(), _batch_parser()):
+        text = " ".join(parser.format_help().split())  # wrapped lines joined
+        assert "(default: None)" not in text and "(default: True)" not in text
+    # The required output and the flags show none; a real default still shows.
+    batch = " ".join(_batch_parser().format_help().split())
+    assert "folder for the results --format" in batch  # required: no "(default: …)"
+    assert "(default: png)" in batch
+
+
+def test_the_all_extra_installs_what_the_widget_offers():
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    extras = project["project"]["optional-dependencies"]
+    assert set(extras["batch"]) <= set(extras["all"])  # Apply to folder runs on Dask
+    assert any(dep.startswith("napari[all]") for dep in extras["all"])
+
+
 def test_batch_writes_a_folder_and_reports_failures(tmp_path):
     import skimage.data
 

@@ -55,19 +55,10 @@ def test_a_run_over_the_memory_limit_goes_block_by_block_and_saves_whole(
     monkeypatch.setattr(output_layer, "SMALLEST_LEVEL", 100)
     viewer, widget = large_setup
     shown = []  # the status line after each block and each step
-
-    def recorded(handler):
-        def record(*args):
-            handler(*args)
-            shown.append(widget.status.value)
-
-        return record
-
-    # Plain assignments: a magicgui container refuses monkeypatch's undo (delattr).
-    widget._on_blocks = recorded(widget._on_blocks)
-    widget._on_step = recorded(widget._on_step)
     run = widget.start()
     assert run is not None, widget.last_message
+    for event in (run.status.events.blocks, run.status.events.steps_done):
+        event.connect(lambda _e: shown.append(widget.status.value))
     qtbot.waitUntil(lambda: len(run.history) >= 1, timeout=120_000)
     widget._on_run_clicked()  # Stop, after the first step
     qtbot.waitUntil(lambda: not run.running, timeout=120_000)

@@ -1,4 +1,4 @@
-"""The picture at the defaults, judged as a picture (engine/quality.py), not by J.
+"""The picture at the defaults, judged as a picture (benchmarks/quality.py), not by J.
 
 Each test failed with the engine before the relative losses, the raw VGG19 and the
 range wall (measured: style-only noise stayed noise, style_ratio 0.42 at 96 px; a
@@ -11,8 +11,8 @@ import pytest
 import skimage.data
 
 from napari_nst import stylize
-from napari_nst.engine.quality import judge
 from napari_nst.engine.run import last_step
+from quality import judge  # benchmarks/quality.py, on pytest's pythonpath
 
 pytestmark = pytest.mark.slow
 

@@ -32,6 +32,12 @@ def test_apply_to_folder_paints_every_image_and_names_failures(qtbot, widget_and
     assert run is not None and widget.apply_button.text == "Cancel batch"
     assert {job.style_limits == [(0.2, 0.8)] for job in run.jobs} == {True}  # as shown
     qtbot.waitUntil(lambda: not run.running, timeout=240_000)
+    # From the first second: the cluster starting, then its workers, before any result.
+    said = run.sentences
+    assert said[0] == "Starting local Dask workers…"
+    assert said[1].endswith("workers ready: painting 3 images…")
+    assert any(s.startswith("1 of 3 images done") for s in said[2:])
+    assert said[-1].startswith("3 of 3 images done")
     assert run.error is None and run.counts == {"done": 2, "skipped": 0, "failed": 1}
     assert sorted(p.name for p in out.iterdir()) == ["one.json", "one.png", "two.json", "two.png"]
     assert "2 written, 0 already there, 1 failed" in widget.last_message

@@ -19,6 +19,7 @@ __all__ = [
     "stylize",
     "stylize_batch",
     "stylize_in_viewer",
+    "stylize_planes",
     "stylize_stack",
 ]
 
@@ -29,6 +30,7 @@ _LAZY = {
     "Guides": "napari_nst.engine.guides",
     "stylize_in_viewer": "napari_nst._viewer_api",
     "stylize_stack": "napari_nst.engine.stack",
+    "stylize_planes": "napari_nst.engine.planes",
     "stylize_batch": "napari_nst.engine.batch",
     "BatchJob": "napari_nst.engine.batch_jobs",
     "jobs_from_inputs": "napari_nst.engine.batch_jobs",

@@ -8,6 +8,15 @@ SAMPLES = ("astronaut_hubble", "chelsea_ihc", "coffee_brick")
 
 
 def main(argv=None) -> None:
+    args = parse(argv)
+
+    import napari
+
+    set_up(napari.Viewer(title="napari-nst"), args)
+    napari.run()
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="napari-nst",
         description="Open napari with a content/style sample pair and the Style Transfer widget.",
@@ -23,12 +32,15 @@ def main(argv=None) -> None:
         "--steps", type=int, help="run exactly this many steps (default: stop when settled)"
     )
     parser.add_argument("--size", type=int, help="override the widget's size (px)")
-    args = parser.parse_args(argv)
+    return parser
 
-    import napari
 
-    viewer = napari.Viewer(title="napari-nst")
+def set_up(viewer, args):
+    """Open the sample pair side by side, dock the widget, and Run if asked; the widget."""
     viewer.open_sample("napari-nst", args.sample)
+    # A grid shows the photo and the style side by side, so the style does not hide the
+    # photo; the output takes the next cell.
+    viewer.grid.enabled = True
     _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
     if args.steps:
         widget.auto_stop.value = False
@@ -37,7 +49,11 @@ def main(argv=None) -> None:
         widget.size.value = args.size
     if args.run:
         widget.start()
-    napari.run()
+    return widget
+
+
+def parse(argv=None):
+    return _parser().parse_args(argv)
 
 
 if __name__ == "__main__":

@@ -60,3 +60,9 @@ def image_layers(viewer) -> list:
 def unwrapped(obj):
     """The object behind napari's PublicOnlyProxy (plugins get proxies of the viewer)."""
     return getattr(obj, "__wrapped__", obj)
+
+
+def styles_from_layers(viewer, styles) -> tuple[list, list]:
+    """[(shown plane, weight)] and their contrast limits, from [(style layer, weight)]."""
+    pairs = [(shown_plane(layer, viewer), weight) for layer, weight in styles]
+    return pairs, [layer_contrast_limits(layer) for layer, _ in styles]

@@ -2,38 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from napari.layers import Image
 
 from ._inputs import gather_inputs
 from ._qt.viewer_run import ViewerRun
-from .engine.params import StyleParams
+from .engine.params import StyleParams, as_params
 
 
 def stylize_in_viewer(
     viewer,
     content,
     style,
+    params: StyleParams | Mapping | None = None,
     *,
     all_slices: bool = False,
     scheduler: str | None = None,
-    **params,
+    **overrides,
 ):
     """Start a style transfer between two layers of ``viewer``; return the run.
 
     ``content`` and ``style`` are layers or layer names; ``style`` may also be a
-    list of ``(layer or name, weight)``. Parameters are ``StyleParams``'s. The
+    list of ``(layer or name, weight)``. Parameters are taken as everywhere
+    (``as_params``): a ``StyleParams`` or a dict, keyword overrides, ``style_strength``. The
     result streams into a new output layer (``run.output``); ``run.state`` says
     where the run is, ``run.stop()`` stops it and ``run.worker`` is napari's worker.
     ``scheduler``: a Dask scheduler's address where a stack's slices run (see the
     widget's Scheduler field and docs/batch.md), and a stage too large for memory runs
     its blocks (docs/large-images.md).
     """
+    p = as_params(params, **overrides)  # first: a bad name says so before anything else
     content_layer = _layer(viewer, content)
     pairs = style if isinstance(style, list) else [(style, 1.0)]
     style_layers = [(_layer(viewer, s), float(w)) for s, w in pairs]
     if any(layer is content_layer for layer, _ in style_layers):
         raise ValueError("Content and style are the same layer: choose two different layers.")
-    p = StyleParams(**params)
     inputs = gather_inputs(viewer, content_layer, style_layers, all_slices=all_slices)
     return ViewerRun(viewer, inputs, p, scheduler=scheduler).start()
 

@@ -13,7 +13,17 @@ import sys
 import time
 from pathlib import Path
 
-from .engine.params import AUTO_STEPS_CAP, CONV_LAYERS, STOP_REASONS, StyleParams, knob_of
+from .engine.params import AUTO_STEPS_CAP, CONV_LAYERS, StyleParams, knob_of
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Says "(default: …)" only where a default means something: not for a required
+    option, a flag, or an option whose absence means "none"."""
+
+    def _get_help_string(self, action):
+        if action.required or action.nargs == 0 or action.default in (None, argparse.SUPPRESS):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Paint a content image in the style of one or more style images "
         "(Gatys et al.). Writes the image and a JSON file of the parameters used. "
         "For a folder of images: napari-nst-cli batch --help.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument("content", help="content image file")
     p.add_argument("style", nargs="+", help="style image file(s)")
@@ -37,7 +47,7 @@ def _batch_parser() -> argparse.ArgumentParser:
         description="Paint every input image in the same style, on a Dask cluster (a local "
         "one by default). Writes OUT_DIR/<name>.png (or .tif) and <name>.json per image; "
         "outputs already there with the same inputs and parameters are skipped.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     p.add_argument(
         "inputs",
@@ -188,6 +198,7 @@ def _style_weights(count: int, weights):
 def _run_batch(args) -> int:
     from .engine.batch import stylize_batch
     from .engine.batch_jobs import jobs_from_inputs
+    from .engine.progress import BatchTally
 
     if args.init not in ("noise", "content"):
         raise ValueError(
@@ -199,10 +210,12 @@ def _run_batch(args) -> int:
     if not jobs:
         raise ValueError(f"No images found in {' '.join(args.inputs)}.")
     params = _params(args, args.init)
-    start = time.perf_counter()
-    counts = {"done": 0, "skipped": 0, "failed": 0}
-    failures = []
-    for result in stylize_batch(
+
+    def say(sentence: str) -> None:  # from the start, and between results
+        print(f"\r{sentence}\033[K", end="", file=sys.stderr, flush=True)
+
+    tally = BatchTally(len(jobs), report=say)
+    for _ in stylize_batch(
         jobs,
         params,
         output_dir=args.output_dir,
@@ -211,24 +224,13 @@ def _run_batch(args) -> int:
         threads_per_worker=args.threads,
         resume=args.resume,
         file_format=args.format,
+        tally=tally,
     ):
-        counts[result.status] += 1
-        if result.status == "failed":
-            failures.append(result)
-        finished = sum(counts.values())
-        elapsed = time.perf_counter() - start
-        computed = counts["done"] + counts["failed"]
-        left = len(jobs) - finished
-        eta = f" ETA {elapsed / computed * left:.0f}s" if computed and left else ""
-        _bar(finished, len(jobs), f"done {counts['done']} failed {counts['failed']}{eta}", elapsed)
-    print(
-        f"\n{counts['done']} written, {counts['skipped']} already there, "
-        f"{counts['failed']} failed, into {args.output_dir}",
-        file=sys.stderr,
-    )
-    for failure in failures:
+        pass  # the tally hears each result
+    print(f"\n{tally.summary(args.output_dir)}", file=sys.stderr)
+    for failure in tally.failures:
         print(f"failed: {failure.name}: {failure.reason}", file=sys.stderr)
-    return 1 if failures else 0
+    return 1 if tally.failures else 0
 
 
 def _run(args) -> int:
@@ -260,7 +262,7 @@ def _run(args) -> int:
             f"J={step.losses['total']:.4g}",
             time.perf_counter() - start,
         )
-    print(f"\n{STOP_REASONS[last.stop_reason].format(step=last.iteration)}", file=sys.stderr)
+    print(f"\n{last.ending}", file=sys.stderr)
     io.imsave(
         out, (np.clip(last.image, 0, 1) * 255).round().astype(np.uint8), check_contrast=False
     )

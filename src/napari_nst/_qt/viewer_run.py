@@ -11,29 +11,32 @@ import contextlib
 import enum
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from napari.qt.threading import create_worker
-from napari.utils import progress
 from napari.utils.notifications import show_error
 from qtpy.QtCore import QObject, Signal
 
 from .._inputs import LayerInputs
 from .._output_layer import OutputLayer
+from .._run_status import RunStatus
 from ..engine import planes, stack
+from ..engine.engine_thread import relayed
 from ..engine.errors import friendly_message
 from ..engine.params import StyleParams
-from ..engine.step import Step
+from ..engine.progress import Progress, RunPlan, Stage, Stopwatch
+from ..engine.step import Step, ending
 from .download_bar import download_bar
 from .redraw import RedrawNotifier, next_turn
 
-# The worker waits at most this long for the UI to draw a yielded image before it
-# goes on regardless (a UI that is busy elsewhere must not stall the run for good).
-REDRAW_WAIT_S = 1.0
-# The activity dock's bar repaints the whole window at every change (napari runs the
-# event loop there): it moves at most this often (docs/performance-notes.md).
-BAR_EVERY_S = 2.0
+# The worker never waits for the display: the viewer draws the newest image, then waits
+# DRAW_GAP_FACTOR times as long as that draw took (within these bounds) before the next.
+# A draw costs the run more than its own time (the window's composition and Mesa's
+# threads take cores from torch's), so the factor is large (docs/performance-notes.md).
+DRAW_GAP_FACTOR = 30.0
+DRAW_GAP_S = (0.1, 1.5)
+# The status (and the loss plot that follows it) changes at most this often.
+STATUS_EVERY_S = 0.5
 
 
 class BlockSignal(QObject):
@@ -88,19 +91,10 @@ class ViewerRun:
     local cluster or the ``scheduler`` given; with one, in chains on the ``scheduler``
     given. Each plane then shows when it is done, and the progress counts planes.
     A stage too large for memory runs in blocks: on the ``scheduler`` given, else here.
+    ``status`` (a ``RunStatus``) says where the run stands, field by field.
     """
 
-    def __init__(
-        self,
-        viewer,
-        inputs: LayerInputs,
-        params: StyleParams,
-        *,
-        on_step: Callable | None = None,
-        on_finish: Callable | None = None,
-        on_blocks: Callable | None = None,
-        scheduler: str | None = None,
-    ):
+    def __init__(self, viewer, inputs: LayerInputs, params: StyleParams, *, scheduler=None):
         self.viewer = viewer
         self.inputs = inputs
         self.params = params
@@ -108,11 +102,10 @@ class ViewerRun:
         self.on_cluster = planes.can_run_on_cluster(
             params, len(inputs.planes), inputs.guides, inputs.init, self.scheduler
         )
-        self.on_step = on_step
-        self.on_finish = on_finish
-        self.on_blocks = on_blocks  # (run, pass, done, blocks): a large stage's progress
-        self.block_status: tuple | None = None  # the last (pass, done, blocks) reported
         self.state = RunState.IDLE
+        self.status = RunStatus()
+        self.progress = Progress(self._plan())
+        self.clock = Stopwatch()
         self.out = OutputLayer(viewer, inputs)
         self.first_output_at: float | None = None  # perf_counter() when it appeared
         self.history: list[dict] = []
@@ -122,11 +115,19 @@ class ViewerRun:
         self.device = ""
         self.worker = None
         self._stop = threading.Event()
-        self._shown = threading.Event()  # the last yielded image has been drawn
-        self._redraw_notifier = None
-        self._start_time = 0.0
-        self._progress = None
-        self._bar_time = 0.0
+        self._newest: dict[tuple, StepEvent] = {}  # per slice: the image not yet drawn
+        self._drawing = False  # a draw is scheduled or waits for its repaint
+        self._draw_started = 0.0
+        self._next_draw_at = 0.0
+        self._status_time = 0.0
+
+    def _plan(self) -> RunPlan:
+        count = len(self.inputs.planes)
+        longer = self.params.size or max(self.inputs.planes[0][1].shape[:2])
+        if self.on_cluster:  # each plane is one unit of work, reported when done
+            each = (Stage(longer, 1, 1.0),)
+            return RunPlan(each, each, count, up_to=False)
+        return RunPlan.of(self.params, longer, count, start_image=self.inputs.init is not None)
 
     @property
     def output(self):
@@ -139,11 +140,21 @@ class ViewerRun:
 
     # -- control ------------------------------------------------------------------------
     def start(self) -> ViewerRun:
-        count = len(self.inputs.planes)
-        total = count if self.on_cluster else self.params.stack_steps(count)
-        self._progress = progress(total=total, desc="Style transfer")
-        self._start_time = time.perf_counter()
-        self._redraw_notifier = RedrawNotifier(self._shown.set)
+        plan = self.progress.plan
+        self.status.update(
+            {
+                "steps_planned": plan.steps,
+                "up_to": plan.up_to,
+                "unit": "slices" if self.on_cluster else "steps",
+                "planes": plan.planes,
+                "stages": len(plan.first),
+                "stage_size": plan.first[0].size,
+            }
+        )
+        # No activity-dock bar for the run: while one is open, napari animates its
+        # activity indicator, which doubled a small run's time on software GL
+        # (docs/performance-notes.md). The status says where the run is.
+        self._redraw_notifier = RedrawNotifier(self._drawn)
         self._download_bar = download_bar()  # first made here, on the main thread
         self._blocks = BlockSignal()
         self._blocks.progressed.connect(self._on_blocks)
@@ -152,23 +163,22 @@ class ViewerRun:
         self.worker.finished.connect(self._on_finished)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self.worker.nst_run = self  # the console can reach the run from the worker
-        self.state = RunState.RUNNING
+        self._set_state(RunState.RUNNING)
+        self.clock.start()
         self.worker.start()
         return self
 
     def stop(self):
         """End the run within one step; the last image stays in the output layer."""
         if self.running:
-            self.state = RunState.STOPPING
+            self._set_state(RunState.STOPPING)
         self._stop.set()
-        self._shown.set()
         if self.worker is not None and self.worker.is_paused:
             self.worker.resume()
 
     def shutdown(self):
         """Stop for good (the widget or viewer is closing): no more layer or UI updates."""
         self.stop()
-        self.on_step = self.on_finish = None
         if self.worker is not None:
             with contextlib.suppress(TypeError, RuntimeError):  # already disconnected
                 self.worker.yielded.disconnect(self._on_event)
@@ -177,12 +187,19 @@ class ViewerRun:
     def pause(self):
         if self.state is RunState.RUNNING:
             self.worker.pause()
-            self.state = RunState.PAUSED
+            self.clock.pause()
+            self._set_state(RunState.PAUSED)
+            self.status.seconds = self.clock.seconds
 
     def resume(self):
         if self.state is RunState.PAUSED:
+            self.clock.resume()
             self.worker.resume()
-            self.state = RunState.RUNNING
+            self._set_state(RunState.RUNNING)
+
+    def _set_state(self, state: RunState):
+        self.state = state
+        self.status.state = state.value
 
     # -- worker thread ------------------------------------------------------------------
     def _work(self):
@@ -192,7 +209,7 @@ class ViewerRun:
             frames = [plane for _, plane in ins.planes]
             limits = {"content_limits": ins.content_limits, "style_limits": ins.style_limits}
             if self.on_cluster:
-                steps = planes.stylize_planes(
+                make = lambda: planes.stylize_planes(  # noqa: E731
                     frames,
                     ins.styles,
                     self.params,
@@ -201,7 +218,7 @@ class ViewerRun:
                     should_stop=self._stop.is_set,
                 )
             else:
-                steps = stack.stylize_stack(
+                make = lambda: stack.stylize_stack(  # noqa: E731
                     frames,
                     ins.styles,
                     self.params,
@@ -213,13 +230,11 @@ class ViewerRun:
                     block_progress=self._blocks.progressed.emit,
                     blocks_on=self.scheduler,  # a large stage's blocks, where one is named
                 )
+            steps = relayed(make)  # computed on the engine thread (see engine_thread)
             for n, step in steps:
-                self._shown.clear()
                 last = step
+                # Handed over, never waited on: the viewer draws the newest it has.
                 yield StepEvent(n, ins.planes[n][0], step)
-                # Compute on only once the UI has drawn this image, so that the redraw
-                # runs on an idle CPU (docs/performance-notes.md).
-                self._shown.wait(REDRAW_WAIT_S)
             if last is not None:
                 # Planes on a cluster end with their own runs; a stop is the run's.
                 stopped = self.on_cluster and self._stop.is_set()
@@ -237,59 +252,82 @@ class ViewerRun:
             self._on_step_event(event)
 
     def _on_step_event(self, event: StepEvent):
-        # Let the worker go on once Qt has drawn what this event changes.
-        self._redraw_notifier.notify_after_next_redraw()
-        if self.out.layer is None:
-            self.out.show(event.index, event.step.image)
-            self.first_output_at = time.perf_counter()
-            # Adding a layer is the longest thing napari does in a run: the
-            # bookkeeping waits for the next event-loop turn.
-            next_turn(lambda: self._record(event.plane, event.step), ms=0)
-            return
-        if not self.out.in_viewer():
+        if self.out.layer is not None and not self.out.in_viewer():
             return  # _on_layer_removed already stopped the run
-        self.out.show(event.index, event.step.image)
         self._record(event.plane, event.step)
+        self._newest[event.index] = event
+        if not self._drawing:
+            self._drawing = True
+            wait = self._next_draw_at - time.perf_counter()
+            next_turn(self._draw, ms=max(0, round(1000 * wait)))
+
+    def _draw(self):
+        """Show the newest image of each slice that has one, and time the repaint."""
+        if not self._newest or (self.out.layer is not None and not self.out.in_viewer()):
+            self._drawing = False
+            return
+        self._draw_started = time.perf_counter()
+        self._show_newest()
+        self._redraw_notifier.notify_after_next_redraw()
+
+    def _show_newest(self):
+        newest, self._newest = self._newest, {}
+        for event in newest.values():
+            self.out.show(event.index, event.step.image)
+        if self.first_output_at is None:
+            self.first_output_at = time.perf_counter()
+        self.out.record(self.params, event.step, self.history, self.clock.seconds)
+
+    def _drawn(self):
+        now = time.perf_counter()
+        low, high = DRAW_GAP_S
+        gap = min(high, max(low, DRAW_GAP_FACTOR * (now - self._draw_started)))
+        self._next_draw_at = now + gap
+        self._drawing = False
+        if self._newest:  # more came meanwhile: draw them when the gap is over
+            self._drawing = True
+            next_turn(self._draw, ms=round(1000 * gap))
 
     def _on_blocks(self, stage_pass, done, count):
-        self.block_status = (stage_pass, done, count)
-        bar = self._progress
-        if bar is not None:
-            bar.set_description(f"Style transfer · {block_text(stage_pass, done, count)}")
-        if self.on_blocks is not None:
-            self.on_blocks(self, stage_pass, done, count)
+        text = block_text(stage_pass, done, count)
+        self.status.blocks = text
 
     def _record(self, n, step):
-        """History, metadata, progress bar and the widget's view of one step."""
+        """History and progress of one step; the status, when it is due."""
         self.device = step.device
         self.history.append({"slice": n, "iteration": step.iteration, **step.losses})
-        if self.out.layer is not None:
-            elapsed = time.perf_counter() - self._start_time
-            self.out.record(self.params, step, self.history, elapsed)
-        if self.on_cluster:  # each step is a plane's last: the history counts finished planes
-            done = len(self.history)
+        seconds = self.clock.seconds
+        if self.on_cluster:  # each step is a plane's last: count finished planes
+            self.progress.report(len(self.history) - 1, 0, 1, seconds)
         else:
-            done = self.params.stack_steps(n) + step.iteration
+            self.progress.report(n, step.stage, step.iteration, seconds)
         now = time.perf_counter()
-        # The bar's text and value change in separate event-loop turns after the
-        # output layer has been drawn: each turn short rather than one long stall.
-        bar = self._progress
-        if bar is not None and (now - self._bar_time >= BAR_EVERY_S or done >= bar.total):
-            self._bar_time = now
-            unit = " slices" if self.on_cluster else ""
-            text = f"Style transfer {done}/{bar.total}{unit} · J = {step.losses['total']:.4g}"
-            next_turn(lambda: self._bar_text(bar, text, done))
-        if self.on_step is not None:
-            self.on_step(self, step)
+        if now - self._status_time >= STATUS_EVERY_S or step.stop_reason or self.on_cluster:
+            self._status_time = now
+            self._publish(n, step, seconds)
 
-    def _bar_text(self, bar, text: str, done: int):
-        if bar is self._progress:  # else the run ended meanwhile and closed it
-            bar.set_description(text)
-            next_turn(lambda: self._bar_value(bar, done))
-
-    def _bar_value(self, bar, done: int):
-        if bar is self._progress:
-            bar.update(done - bar.n)
+    def _publish(self, n, step, seconds):
+        p = self.params
+        stages = self.progress.plan.stages(n)
+        self.status.update(  # steps_done last: its subscribers read the rest
+            {
+                "plane": n,
+                "stage": step.stage,
+                "stages": len(stages),
+                "stage_size": stages[min(step.stage, len(stages) - 1)].size,
+                "stage_blocks": step.blocks,
+                "seconds": seconds,
+                "seconds_left": self.progress.seconds_left(),
+                "losses": {
+                    **step.losses,
+                    "weighted content": p.alpha * step.losses["content"],
+                    "weighted style": p.beta * step.losses["style"],
+                },
+                "blocks": "",
+                "device": step.device,
+                "steps_done": self.progress.steps,
+            }
+        )
 
     def _stop_watching_layers(self):
         with contextlib.suppress(TypeError, ValueError, RuntimeError):  # already, or gone
@@ -323,14 +361,25 @@ class ViewerRun:
         show_error(message)
 
     def _on_finished(self):
-        self.state = RunState.FAILED if self.error is not None else RunState.DONE
+        if self._newest and self.error is None:  # the last images, whatever the gap
+            self._show_newest()
+        self._newest = {}
+        self.clock.pause()
         self._download_bar.close()
         # napari 0.9 keeps every finished worker, and with it this run: keep no pixels.
         self.inputs = self.inputs.without_pixels()
         if self.out.layer is None:
             self._stop_watching_layers()
-        if self._progress is not None:
-            self._progress.close()
-            self._progress = None
-        if self.on_finish is not None:
-            self.on_finish(self)
+        self.status.update({"seconds": self.clock.seconds, "seconds_left": 0.0})
+        self.status.ended = self._ending()
+        self._set_state(RunState.FAILED if self.error is not None else RunState.DONE)
+
+    def _ending(self) -> str:
+        if self.error is not None:
+            return self.error
+        if self.out.layer is None:
+            return "The run ended with no image."
+        why = ending(self.stop_reason, self.last_iteration)
+        if self.stop_reason == "stopped":
+            return f"{why} '{self.out.layer.name}' keeps the last image."
+        return f"Done: '{self.out.layer.name}'. {why}".strip()

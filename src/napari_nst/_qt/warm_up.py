@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 
+from ..engine.engine_thread import on_engine_thread
 from ..engine.run import warm_up
 
 
@@ -16,7 +17,7 @@ def start_warm_up() -> threading.Thread:
 
     def work():
         with contextlib.suppress(Exception):
-            warm_up()
+            on_engine_thread(warm_up)  # where the runs will compute
 
     thread = threading.Thread(target=work, name="napari-nst warm-up")
     thread.start()

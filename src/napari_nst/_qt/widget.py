@@ -19,12 +19,12 @@ from magicgui.widgets import (
     SpinBox,
 )
 
-from .._batch_run import FolderRun, styles_from_layers
 from .._inputs import gather_inputs
-from .._layers import image_layers
+from .._layers import image_layers, styles_from_layers
 from .._output_layer import METADATA_KEY
-from ..engine.params import AUTO_STEPS_CAP, INITS, OPTIMIZERS, STOP_REASONS, StyleParams, knob_of
+from ..engine.params import AUTO_STEPS_CAP, INITS, OPTIMIZERS, StyleParams, knob_of
 from .fold import Fold
+from .folder_run import FolderRun
 from .loss_plot import LossPlot
 from .viewer_run import RunState, ViewerRun
 from .warm_up import start_warm_up
@@ -576,15 +576,8 @@ class StyleTransferWidget(Container):
         self.plot.clear()
         if init is not None:  # the record says what the run started from
             params = params.replace(init="array")
-        self.run = ViewerRun(
-            self.viewer,
-            inputs,
-            params,
-            on_step=self._on_step,
-            on_finish=self._on_finish,
-            on_blocks=self._on_blocks,
-            scheduler=self.scheduler.value.strip(),
-        )
+        self.run = ViewerRun(self.viewer, inputs, params, scheduler=self.scheduler.value.strip())
+        self._follow(self.run.status)
         self.run.start()
         self._set_running(True)
         self._say("Running…", error=False)
@@ -630,7 +623,7 @@ class StyleTransferWidget(Container):
             params,
             Path(folder_out),
             scheduler=self.scheduler.value.strip(),
-            on_result=self._on_folder_result,
+            on_news=self._on_folder_news,
             on_finish=self._on_folder_finish,
         )
         self.folder_run.start()
@@ -638,9 +631,8 @@ class StyleTransferWidget(Container):
         self._say(f"Applying to {len(jobs)} images…", error=False)
         return self.folder_run
 
-    def _on_folder_result(self, run: FolderRun):
-        c = run.counts
-        self.status.value = f"Batch: {sum(c.values())}/{len(run.jobs)} · {c['failed']} failed"
+    def _on_folder_news(self, run: FolderRun):
+        self.status.value = f"Batch: {run.news}"
 
     def _on_folder_finish(self, run: FolderRun):
         self.apply_button.text = "Apply to folder…"
@@ -667,12 +659,8 @@ class StyleTransferWidget(Container):
             return
         if self.run.state is RunState.RUNNING:
             self.run.pause()
-            self.pause_button.text = "Resume"
-            self._say("Paused.", error=False)
         else:
             self.run.resume()
-            self.pause_button.text = "Pause"
-            self._say("Running…", error=False)
 
     def _selected_output(self):
         layer = self.viewer.layers.selection.active
@@ -714,42 +702,38 @@ class StyleTransferWidget(Container):
             return
         self._say(f"Settings loaded from '{layer.name}'.", error=False)
 
-    # -- run callbacks ------------------------------------------------------------------
-    def _on_step(self, run, step):
-        p = run.params
-        # Across the slices of a stack, the plot's x keeps counting.
+    # -- run status -------------------------------------------------------------------
+    def _follow(self, status):
+        """Show a run's status: its line, its losses on the plot, its device, its end."""
+        for name in ("steps_done", "blocks", "state"):
+            getattr(status.events, name).connect(lambda _e: self._show_status(status))
+        status.events.losses.connect(lambda _e: self._plot_losses(status))
+        status.events.device.connect(lambda e: setattr(self.device_in_use, "value", e.value))
+        status.events.state.connect(lambda e: self._on_state(status, e.value))
+
+    def _show_status(self, status):
+        if not status.ended:
+            self.status.value = status.text
+
+    def _plot_losses(self, status):
+        losses = status.losses
         self.plot.add(
-            p.stack_steps(run.history[-1]["slice"]) + step.iteration,
+            status.steps_done,
             {
-                "total": step.losses["total"],
-                "content": p.alpha * step.losses["content"],
-                "style": p.beta * step.losses["style"],
+                "total": losses["total"],
+                "content": losses["weighted content"],
+                "style": losses["weighted style"],
             },
         )
-        self.device_in_use.value = step.device
-        blocks = f" · stage {step.stage + 1} in {step.blocks} blocks" if step.blocks else ""
-        self.status.value = (
-            f"Step {step.iteration}/{step.total_steps} · J = {step.losses['total']:.4g} · "
-            f"{step.elapsed:.1f} s{blocks}"
-        )
 
-    def _on_blocks(self, run, stage_pass, done, count):
-        from .viewer_run import block_text
-
-        steps = run.history[-1]["iteration"] if run.history else 0
-        self.status.value = f"Step {steps + 1}: {block_text(stage_pass, done, count)}"
-
-    def _on_finish(self, run):
-        self._set_running(False)
-        if run.error:
-            self._say(run.error, error=False)  # the run has notified the user already
-        elif run.output is not None:
-            reason = run.stop_reason
-            why = STOP_REASONS.get(reason, "").format(step=run.last_iteration)
-            if reason == "stopped":
-                self._say(f"{why} '{run.output.name}' keeps the last image.", error=False)
-            else:
-                self._say(f"Done: '{run.output.name}'. {why}".strip(), error=False)
+    def _on_state(self, status, state: str):
+        if state in ("done", "failed"):
+            self._set_running(False)
+            self._say(status.ended, error=False)  # a failed run has notified the user
+        elif state == "paused":
+            self.pause_button.text = "Resume"
+        elif state == "running":
+            self.pause_button.text = "Pause"
 
     def _set_running(self, running: bool):
         self.run_button.text = "Stop" if running else "Run"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,12 +25,17 @@ from ._torch import torch
 from .batch_jobs import BatchJob, check_writable, fingerprint, is_done, output_paths, read_image
 from .cluster import cuda_count, on_worker, require_distributed, workers_per_host
 from .errors import friendly_message
-from .params import StyleParams
+from .params import StyleParams, as_params
+from .progress import BatchTally
 from .result_files import partial_files, write_image, write_json
 from .run import stylize
 
 FILE_FORMATS = ("png", "tif")
 POLL_S = 0.25  # how often a waiting batch looks at should_stop
+# A worker tells the client of its job's steps this often (and at the first step),
+# on this topic of Dask's structured events.
+STEP_NEWS_EVERY_S = 2.0
+STEP_TOPIC = "napari-nst-steps"
 WORKER_MEMORY_GIB = 2  # a CPU worker's network and one 512 px run, with room to spare
 
 
@@ -45,9 +50,21 @@ class BatchResult:
     elapsed: float = 0.0  # seconds the run took on its worker
 
 
+@dataclass(frozen=True)
+class JobSettings:
+    """What every job of one batch shares: sent once with each job."""
+
+    params: dict
+    output_dir: str
+    file_format: str
+    threads: int | dict  # torch threads, or {host: workers there} to share its cores
+    own_process: bool  # the worker was started for this batch: glibc's settings are ours
+    batch: str  # this batch's id, on its step news
+
+
 def stylize_batch(
     jobs: Sequence[BatchJob],
-    params: StyleParams | None = None,
+    params: StyleParams | Mapping | None = None,
     *,
     output_dir: str | Path,
     client=None,
@@ -57,6 +74,8 @@ def stylize_batch(
     resume: bool = True,
     file_format: str = "png",
     should_stop: Callable[[], bool] | None = None,
+    tally: BatchTally | None = None,
+    **overrides,
 ) -> Iterator[BatchResult]:
     """Run every job; yield its ``BatchResult`` as soon as it finishes.
 
@@ -68,9 +87,11 @@ def stylize_batch(
     Outputs are ``output_dir/<name>.<file_format>`` with ``<name>.json`` beside.
     With ``resume``, a job whose sidecar has the same inputs and parameters is
     skipped. Closing the iterator, or ``should_stop()`` turning True, cancels
-    what has not finished; only complete outputs remain.
+    what has not finished; only complete outputs remain. ``tally`` (a ``BatchTally``)
+    counts the results and, where it has a ``report``, hears what happens before and
+    between them: the cluster starting, then the running jobs' steps and the time left.
     """
-    params = params or StyleParams()
+    params = as_params(params, **overrides)  # all checked at the call, before any cluster
     if file_format not in FILE_FORMATS:
         raise ValueError(f"file_format must be one of {FILE_FORMATS}, not {file_format!r}")
     if params.init == "array":
@@ -78,33 +99,50 @@ def stylize_batch(
     _check_names(jobs)
     folder = check_writable(output_dir)
     distributed = require_distributed()
-
+    tally = tally or BatchTally(len(jobs))
     params_dict = params.to_dict()
     todo = []
     for job in jobs:
         job_fingerprint = fingerprint(job, params_dict)
         if resume and is_done(job, folder, file_format, job_fingerprint):
-            yield BatchResult(job.name, "skipped", output_paths(folder, job, file_format)[0])
+            tally.add(BatchResult(job.name, "skipped", output_paths(folder, job, file_format)[0]))
         else:
             todo.append((job, job_fingerprint))
+    cluster = (distributed, client, scheduler, workers, threads_per_worker)
+    return _batch_results(todo, params_dict, folder, file_format, cluster, should_stop, tally)
+
+
+def _batch_results(todo, params_dict, folder, file_format, cluster, should_stop, tally):
+    """The skipped jobs' results, then each job's as it finishes (see stylize_batch)."""
+    yield from (r for r in tally.results if r.status == "skipped")
     if not todo:
         return
-
+    distributed, client, scheduler, workers, threads_per_worker = cluster
+    tally.say(_starting(client, scheduler, workers))
     client, started, own_workers = connect_cluster(
         distributed, client, scheduler, workers, threads_per_worker
     )
+    batch = uuid.uuid4().hex
     try:
-        futures = _submit(
-            client, todo, params_dict, folder, file_format, threads_per_worker, own_workers
-        )
+        ready = len(client.scheduler_info()["workers"])
+        tally.say(f"{ready} workers ready: painting {len(todo)} images…")
+        if tally.report is not None:
+            client.subscribe_topic(STEP_TOPIC, _step_listener(batch, tally))
+        threads = threads_per_worker or workers_per_host(client)
+        settings = JobSettings(params_dict, str(folder), file_format, threads, own_workers, batch)
+        futures = _submit(client, todo, settings)
     except BaseException:
         close_all(started)
         raise
     stream = as_finished(distributed, futures, should_stop, started)
     try:
         for future, job in stream:
-            yield _result_of(future, job)
+            result = _result_of(future, job)
+            tally.add(result)
+            yield result
     finally:
+        if tally.report is not None and client.status == "running":
+            client.unsubscribe_topic(STEP_TOPIC)
         stream.close()  # first cancel and close, then clean up
         for job in futures.values():  # cancelled or killed: no partial file stays
             for partial in partial_files(folder, job.name):
@@ -127,9 +165,28 @@ def connect_cluster(distributed, client, scheduler, workers, threads_per_worker)
     return client, [client, cluster], True
 
 
-def _submit(client, todo, params_dict, folder, file_format, threads_per_worker, own_workers):
+def _starting(client, scheduler, workers) -> str:
+    if client is not None:
+        return "Sending the jobs to the cluster…"
+    if scheduler is not None:
+        return f"Connecting to the Dask scheduler at {scheduler}…"
+    count = f"{workers} " if workers else ""
+    return f"Starting {count}local Dask workers…"
+
+
+def _step_listener(batch: str, tally: BatchTally):
+    """The handler of this batch's step news (Dask calls it on its client's thread)."""
+
+    def heard(event):
+        _, news = event
+        if news.get("batch") == batch:
+            tally.step(news["job"], news["step"], news["of"], news["up_to"])
+
+    return heard
+
+
+def _submit(client, todo, settings: JobSettings):
     """One future per job; style images in memory go to every worker once, not per job."""
-    threads = threads_per_worker or workers_per_host(client)
     sent: dict = {}
 
     def style_of(job):
@@ -144,12 +201,8 @@ def _submit(client, todo, params_dict, folder, file_format, threads_per_worker, 
             run_job,
             job,
             style_of(job),
-            params_dict,
-            str(folder),
-            file_format,
             job_fingerprint,
-            threads,
-            own_workers,
+            settings,
             key=f"napari-nst-{job.name}-{uuid.uuid4().hex[:12]}",  # never a cancelled one's
             pure=False,
         ): job
@@ -186,21 +239,18 @@ def close_all(started) -> None:
         thing.close()
 
 
-def run_job(
-    job, style, params_dict, output_dir, file_format, job_fingerprint, threads, own_process
-):
+def run_job(job, style, job_fingerprint, settings: JobSettings):
     """On a worker: one ``stylize`` to the end, then the image and its sidecar.
 
     ``style`` is ``job.style``, or its images once sent to this worker.
-    ``threads``: torch threads, or {host: workers there} to share this host's cores.
-    ``own_process``: the worker was started for this batch, so glibc's settings are ours.
     """
+    output_dir, file_format = settings.output_dir, settings.file_format
     for partial in partial_files(output_dir, job.name):  # from a worker that died here
         partial.unlink(missing_ok=True)
     start = time.perf_counter()
     try:
-        params, keep = on_worker(params_dict, threads, own_process)
-        last = None
+        params, keep = on_worker(settings.params, settings.threads, settings.own_process)
+        last, told = None, 0.0
         with keep:
             style_images = _read_style(style)
             for step in stylize(
@@ -211,6 +261,9 @@ def run_job(
                 style_limits=job.style_limits,
             ):
                 last = step
+                if time.perf_counter() - told >= STEP_NEWS_EVERY_S:
+                    told = time.perf_counter()
+                    _tell_step(settings.batch, job.name, step, params.stop_when_settled)
     except Exception as err:  # the input's fault: fails alone, not retried
         return {"status": "failed", "reason": friendly_message(err)}
     image_path, sidecar_path = output_paths(output_dir, job, file_format)
@@ -231,6 +284,13 @@ def run_job(
     write_image(image_path, last.image, record)
     write_json(sidecar_path, record)  # last: a sidecar means the image is complete
     return {"status": "done", "output": str(image_path), "elapsed": record["elapsed_s"]}
+
+
+def _tell_step(batch: str, job: str, step, up_to: bool) -> None:
+    from distributed import get_worker
+
+    news = {"batch": batch, "job": job, "step": step.iteration, "of": step.total_steps}
+    get_worker().log_event(STEP_TOPIC, {**news, "up_to": up_to})
 
 
 def _result_of(future, job: BatchJob) -> BatchResult:

@@ -36,12 +36,6 @@ LOSS_SCALES = ("gap", "relative", "paper")
 PYRAMID_START = 128
 # steps="auto": the most steps a run may take while it waits for the image to settle.
 AUTO_STEPS_CAP = 600
-# What the widget and the CLI say about why a run ended (Step.stop_reason).
-STOP_REASONS = {
-    "steps": "All {step} steps done.",
-    "settled": "The image settled at step {step}.",
-    "stopped": "Stopped at step {step}.",
-}
 
 # Below this longer side, five poolings leave too little of an image to compare.
 # The smallest input that reaches conv5_1 through four 2×2 poolings is 16 px;
@@ -399,14 +393,49 @@ class StyleParams:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StyleParams:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(known))
         if unknown:
-            raise ValueError(f"unknown parameter(s): {', '.join(unknown)}")
+            raise ValueError(_unknown_text(unknown, [*known, "style_strength"]))
         return cls(**dict(data))
 
     def replace(self, **changes: Any) -> StyleParams:
         return self.from_dict({**self.to_dict(), **changes})
+
+
+def as_params(
+    params: StyleParams | Mapping[str, Any] | None = None,
+    *,
+    style_strength: float | None = None,
+    **overrides: Any,
+) -> StyleParams:
+    """The one way every entry point reads its parameters: a ``StyleParams``, a dict
+    (such as a sidecar's ``params``) or None, then keyword overrides, then
+    ``style_strength`` (β/α). A bad name or value raises one ValueError that says which."""
+    if params is None:
+        base: dict[str, Any] = {}
+    elif isinstance(params, StyleParams):
+        base = params.to_dict()
+    elif isinstance(params, Mapping):
+        base = dict(params)
+    else:
+        raise ValueError(
+            f"params must be a StyleParams, a dict or None, not {type(params).__name__}."
+        )
+    if "style_strength" in base:  # a dict may carry it too
+        style_strength = base.pop("style_strength") if style_strength is None else style_strength
+    merged = StyleParams.from_dict({**base, **overrides})
+    return merged if style_strength is None else merged.with_style_strength(style_strength)
+
+
+def _unknown_text(unknown: list[str], known: list[str]) -> str:
+    import difflib
+
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return f"Unknown parameter {', '.join(parts)}: see StyleParams for the names."
 
 
 def _check_number(name, value, low=None, high=None, strict=False):

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import importlib.util
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .errors import friendly_message
-from .params import StyleParams
+from .params import StyleParams, as_params
 from .step import Step, last_step
 
 MIN_CHAIN = 2  # frames per chain, at least: shorter chains spend more on starts than they save
@@ -65,7 +65,7 @@ def frame_chains(frames: int, at_most: int) -> list[list[int]]:
 def stylize_planes(
     frames: Sequence,
     style,
-    params: StyleParams,
+    params: StyleParams | Mapping | None = None,
     *,
     content_limits: Sequence[float] | None = None,
     style_limits=None,
@@ -76,6 +76,7 @@ def stylize_planes(
     threads_per_worker: int | None = None,
     chains: int = 2,
     should_stop: Callable[[], bool] | None = None,
+    **overrides,
 ) -> Iterator[tuple[int, Step]]:
     """Each frame's last Step, as ``(frame index, Step)``, in the order they finish.
 
@@ -89,34 +90,39 @@ def stylize_planes(
     """
     from . import batch, cluster  # torch and Dask load here, when a stack runs on a cluster
 
+    params = as_params(params, **overrides)  # checked at the call, as the cluster is
     distributed = cluster.require_distributed()
-    client, started, own_workers = batch.connect_cluster(
-        distributed, client, scheduler, workers, threads_per_worker
-    )
-    try:
-        futures = _submit(
-            client,
-            frames,
-            style,
-            params,
-            own_workers,
-            chains,
-            threads=threads_per_worker or cluster.workers_per_host(client),
-            options={
-                "content_limits": content_limits,
-                "style_limits": style_limits,
-                "flow": flow,
-            },
+
+    def finished_planes():
+        connected, started, own_workers = batch.connect_cluster(
+            distributed, client, scheduler, workers, threads_per_worker
         )
-    except BaseException:
-        batch.close_all(started)
-        raise
-    for future, n in batch.as_finished(distributed, futures, should_stop, started):
         try:
-            step = future.result()
-        except Exception as err:  # the frame's own error, or its worker died too often
-            raise ValueError(f"Slice {n} failed: {friendly_message(err)}") from None
-        yield n, step
+            futures = _submit(
+                connected,
+                frames,
+                style,
+                params,
+                own_workers,
+                chains,
+                threads=threads_per_worker or cluster.workers_per_host(connected),
+                options={
+                    "content_limits": content_limits,
+                    "style_limits": style_limits,
+                    "flow": flow,
+                },
+            )
+        except BaseException:
+            batch.close_all(started)
+            raise
+        for future, n in batch.as_finished(distributed, futures, should_stop, started):
+            try:
+                step = future.result()
+            except Exception as err:  # the frame's own error, or its worker died too often
+                raise ValueError(f"Slice {n} failed: {friendly_message(err)}") from None
+            yield n, step
+
+    return finished_planes()
 
 
 def _submit(client, frames, style, params, own_workers, at_most, threads, options) -> dict:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .images import fit_size, to_rgb01
-from .params import StyleParams
+from .params import StyleParams, as_params
 from .step import Step, last_step
 
 StyleInput = Any  # an array, or a sequence of (array, weight)
@@ -92,13 +92,7 @@ def _merged_params(params, overrides) -> tuple[StyleParams, np.ndarray | None]:
         limits = (0.0, 1.0) if init.dtype.kind == "f" else None
         init_image = to_rgb01(init, limits, name="init image")
         overrides["init"] = "array"
-    strength = overrides.pop("style_strength", None)
-    if params is None:
-        params = StyleParams(**overrides)
-    elif overrides:
-        params = params.replace(**overrides)
-    if strength is not None:
-        params = params.with_style_strength(strength)
+    params = as_params(params, **overrides)
     if params.init == "array" and init_image is None:
         raise ValueError("init = 'array' needs the image itself: pass init=<array>.")
     return params, init_image

@@ -23,7 +23,7 @@ from skimage.registration import optical_flow_ilk
 from skimage.transform import resize, warp
 
 from .images import to_rgb01
-from .params import StyleParams
+from .params import StyleParams, as_params
 from .run import Step, stylize
 
 FLOW_MIN_CHANGE = 0.02  # the flow is used only where the content changed by more than this
@@ -54,35 +54,37 @@ def stylize_stack(
     ``download_progress(done, total)`` reports a weights download, in bytes, and
     ``block_progress`` a large stage's blocks, which run on ``blocks_on`` (see ``stylize``).
     """
-    params = params or StyleParams()
-    if overrides:
-        params = params.replace(**overrides)
+    params = as_params(params, **overrides)  # checked at the call, not at the first step
     stop = should_stop or (lambda: False)
-    previous = None  # (previous raw frame, its result)
-    for n, frame in enumerate(frames):
-        if stop():
-            return
-        last = None
-        for step in stylize_frame(
-            frame,
-            style,
-            params,
-            previous,
-            flow=flow,
-            content_limits=content_limits,
-            style_limits=style_limits,
-            guides=guides,
-            init=init,
-            should_stop=stop,
-            download_progress=download_progress,
-            block_progress=block_progress,
-            blocks_on=blocks_on,
-        ):
-            last = step
-            yield n, step
-        if last is None or stop():
-            return
-        previous = (frame, last.image)
+
+    def frames_steps():
+        previous = None  # (previous raw frame, its result)
+        for n, frame in enumerate(frames):
+            if stop():
+                return
+            last = None
+            for step in stylize_frame(
+                frame,
+                style,
+                params,
+                previous,
+                flow=flow,
+                content_limits=content_limits,
+                style_limits=style_limits,
+                guides=guides,
+                init=init,
+                should_stop=stop,
+                download_progress=download_progress,
+                block_progress=block_progress,
+                blocks_on=blocks_on,
+            ):
+                last = step
+                yield n, step
+            if last is None or stop():
+                return
+            previous = (frame, last.image)
+
+    return frames_steps()
 
 
 def stylize_frame(

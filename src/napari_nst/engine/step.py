@@ -29,6 +29,21 @@ class Step:
     stop_reason: str = ""
     blocks: int = 0  # blocks the stage's image is evaluated in (0: whole, it fits in memory)
 
+    @property
+    def ending(self) -> str:
+        """Why the run ended, as the widget and the CLI say it ("" before the last step)."""
+        return ending(self.stop_reason, self.iteration)
+
+
+def ending(reason: str, step: int) -> str:
+    """A stop_reason as one sentence ("" for none)."""
+    sentences = {
+        "steps": "All {step} steps done.",
+        "settled": "The image settled at step {step}.",
+        "stopped": "Stopped at step {step}.",
+    }
+    return sentences.get(reason, "").format(step=step)
+
 
 def last_step(steps: Iterator[Step]) -> Step | None:
     """Run ``steps`` to the end and return the final Step (None if there was none)."""
