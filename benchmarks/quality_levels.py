@@ -30,7 +30,7 @@ def main() -> int:
     from PIL import Image
 
     from napari_nst import stylize
-    from napari_nst._qt.widget import QUALITY_LEVELS
+    from napari_nst._qt.knob_controls import QUALITY_LEVELS
 
     rows, tiles = [], []
     chosen = [

@@ -6,6 +6,9 @@
    widget_simple.png and widget_advanced.png: the dock itself, folded and unfolded.
 2. regions_run.png: two styles placed by a Labels layer.
 3. stack_run.png: a Z stack stylised slice by slice ("All slices").
+
+Every control stays at its default except what a shot shows: the regions and the
+second style in 2; All slices and Size 0 (the stack's own size) in 3.
 """
 
 from __future__ import annotations
@@ -55,9 +58,7 @@ def grab(qwidget) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="docs/images")
-    ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--steps-before-shot", type=int, default=120)
-    ap.add_argument("--region-steps", type=int, default=80)
     ap.add_argument("--widget-only", action="store_true", help="only the shots of part 1")
     args = ap.parse_args()
     out = Path(args.out)
@@ -71,11 +72,8 @@ def main() -> None:
     viewer.open_sample("napari-nst", "astronaut_hubble")
     _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
     app = QApplication.instance()
-    widget.size.value = args.size
-    widget.steps.value = 300
-    widget.every.value = 2
     run = widget.start()
-    wait(app, lambda: len(run.history) * 2 >= args.steps_before_shot)
+    wait(app, lambda: len(run.history) >= args.steps_before_shot)
     viewer.layers["astronaut (content)"].visible = False
     viewer.layers["Hubble deep field (style)"].visible = False
     app.processEvents()
@@ -84,11 +82,11 @@ def main() -> None:
     wait(app, lambda: not run.running)
     save_png(out / "widget_simple.png", grab(widget.native), width=500)
     widget.advanced.set_expanded(True)
-    widget.batch.set_expanded(True)
+    widget.folder.fold.set_expanded(True)
     app.processEvents()
     save_png(out / "widget_advanced.png", grab(widget.native), width=500)
     widget.advanced.set_expanded(False)
-    widget.batch.set_expanded(False)
+    widget.folder.fold.set_expanded(False)
     if args.widget_only:
         viewer.close()
         return
@@ -106,12 +104,9 @@ def main() -> None:
     labels = viewer.add_labels(regions, name="regions", opacity=0.25)
     widget.content.value = viewer.layers["coffee (content)"]
     widget.style.value = viewer.layers["IHC (style 1)"]
-    widget._add_style_row()
-    widget._extra_rows[0].layer.value = viewer.layers["brick (style 2)"]
+    widget.inputs.add_style_row()
+    widget.inputs._extra_rows[0].layer.value = viewer.layers["brick (style 2)"]
     widget.regions.value = labels
-    widget.init.value = "content"
-    widget.steps.value = args.region_steps
-    widget.every.value = 10
     run = widget.start()
     wait(app, lambda: not run.running)
     for name in ("coffee (content)", "IHC (style 1)", "brick (style 2)"):
@@ -119,9 +114,8 @@ def main() -> None:
     viewer.layers.move(viewer.layers.index(labels), len(viewer.layers))
     app.processEvents()
     save_png(out / "regions_run.png", viewer.screenshot(canvas_only=False))
-    widget._remove_style_row(widget._extra_rows[0])
+    widget.inputs.remove_style_row(widget.inputs._extra_rows[0])
     widget.regions.value = None
-    widget.init.value = "noise"
 
     # A small Z stack made from a photo drifting across frames.
     viewer.layers.clear()
@@ -132,8 +126,7 @@ def main() -> None:
     widget.content.value = viewer.layers[0]
     widget.style.value = viewer.layers[1]
     widget.all_slices.value = True
-    widget.steps.value = 60
-    widget.every.value = 10
+    widget.size.value = 0  # the stack's own size
     run = widget.start()
     wait(app, lambda: not run.running)
     viewer.layers["IHC (style)"].visible = False

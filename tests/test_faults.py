@@ -10,6 +10,7 @@ import pytest
 
 from napari_nst._output_layer import METADATA_KEY
 from napari_nst._qt.viewer_run import RunState
+from napari_nst._writer import RESULT_KEY
 
 
 @pytest.fixture
@@ -207,8 +208,9 @@ def test_twenty_runs_back_to_back(qtbot, setup):
     qtbot.waitUntil(lambda: threading.active_count() <= threads_before, timeout=30_000)
     assert len([layer for layer in viewer.layers if METADATA_KEY in layer.metadata]) == 20
     for out in outputs:
-        assert out.data.shape == (27, 32, 3)
-        assert out.data.min() >= 0 and out.data.max() <= 1
+        assert out.data.shape == (27, 32, 3) and out.data.dtype == np.uint8
+        result = out.metadata[RESULT_KEY]
+        assert result.min() >= 0 and result.max() <= 1
         assert len(out.metadata[METADATA_KEY]["loss_history"]) == 2
     gc.collect()
     # napari keeps every finished worker, and the worker its run: the runs keep no pixels

@@ -51,7 +51,7 @@ def test_round_trips_through_a_plain_json_dict():
 
 
 def test_from_dict_refuses_unknown_keys():
-    with pytest.raises(ValueError, match="unknown parameter"):
+    with pytest.raises(ValueError, match=r"Unknown parameter 'gamma_ray'"):
         StyleParams.from_dict({"alpha": 1.0, "gamma_ray": 3})
 
 

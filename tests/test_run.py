@@ -1,5 +1,7 @@
 """Real runs with the bundled original VGG19 (small images, no network)."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -261,3 +263,13 @@ def test_a_style_seen_before_in_this_process_reuses_its_targets(small_pair):
     before = STYLE_GRAMS.misses
     last_step(stylize(other, changed, **params))
     assert STYLE_GRAMS.misses == before + computed
+
+
+def test_a_tiny_style_is_taken_with_a_warning_that_says_how_far_it_is_stretched(small_pair):
+    content, _ = small_pair
+    dot = np.full((1, 1, 3), 128, np.uint8)
+    with pytest.warns(UserWarning, match=r"Style image 1 is only 1×1 px: it is stretched 64× to "):
+        stylize(content, dot, size=64, steps=1).close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a style of about the content's size: no word
+        stylize(content, content, size=64, steps=1).close()

@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from napari_nst.engine import weights as w  # noqa: E402
-from napari_nst.engine.params import CONV_LAYERS  # noqa: E402
+from napari_nst.engine.vgg19_layers import CONV_LAYERS  # noqa: E402
 
 
 def test_bundled_original_loads_verified_and_dequantised():

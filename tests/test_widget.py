@@ -6,6 +6,7 @@ import pytest
 from napari_nst._output_layer import METADATA_KEY
 from napari_nst._qt.viewer_run import RunState
 from napari_nst._qt.widget import StyleTransferWidget
+from napari_nst.engine.images import to_uint8
 
 
 @pytest.fixture
@@ -72,8 +73,9 @@ def test_run_streams_into_one_output_layer(qtbot, viewer_and_widget):
     assert out is not None and out.name == "photo × texture"
     assert [layer.name for layer in viewer.layers].count("photo × texture") == 1
     assert len(snapshots) >= 1  # made with the first image, then written in place
-    assert out.data.shape == (27, 32, 3)
-    assert tuple(out.contrast_limits) == (0.0, 1.0)
+    assert out.data.shape == (27, 32, 3) and out.data.dtype == np.uint8  # as a photo
+    assert tuple(out.contrast_limits) == (0, 255)
+    assert run.result.dtype == np.float32 and np.array_equal(to_uint8(run.result), out.data)
     # overlays the content: 48 px wide at scale 2 = 96 world units = 32 px × 3
     assert np.allclose(out.scale, (2 * 40 / 27, 2 * 48 / 32))
     meta = out.metadata[METADATA_KEY]
@@ -179,7 +181,7 @@ def test_load_settings_round_trips(qtbot, viewer_and_widget):
     widget.seed.value = 1
     widget.preserve_color.value = None
     viewer.layers.selection.active = run.output
-    widget._on_load_clicked()
+    widget.results.load_settings()
     assert widget.params() == original
 
 
@@ -203,7 +205,7 @@ def test_load_settings_keeps_fields_that_have_no_control(qtbot, viewer_and_widge
     saved = StyleParams(**{**run.params.to_dict(), **hidden})
     run.output.metadata[METADATA_KEY]["params"] = saved.to_dict()
     viewer.layers.selection.active = run.output
-    widget._on_load_clicked()
+    widget.results.load_settings()
     widget.steps.value = 3  # one control changed after loading
     again = widget.start()
     _wait_done(qtbot, widget)
@@ -220,7 +222,7 @@ def test_the_strength_slider_sets_beta_and_continue_records_its_start(qtbot, vie
     first = widget.start()
     _wait_done(qtbot, widget)
     viewer.layers.selection.active = first.output
-    widget._on_continue_clicked()
+    widget.results.continue_from_output()
     _wait_done(qtbot, widget)
     assert widget.run.output.metadata[METADATA_KEY]["params"]["init"] == "array"
 
@@ -231,7 +233,7 @@ def test_continue_from_output_starts_from_that_image(qtbot, viewer_and_widget):
     first = widget.start()
     _wait_done(qtbot, widget)
     viewer.layers.selection.active = first.output
-    widget._on_continue_clicked()
+    widget.results.continue_from_output()
     second = widget.run
     assert second is not first and second.inputs.init is not None
     assert np.array_equal(second.inputs.init, first.output.data)
@@ -288,7 +290,7 @@ def test_closing_the_viewer_mid_run_stops_the_worker(qtbot, make_napari_viewer):
 def test_several_styles_blend_with_weights(qtbot, viewer_and_widget):
     viewer, widget = viewer_and_widget
     viewer.add_image(np.random.default_rng(5).random((36, 36)), name="third")
-    widget._add_style_row()
+    widget.inputs.add_style_row()
     row = widget._extra_rows[0]
     row.layer.value = viewer.layers["third"]
     row.weight.value = 0.5
@@ -298,8 +300,8 @@ def test_several_styles_blend_with_weights(qtbot, viewer_and_widget):
     assert run.output.name == "photo × texture + third"
     meta = run.output.metadata["napari_nst"]["styles"]
     assert meta == [{"name": "texture", "weight": 1.0}, {"name": "third", "weight": 0.5}]
-    widget._remove_style_row(row)
-    assert widget.chosen_styles() == [(viewer.layers["texture"], 1.0)]
+    widget.inputs.remove_style_row(row)
+    assert widget.inputs.chosen_styles() == [(viewer.layers["texture"], 1.0)]
 
 
 def test_regions_from_a_labels_layer_read_live(qtbot, viewer_and_widget):
@@ -307,7 +309,7 @@ def test_regions_from_a_labels_layer_read_live(qtbot, viewer_and_widget):
     viewer.add_image(np.random.default_rng(7).random((36, 36)), name="second")
     labels = viewer.add_labels(np.zeros((40, 48), dtype=np.uint8), name="regions")
     labels.data[:, 24:] = 2
-    widget._add_style_row()
+    widget.inputs.add_style_row()
     widget._extra_rows[0].layer.value = viewer.layers["second"]
     assert labels in [c for c in widget.regions.choices if c is not None]
     widget.regions.value = labels
@@ -408,7 +410,8 @@ def test_a_slow_display_never_holds_the_steps_back(qtbot, viewer_and_widget, mon
     assert any(after > before for before, after in draws)
     assert len(draws) < len(images) == 12 == len(run.history)
     # Whatever was skipped, the layer ends on the last step's image.
-    assert np.array_equal(run.output.data, images[-1])
+    assert np.array_equal(run.result, images[-1])
+    assert np.array_equal(run.output.data, to_uint8(images[-1]))
 
 
 def test_the_status_shows_the_stage_an_estimate_and_the_end(qtbot, viewer_and_widget):
@@ -449,6 +452,15 @@ def test_redraw_notifier_waits_for_a_repaint_or_gives_up(qtbot, make_napari_view
     qtbot.waitUntil(lambda: calls == ["shown", "shown"], timeout=5_000)
 
 
+def _a_result_selected(qtbot, viewer, widget):
+    """A finished 2-step run, its output layer selected."""
+    widget.steps.value = 2
+    run = widget.start()
+    _wait_done(qtbot, widget)
+    viewer.layers.selection.active = run.output
+    return run
+
+
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
 def test_saving_the_result_keeps_the_picture_and_its_record(
     qtbot, viewer_and_widget, tmp_path, suffix
@@ -457,10 +469,7 @@ def test_saving_the_result_keeps_the_picture_and_its_record(
     from napari_nst.engine.params import StyleParams
 
     viewer, widget = viewer_and_widget
-    widget.steps.value = 2
-    run = widget.start()
-    _wait_done(qtbot, widget)
-    viewer.layers.selection.active = run.output
+    run = _a_result_selected(qtbot, viewer, widget)
     path = tmp_path / f"result{suffix}"
     written = viewer.layers.save(str(path), selected=True, plugin="napari-nst")
     assert written == [str(path)]
@@ -470,15 +479,57 @@ def test_saving_the_result_keeps_the_picture_and_its_record(
     [opened] = viewer.open(str(path))
     if suffix == ".png":
         assert opened.data.dtype == np.uint8
-        assert np.abs(opened.data[..., :3] / 255 - run.output.data).max() <= 0.5 / 255 + 1e-6
+        assert np.array_equal(opened.data[..., :3], run.output.data)
     else:
         assert opened.data.dtype == np.float32
-        assert np.array_equal(opened.data, run.output.data)
+        assert np.array_equal(opened.data, run.result)
     # Load settings reads the record back from the opened file.
     widget.steps.value = 7
     viewer.layers.selection.active = opened
-    widget._on_load_clicked()
+    widget.results.load_settings()
     assert widget.params() == StyleParams.from_dict(record["params"])
+
+
+@pytest.mark.parametrize("plugin", [None, "napari"])
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_saving_with_napari_s_own_writer_writes_the_picture(
+    qtbot, viewer_and_widget, tmp_path, suffix, plugin
+):
+    """No plugin named: what File › Save Selected Layers' first choice and
+    ``viewer.layers.save(path, selected=True)`` do."""
+    from skimage import io
+
+    viewer, widget = viewer_and_widget
+    run = _a_result_selected(qtbot, viewer, widget)
+    path = tmp_path / f"result{suffix}"
+    assert viewer.layers.save(str(path), selected=True, plugin=plugin) == [str(path)]
+    assert np.array_equal(io.imread(path)[..., :3], run.output.data)  # 8-bit, as shown
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_the_save_button_writes_the_result_with_its_record(
+    qtbot, viewer_and_widget, tmp_path, suffix
+):
+    from napari_nst._writer import read_record
+    from napari_nst.engine.result_files import is_result_suffix
+
+    viewer, widget = viewer_and_widget
+    assert widget.save_result(str(tmp_path / "early.png")) is None
+    assert widget.last_message.startswith("There is no result yet")
+    widget.steps.value = 2
+    run = widget.start()
+    _wait_done(qtbot, widget)
+    viewer.layers.selection.active = viewer.layers["texture"]  # not an output: the run's
+    path = tmp_path / f"result{suffix}"
+    assert widget.save_result(str(path)) == str(path) and is_result_suffix(suffix)
+    assert read_record(path)["params"] == run.output.metadata[METADATA_KEY]["params"]
+    if suffix == ".tif":
+        import tifffile
+
+        assert np.array_equal(tifffile.imread(path), run.result)  # the float result
+    assert widget.save_result(str(tmp_path / "x.jpg")) is None and ".png or .tif" in (
+        widget.last_message
+    )
 
 
 @pytest.mark.parametrize(("typed", "expected"), [("256", 256), ("100", 100), ("64", 64)])
@@ -538,9 +589,9 @@ def test_the_first_view_is_simple_and_advanced_unfolds(viewer_and_widget):
     assert not shown(widget.style_weight)  # a blend weight shows with a second style
     widget.advanced.set_expanded(True)
     assert all(shown(c) for c in advanced)
-    widget.batch.set_expanded(True)
+    widget.folder.fold.set_expanded(True)
     assert shown(widget.folder_in) and shown(widget.apply_button)
-    widget._add_style_row()
+    widget.inputs.add_style_row()
     assert shown(widget.style_weight)
     assert widget.strength_value.value == "5"  # the strength itself, not the slider position
     widget.strength.value = 8.0  # the slider's resolution gives 7.59
@@ -550,7 +601,7 @@ def test_the_first_view_is_simple_and_advanced_unfolds(viewer_and_widget):
 
 def test_quality_chooses_when_the_run_stops(viewer_and_widget):
     from napari_nst import StyleParams
-    from napari_nst._qt.widget import QUALITY_LEVELS
+    from napari_nst._qt.knob_controls import QUALITY_LEVELS
 
     _, widget = viewer_and_widget
     widget.auto_stop.value = True

@@ -61,7 +61,7 @@ def test_cancel_keeps_only_complete_outputs(qtbot, widget_and_folder):
     _, widget, out = widget_and_folder
     widget.steps.value = 400
     run = widget.apply_to_folder()
-    widget._on_apply_clicked()  # Cancel
+    widget.folder.on_apply_clicked()  # Cancel
     qtbot.waitUntil(lambda: not run.running, timeout=120_000)
     assert widget.last_message.startswith("Cancelled:")
     assert widget.apply_button.text == "Apply to folder…" and widget.apply_button.enabled

@@ -69,6 +69,18 @@ def region_guides(viewer, layer, hw, n_styles: int, unlabelled: int | None):
     return Guides(read, styles=styles, default=None)
 
 
+def check_styles(content, styles) -> list:
+    """``styles`` ([(style layer, weight)]) if a run may take them with ``content``
+    (None: no content to check, as for Apply to folder); else ValueError saying why."""
+    if any(layer is None for layer, _ in styles):
+        raise ValueError("Open an image layer and choose it as the style.")
+    if content is not None and any(layer is content for layer, _ in styles):
+        raise ValueError("Content and style are the same layer: choose two different layers.")
+    if sum(w for _, w in styles) <= 0:
+        raise ValueError("All style weights are 0: give a style a weight above 0.")
+    return styles
+
+
 def gather_inputs(
     viewer, content, styles, *, all_slices=False, init=None, regions=None, unlabelled=None
 ) -> LayerInputs:

@@ -1,4 +1,9 @@
-"""The one layer a run creates: placed over the content, written in place, with its record."""
+"""The one layer a run creates: placed over the content, written in place, with its record.
+
+It holds 8-bit RGB, as a photo does, so that napari's own writer (File › Save Selected
+Layers' first choice) saves it as PNG or TIFF; the float result stays beside it
+(``OutputLayer.result``, and in the layer's metadata for the plugin's writer).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from . import __version__
 from ._inputs import LayerInputs
 from ._layers import unwrapped
 from ._writer import RECORD_KEY as METADATA_KEY
+from ._writer import RESULT_KEY
+from .engine.images import to_uint8
 
 # A single-plane result with a longer side above this is shown as a multiscale layer:
 # napari then draws only the level the view needs, not the whole image at each update.
@@ -45,10 +52,18 @@ class OutputLayer:
         if self.layer is None:
             self._create(index, image)
         elif not self.lead_shape:
-            self.layer.data = pyramid(image) if self.layer.multiscale else image
+            self.layer.metadata[RESULT_KEY] = image
+            self.layer.data = pyramid(image) if self.layer.multiscale else to_uint8(image)
         else:
-            self.layer.data[self._slot(index)] = image
+            self.result[self._slot(index)] = image
+            self.layer.data[self._slot(index)] = to_uint8(image)
             self.layer.refresh()
+
+    @property
+    def result(self) -> np.ndarray | None:
+        """The float32 result in [0, 1] that the layer shows in 8 bits (held by the layer,
+        not by the run, so that a finished run keeps no pixels)."""
+        return None if self.layer is None else self.layer.metadata.get(RESULT_KEY)
 
     def in_viewer(self) -> bool:
         return self.layer is not None and any(self.is_it(lay) for lay in self.viewer.layers)
@@ -75,12 +90,12 @@ class OutputLayer:
     def _create(self, index, image):
         h, w = image.shape[:2]
         if self.lead_shape:
-            data = np.zeros((*self.lead_shape, h, w, 3), dtype=np.float32)
-            data[self._slot(index)] = image
-        elif max(h, w) > MULTISCALE_ABOVE:
-            data = pyramid(image)
+            result = np.zeros((*self.lead_shape, h, w, 3), dtype=np.float32)
+            result[self._slot(index)] = image
+            data = to_uint8(result)
         else:
-            data = image
+            result = image
+            data = pyramid(image) if max(h, w) > MULTISCALE_ABOVE else to_uint8(image)
         # Scale so that the output overlays the content exactly, whatever its size.
         yx_scale = self.layer_scale[-2:] * (np.asarray(self.source_hw) / np.asarray((h, w)))
         scale = np.concatenate([self.layer_scale[:-2], yx_scale])
@@ -95,10 +110,10 @@ class OutputLayer:
                 data,
                 name=self.name,
                 rgb=True,
-                contrast_limits=(0.0, 1.0),
+                contrast_limits=(0, 255),
                 scale=scale,
                 translate=translate,
-                metadata={METADATA_KEY: {}},
+                metadata={METADATA_KEY: {}, RESULT_KEY: result},
             ),
         )
 
@@ -108,15 +123,15 @@ class OutputLayer:
 
 
 def pyramid(image: np.ndarray) -> list[np.ndarray]:
-    """The image, then 2×2 means of it, down to ``SMALLEST_LEVEL`` px (its first level is
-    the result itself: saving and Continue from output read level 0)."""
+    """The image in 8 bits, then 2×2 means of it, down to ``SMALLEST_LEVEL`` px (its first
+    level is the result itself: saving and Continue from output read level 0)."""
     levels = [image]
     while max(levels[-1].shape[:2]) > SMALLEST_LEVEL:
         top = levels[-1]
         h, w = top.shape[0] // 2 * 2, top.shape[1] // 2 * 2
         half = top[:h, :w].reshape(h // 2, 2, w // 2, 2, -1).mean(axis=(1, 3), dtype=np.float32)
         levels.append(half)
-    return levels
+    return [to_uint8(level) for level in levels]
 
 
 def _added_without_selecting(layers, add):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from napari.layers import Image
 
-from ._inputs import gather_inputs
+from ._inputs import check_styles, gather_inputs
 from ._qt.viewer_run import ViewerRun
 from .engine.params import StyleParams, as_params
 
@@ -36,8 +36,7 @@ def stylize_in_viewer(
     content_layer = _layer(viewer, content)
     pairs = style if isinstance(style, list) else [(style, 1.0)]
     style_layers = [(_layer(viewer, s), float(w)) for s, w in pairs]
-    if any(layer is content_layer for layer, _ in style_layers):
-        raise ValueError("Content and style are the same layer: choose two different layers.")
+    check_styles(content_layer, style_layers)
     inputs = gather_inputs(viewer, content_layer, style_layers, all_slices=all_slices)
     return ViewerRun(viewer, inputs, p, scheduler=scheduler).start()
 

@@ -13,7 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from .engine.params import AUTO_STEPS_CAP, CONV_LAYERS, StyleParams, knob_of
+from .engine import params as params_module
+from .engine.params import AUTO_STEPS_CAP, StyleParams, knob_kind, knob_of
+from .engine.vgg19_layers import CONV_LAYERS
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -95,13 +97,6 @@ _KINDS = {
 }
 
 
-def _kind(field: dataclasses.Field) -> str:
-    kind = field.metadata.get("kind")
-    if kind:
-        return kind
-    return {bool: "bool", int: "int", float: "float"}.get(type(field.default), "str")
-
-
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     """The run's parameters, the same for one image and for a batch: one option per
     StyleParams field, with its declared help and choices."""
@@ -112,10 +107,10 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
         help="β/α: more style above the default, more content below (sets β)",
     )
     p.add_argument("--fast", action="store_true", help=knob_of("precision")["help"])
-    for field in dataclasses.fields(StyleParams):
+    for field in dataclasses.fields(params_module.StyleParams):  # read now: every field
         if field.name in _SET_ELSEWHERE:
             continue
-        kind, meta = _kind(field), field.metadata
+        kind, meta = knob_kind(field), field.metadata
         options = dict(_KINDS[kind])
         if meta.get("choices") and kind == "str":
             options["choices"] = meta["choices"]
@@ -168,12 +163,9 @@ def main(argv=None) -> int:
 
 
 def _params(args, init: str) -> StyleParams:
-    values = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(StyleParams)
-        if f.name not in _SET_ELSEWHERE
-    }
-    params = StyleParams(
+    fields = dataclasses.fields(params_module.StyleParams)
+    values = {f.name: getattr(args, f.name) for f in fields if f.name not in _SET_ELSEWHERE}
+    params = params_module.StyleParams(
         **{
             **values,
             "scales": _scales(args.scales),

@@ -27,14 +27,9 @@ from ..engine.params import StyleParams
 from ..engine.progress import Progress, RunPlan, Stage, Stopwatch
 from ..engine.step import Step, ending
 from .download_bar import download_bar
-from .redraw import RedrawNotifier, next_turn
+from .paced_display import PacedDisplay
+from .redraw import next_turn
 
-# The worker never waits for the display: the viewer draws the newest image, then waits
-# DRAW_GAP_FACTOR times as long as that draw took (within these bounds) before the next.
-# A draw costs the run more than its own time (the window's composition and Mesa's
-# threads take cores from torch's), so the factor is large (docs/performance-notes.md).
-DRAW_GAP_FACTOR = 30.0
-DRAW_GAP_S = (0.1, 1.5)
 # The status (and the loss plot that follows it) changes at most this often.
 STATUS_EVERY_S = 0.5
 
@@ -115,10 +110,6 @@ class ViewerRun:
         self.device = ""
         self.worker = None
         self._stop = threading.Event()
-        self._newest: dict[tuple, StepEvent] = {}  # per slice: the image not yet drawn
-        self._drawing = False  # a draw is scheduled or waits for its repaint
-        self._draw_started = 0.0
-        self._next_draw_at = 0.0
         self._status_time = 0.0
 
     def _plan(self) -> RunPlan:
@@ -133,6 +124,11 @@ class ViewerRun:
     def output(self):
         """The layer this run created (None before the first image or once deleted)."""
         return self.out.layer
+
+    @property
+    def result(self):
+        """The float32 result in [0, 1] that the 8-bit output layer shows (None before)."""
+        return self.out.result
 
     @property
     def running(self) -> bool:
@@ -154,7 +150,7 @@ class ViewerRun:
         # No activity-dock bar for the run: while one is open, napari animates its
         # activity indicator, which doubled a small run's time on software GL
         # (docs/performance-notes.md). The status says where the run is.
-        self._redraw_notifier = RedrawNotifier(self._drawn)
+        self.display = PacedDisplay(self._show)  # the newest image per slice, paced
         self._download_bar = download_bar()  # first made here, on the main thread
         self._blocks = BlockSignal()
         self._blocks.progressed.connect(self._on_blocks)
@@ -255,38 +251,17 @@ class ViewerRun:
         if self.out.layer is not None and not self.out.in_viewer():
             return  # _on_layer_removed already stopped the run
         self._record(event.plane, event.step)
-        self._newest[event.index] = event
-        if not self._drawing:
-            self._drawing = True
-            wait = self._next_draw_at - time.perf_counter()
-            next_turn(self._draw, ms=max(0, round(1000 * wait)))
+        self.display.offer(event.index, event)
 
-    def _draw(self):
-        """Show the newest image of each slice that has one, and time the repaint."""
-        if not self._newest or (self.out.layer is not None and not self.out.in_viewer()):
-            self._drawing = False
-            return
-        self._draw_started = time.perf_counter()
-        self._show_newest()
-        self._redraw_notifier.notify_after_next_redraw()
-
-    def _show_newest(self):
-        newest, self._newest = self._newest, {}
-        for event in newest.values():
+    def _show(self, events: list[StepEvent]):
+        """Put the newest image of each slice in the layer, with the record."""
+        if self.out.layer is not None and not self.out.in_viewer():
+            return  # deleted: the run has been stopped
+        for event in events:
             self.out.show(event.index, event.step.image)
         if self.first_output_at is None:
             self.first_output_at = time.perf_counter()
-        self.out.record(self.params, event.step, self.history, self.clock.seconds)
-
-    def _drawn(self):
-        now = time.perf_counter()
-        low, high = DRAW_GAP_S
-        gap = min(high, max(low, DRAW_GAP_FACTOR * (now - self._draw_started)))
-        self._next_draw_at = now + gap
-        self._drawing = False
-        if self._newest:  # more came meanwhile: draw them when the gap is over
-            self._drawing = True
-            next_turn(self._draw, ms=round(1000 * gap))
+        self.out.record(self.params, events[-1].step, self.history, self.clock.seconds)
 
     def _on_blocks(self, stage_pass, done, count):
         text = block_text(stage_pass, done, count)
@@ -361,9 +336,9 @@ class ViewerRun:
         show_error(message)
 
     def _on_finished(self):
-        if self._newest and self.error is None:  # the last images, whatever the gap
-            self._show_newest()
-        self._newest = {}
+        if self.error is None:  # the last images, whatever the gap
+            self.display.flush()
+        self.display.drop()
         self.clock.pause()
         self._download_bar.close()
         # napari 0.9 keeps every finished worker, and with it this run: keep no pixels.

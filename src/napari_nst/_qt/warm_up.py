@@ -22,3 +22,35 @@ def start_warm_up() -> threading.Thread:
     thread = threading.Thread(target=work, name="napari-nst warm-up")
     thread.start()
     return thread
+
+
+class DeviceList:
+    """The devices that work here: auto and cpu until the warm-up has loaded torch, then
+    what ``available_devices`` finds (read once, so the labels stay put)."""
+
+    def __init__(self):
+        self.devices = None
+
+    def choices(self, _widget=None):
+        return self.devices or [("auto", "auto"), ("cpu", "cpu")]
+
+    def list_when_warm(self, warm_up: threading.Thread, combo, parent) -> None:
+        from qtpy.QtCore import QTimer
+
+        self._timer = QTimer(parent)  # dies with the widget
+        self._timer.setInterval(200)
+
+        def check():
+            if warm_up.is_alive():
+                return
+            self._timer.stop()
+            from ..engine.device import available_devices
+
+            self.devices = available_devices()
+            value = combo.value
+            combo.native.clear()  # else changed labels would move to the end
+            combo.reset_choices()
+            combo.value = value if value in combo.choices else "auto"
+
+        self._timer.timeout.connect(check)
+        self._timer.start()

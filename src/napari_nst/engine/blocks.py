@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ._torch import torch
 from .losses import gram
-from .params import CONV_LAYERS, VGG19_BLOCKS
+from .vgg19_layers import CONV_LAYERS, VGG19_BLOCKS
 
 # Inner parts start on multiples of this: 2×2 pooling four times up to conv5_x.
 GRID = 16

@@ -37,17 +37,7 @@ def to_rgb01(data, contrast_limits=None, name: str = "image") -> np.ndarray:
 
     values = arr.astype(np.float32, copy=True)
     if arr.dtype.kind == "f":
-        finite = np.isfinite(values)
-        if not finite.all():
-            if not finite.any():
-                raise ValueError(f"The {name} holds no finite value (all NaN or Inf).")
-            lo, hi = values[finite].min(), values[finite].max()
-            warnings.warn(
-                f"The {name} holds {int((~finite).sum())} NaN/Inf values; they were replaced "
-                "by its lowest (NaN, -Inf) and highest (+Inf) finite values.",
-                stacklevel=2,
-            )
-            values = np.nan_to_num(values, nan=lo, posinf=hi, neginf=lo)
+        values = _finite(values, name)
 
     if contrast_limits is not None:
         lo, hi = (float(v) for v in contrast_limits)
@@ -63,6 +53,29 @@ def to_rgb01(data, contrast_limits=None, name: str = "image") -> np.ndarray:
     if values.ndim == 2:
         values = np.repeat(values[..., None], 3, axis=-1)
     return np.ascontiguousarray(values, dtype=np.float32)
+
+
+def _finite(values: np.ndarray, name: str) -> np.ndarray:
+    """NaN and ±Inf replaced by the lowest and highest finite values, with a warning."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return values
+    if not finite.any():
+        raise ValueError(f"The {name} holds no finite value (all NaN or Inf).")
+    lo, hi = values[finite].min(), values[finite].max()
+    warnings.warn(
+        f"The {name} holds {int((~finite).sum())} NaN/Inf values; they were replaced "
+        "by its lowest (NaN, -Inf) and highest (+Inf) finite values.",
+        stacklevel=3,
+    )
+    return np.nan_to_num(values, nan=lo, posinf=hi, neginf=lo)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """A float image in [0, 1] as 8 bits per channel (rounded, as PNG holds it)."""
+    if image.dtype == np.uint8:
+        return image
+    return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
 def fit_size(shape: tuple[int, int], longer_side: int | None) -> tuple[int, int]:

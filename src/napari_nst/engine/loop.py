@@ -243,20 +243,11 @@ class Run:
                     zip(self.stage_shapes, self.stage_steps)
                 ):
                     objective, c = self.stage_objective(hw, style_hws)
-                    if previous_image is None:
-                        start = _initial_image(self.params, c, self.init_image, self.to_tensor, hw)
-                    else:
-                        start = torch.nn.functional.interpolate(
-                            previous_image, size=hw, mode="bicubic", align_corners=False
-                        ).clamp(0, 1)
+                    start = self.stage_start(previous_image, c, hw)
                     x = start.detach().clone(memory_format=torch.contiguous_format)
                     del c, start  # image-sized: a large stage keeps only what it needs
                     stepper, names = self.stepper(objective, x.requires_grad_(True))
-                    settle = (
-                        SettleCheck(stepper.current, self.params.settle_levels)
-                        if self.params.stop_when_settled
-                        else None
-                    )
+                    settle = self.settle_check(stepper)
                     final_stage = stage == len(self.stage_shapes) - 1
                     blocks = objective.network.count(hw)
                     for local, run_step in enumerate(self.step_calls(stepper, budget), start=1):
@@ -288,6 +279,20 @@ class Run:
                 client.close()
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
+
+    def stage_start(self, previous_image, c, hw):
+        """A stage's first image: the run's start, or the last stage's result enlarged."""
+        if previous_image is None:
+            return _initial_image(self.params, c, self.init_image, self.to_tensor, hw)
+        return torch.nn.functional.interpolate(
+            previous_image, size=hw, mode="bicubic", align_corners=False
+        ).clamp(0, 1)
+
+    def settle_check(self, stepper) -> SettleCheck | None:
+        """With steps="auto", what ends a stage once its image has settled."""
+        if not self.params.stop_when_settled:
+            return None
+        return SettleCheck(stepper.current, self.params.settle_levels)
 
     def step_calls(self, stepper, budget):
         """What to call for each step: eager, or warm-up then one captured CUDA graph."""

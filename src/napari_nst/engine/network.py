@@ -24,7 +24,7 @@ from skimage.transform import resize
 
 from ._torch import torch
 from .images import fit_size, to_rgb01
-from .params import CONV_LAYERS, VGG19_BLOCKS, VGG19_WIDTHS
+from .vgg19_layers import CONV_LAYERS, VGG19_BLOCKS, VGG19_WIDTHS
 from .weights import WeightSet, load_weights, torchvision_conv_indices
 
 nn = torch.nn

@@ -12,55 +12,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# The VGG19 convolution layers, in order, named as in the paper. A layer's
-# features are taken after its ReLU (as in Gatys et al.'s Caffe code, where
-# ReLU runs in place on the convolution's output).
-VGG19_BLOCKS = (2, 2, 4, 4, 4)
-VGG19_WIDTHS = (64, 128, 256, 512, 512)  # filters per conv, by block
-CONV_LAYERS = tuple(
-    f"conv{block}_{i}"
-    for block, count in enumerate(VGG19_BLOCKS, start=1)
-    for i in range(1, count + 1)
+from . import param_rules
+from .param_rules import (  # noqa: F401 - where the rest of the package reads them
+    AUTO_STEPS_CAP,
+    COLOR_MODES,
+    DEVICES,
+    INITS,
+    LOSS_SCALES,
+    MAX_SIZE,
+    OPTIMIZERS,
+    POOLINGS,
+    PRECISIONS,
+    PYRAMID_START,
+    unknown_text,
 )
-
-INITS = ("noise", "content", "array")
-OPTIMIZERS = ("lbfgs", "adam")
-POOLINGS = ("max", "avg")
-COLOR_MODES = (None, "luminance", "histogram")
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("fp32", "bf16")
-LOSS_SCALES = ("gap", "relative", "paper")
-
-# The automatic pyramid starts here (or at the size itself when that is smaller) and
-# doubles up to the requested size.
-PYRAMID_START = 128
-# steps="auto": the most steps a run may take while it waits for the image to settle.
-AUTO_STEPS_CAP = 600
-
-# Below this longer side, five poolings leave too little of an image to compare.
-# The smallest input that reaches conv5_1 through four 2×2 poolings is 16 px;
-# see min_size_for() for the exact rule per deepest layer.
-MAX_SIZE = 8192
-
-
-def conv_shapes(h: int, w: int, deepest: str = "conv5_4"):
-    """(name, in channels, out channels, height, width) of each conv up to ``deepest``.
-
-    Height and width are those of the conv's input and output at an H×W image.
-    """
-    last, cin, index = CONV_LAYERS.index(deepest), 3, 0
-    for block, (count, cout) in enumerate(zip(VGG19_BLOCKS, VGG19_WIDTHS)):
-        for _ in range(count):
-            if index > last:
-                return
-            yield CONV_LAYERS[index], cin, cout, h // 2**block, w // 2**block
-            cin, index = cout, index + 1
-
-
-def min_size_for(layers: tuple[str, ...]) -> int:
-    """Smallest image side that still has at least one pixel at every layer."""
-    deepest_block = max(int(name[4]) for name in layers)
-    return 2 ** (deepest_block - 1)
+from .vgg19_layers import CONV_LAYERS, min_size_for
 
 
 def knob(default, help: str, label: str | None = None, choices=None, *, kind=None):
@@ -72,6 +38,14 @@ def knob(default, help: str, label: str | None = None, choices=None, *, kind=Non
     """
     meta = {"help": help, "label": label, "choices": choices, "kind": kind}
     return dataclasses.field(default=default, metadata=meta)
+
+
+def knob_kind(field: dataclasses.Field) -> str:
+    """How a field's value is read: its declared ``kind``, else its default's type."""
+    kind = field.metadata.get("kind")
+    if kind:
+        return kind
+    return {bool: "bool", int: "int", float: "float"}.get(type(field.default), "str")
 
 
 def knob_of(name: str) -> Mapping[str, Any]:
@@ -220,75 +194,7 @@ class StyleParams:
     # -- validation ---------------------------------------------------------------------
     def validate(self) -> None:
         """Raise ValueError naming the first parameter that is out of range."""
-        for name in ("alpha", "beta", "tv_weight", "temporal_weight"):
-            _check_number(name, getattr(self, name), low=0.0)
-        if self.alpha == 0 and self.beta == 0:
-            raise ValueError(
-                "alpha and beta are both 0: nothing to optimise. "
-                "Set alpha (content weight) or beta (style weight) above 0."
-            )
-        _check_choice("content_layer", self.content_layer, CONV_LAYERS)
-        if not self.style_layers:
-            raise ValueError(
-                "style_layers is empty: name at least one of " + ", ".join(CONV_LAYERS)
-            )
-        for layer in self.style_layers:
-            _check_choice("style_layers", layer, CONV_LAYERS)
-        if len(set(self.style_layers)) != len(self.style_layers):
-            raise ValueError(f"style_layers names a layer twice: {self.style_layers}")
-        if self.style_layer_weights is not None:
-            if len(self.style_layer_weights) != len(self.style_layers):
-                raise ValueError(
-                    f"style_layer_weights has {len(self.style_layer_weights)} values but "
-                    f"style_layers has {len(self.style_layers)}; give one weight per layer."
-                )
-            for w in self.style_layer_weights:
-                _check_number("style_layer_weights", w, low=0.0)
-        if self.steps != "auto":
-            _check_int("steps", self.steps, low=1, high=1_000_000)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        if self.learning_rate is not None:
-            _check_number("learning_rate", self.learning_rate, low=0.0, strict=True)
-        _check_choice("init", self.init, INITS)
-        min_size = min_size_for(self.layers_used)
-        if self.size is not None:
-            _check_int("size", self.size, low=min_size, high=MAX_SIZE)
-        if self.memory_limit is not None:
-            _check_number("memory_limit", self.memory_limit, low=0.0, strict=True)
-        _check_number("style_scale", self.style_scale, low=0.0, strict=True, high=16.0)
-        _check_number("settle_levels", self.settle_levels, low=0.0, strict=True, high=255.0)
-        if isinstance(self.scales, str):
-            _check_choice("scales", self.scales, ("auto",))
-        elif self.scales is not None:
-            if not self.scales:
-                raise ValueError("scales is empty: give sizes such as (256, 512), or None.")
-            for s in self.scales:
-                _check_int("scales", s, low=min_size, high=MAX_SIZE)
-        _check_choice("preserve_color", self.preserve_color, COLOR_MODES)
-        _check_choice("pooling", self.pooling, POOLINGS)
-        _check_choice("loss_scale", self.loss_scale, LOSS_SCALES)
-        if not isinstance(self.normalized, bool):
-            raise ValueError(f"normalized must be True or False, not {self.normalized!r}")
-        for name in ("checkpoint", "compile"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, not {getattr(self, name)!r}")
-        if self.cuda_graph not in (None, True, False):
-            raise ValueError(f"cuda_graph must be None, True or False, not {self.cuda_graph!r}")
-        if not isinstance(self.weights, str) or not self.weights:
-            raise ValueError(
-                "weights must be 'vgg19-original', 'vgg19-imagenet' or a path to a state dict."
-            )
-        _check_device(self.device)
-        _check_choice("precision", self.precision, PRECISIONS)
-        if self.seed is not None:
-            _check_int("seed", self.seed, low=0, high=2**63 - 1)
-        _check_int("every", self.every, low=1, high=1_000_000)
-        if self.frame_steps is not None:
-            _check_int("frame_steps", self.frame_steps, low=1, high=1_000_000)
-        if self.cuda_graph and not self.graphable:
-            raise ValueError(
-                "cuda_graph works with the L-BFGS optimiser, without checkpoint or compile."
-            )
+        param_rules.validate(self)
 
     # -- derived ------------------------------------------------------------------------
     @property
@@ -332,7 +238,7 @@ class StyleParams:
 
     def with_style_strength(self, strength: float) -> StyleParams:
         """These parameters with β set so that β/α = ``strength``."""
-        _check_number("style_strength", strength, low=0.0)
+        param_rules.check_number("style_strength", strength, low=0.0)
         return self.replace(beta=strength * (self.alpha or 1.0), alpha=self.alpha or 1.0)
 
     @property
@@ -396,7 +302,7 @@ class StyleParams:
         known = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(data) - set(known))
         if unknown:
-            raise ValueError(_unknown_text(unknown, [*known, "style_strength"]))
+            raise ValueError(unknown_text(unknown, [*known, "style_strength"]))
         return cls(**dict(data))
 
     def replace(self, **changes: Any) -> StyleParams:
@@ -426,50 +332,3 @@ def as_params(
         style_strength = base.pop("style_strength") if style_strength is None else style_strength
     merged = StyleParams.from_dict({**base, **overrides})
     return merged if style_strength is None else merged.with_style_strength(style_strength)
-
-
-def _unknown_text(unknown: list[str], known: list[str]) -> str:
-    import difflib
-
-    parts = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, known, n=1)
-        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    return f"Unknown parameter {', '.join(parts)}: see StyleParams for the names."
-
-
-def _check_number(name, value, low=None, high=None, strict=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, not {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, not {value!r}")
-    if low is not None and (value <= low if strict else value < low):
-        bound = f"> {low}" if strict else f">= {low}"
-        raise ValueError(f"{name} = {value!r} is out of range: it must be {bound}")
-    if high is not None and value > high:
-        raise ValueError(f"{name} = {value!r} is out of range: it must be <= {high}")
-
-
-def _check_int(name, value, low, high):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be a whole number, not {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} = {value} is out of range: it must be from {low} to {high}")
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        allowed = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name} = {value!r} is not allowed: choose one of {allowed}")
-
-
-def _check_device(device):
-    if not isinstance(device, str):
-        raise ValueError(
-            f"device must be a string such as 'auto', 'cpu' or 'cuda:0', not {device!r}"
-        )
-    base, _, index = device.partition(":")
-    if base not in DEVICES or (index and (base != "cuda" or not index.isdigit())):
-        raise ValueError(
-            f"device = {device!r} is not allowed: choose 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
-        )

@@ -88,41 +88,35 @@ def stylize_planes(
     its reason; ``should_stop()`` turning True cancels the frames not yet finished.
     The cluster options are ``stylize_batch``'s.
     """
-    from . import batch, cluster  # torch and Dask load here, when a stack runs on a cluster
+    from . import cluster  # Dask loads here, when a stack runs on a cluster
 
     params = as_params(params, **overrides)  # checked at the call, as the cluster is
-    distributed = cluster.require_distributed()
+    connect = (cluster.require_distributed(), client, scheduler, workers, threads_per_worker)
+    options = {"content_limits": content_limits, "style_limits": style_limits, "flow": flow}
+    return _finished_planes(connect, (frames, style, params, chains, options), should_stop)
 
-    def finished_planes():
-        connected, started, own_workers = batch.connect_cluster(
-            distributed, client, scheduler, workers, threads_per_worker
+
+def _finished_planes(connect, work, should_stop) -> Iterator[tuple[int, Step]]:
+    """Start or reach the cluster, submit ``work``, yield each plane as it finishes."""
+    from . import batch, cluster  # torch loads here
+
+    distributed, threads_per_worker = connect[0], connect[-1]
+    frames, style, params, chains, options = work
+    connected, started, own_workers = batch.connect_cluster(*connect)
+    try:
+        threads = threads_per_worker or cluster.workers_per_host(connected)
+        futures = _submit(
+            connected, frames, style, params, own_workers, chains, threads=threads, options=options
         )
+    except BaseException:
+        batch.close_all(started)
+        raise
+    for future, n in batch.as_finished(distributed, futures, should_stop, started):
         try:
-            futures = _submit(
-                connected,
-                frames,
-                style,
-                params,
-                own_workers,
-                chains,
-                threads=threads_per_worker or cluster.workers_per_host(connected),
-                options={
-                    "content_limits": content_limits,
-                    "style_limits": style_limits,
-                    "flow": flow,
-                },
-            )
-        except BaseException:
-            batch.close_all(started)
-            raise
-        for future, n in batch.as_finished(distributed, futures, should_stop, started):
-            try:
-                step = future.result()
-            except Exception as err:  # the frame's own error, or its worker died too often
-                raise ValueError(f"Slice {n} failed: {friendly_message(err)}") from None
-            yield n, step
-
-    return finished_planes()
+            step = future.result()
+        except Exception as err:  # the frame's own error, or its worker died too often
+            raise ValueError(f"Slice {n} failed: {friendly_message(err)}") from None
+        yield n, step
 
 
 def _submit(client, frames, style, params, own_workers, at_most, threads, options) -> dict:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .images import to_uint8
+
 RECORD_KEY = "napari_nst"
 PNG_SUFFIXES = (".png",)
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -41,6 +43,7 @@ def write_image(path: str | Path, image, record: dict | None = None) -> Path:
     elif suffix in TIFF_SUFFIXES:
         import tifffile
 
+        image = image / np.float32(255) if image.dtype == np.uint8 else image
         _atomically(
             target,
             lambda partial: tifffile.imwrite(
@@ -102,8 +105,7 @@ def _atomically(target: Path, write) -> None:
 def _write_png(target: Path, image, text):
     from PIL import Image, PngImagePlugin
 
-    if image.dtype.kind == "f":
-        image = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    image = to_uint8(image)
     info = PngImagePlugin.PngInfo()
     if text is not None:
         info.add_itxt(RECORD_KEY, text)

@@ -42,43 +42,55 @@ def stylize(
     ``ValueError`` at the call. Closing the iterator stops the run at once.
 
     ``guides`` (a ``Guides``) restricts each style to a region of the content.
-    ``should_stop`` is polled after every step: when it returns True, the current
-    image is reported and the run ends (a GUI's Stop button); in a stage run block by
-    block, it is also polled between blocks. ``block_progress(pass, done, blocks)``
-    is called before each block of such a stage (pass 1: the sums, 2: the gradient).
-    ``blocks_on`` (a ``distributed.Client`` or a scheduler's address) runs those blocks
-    as tasks on a Dask cluster instead of here (``engine/blocks_on_dask.py``).
-    ``previous_frame`` = (previous content, previous result) of a stack: with
-    ``temporal_weight`` > 0, G is kept close to the previous result wherever the
-    content did not change between the frames.
+    ``should_stop()`` is polled after every step (and between the blocks of a stage run
+    block by block): True reports the current image and ends the run.
+    ``block_progress(pass, done, blocks)`` is called before each such block (pass 1:
+    the sums, 2: the gradient); ``blocks_on`` (a ``distributed.Client`` or an address)
+    runs them on Dask (``engine/blocks_on_dask.py``). ``previous_frame`` = (previous
+    content, previous result) of a stack: with ``temporal_weight`` > 0, G is kept close
+    to the previous result where the content did not change.
     """
+    limits = (content_limits, style_limits)
+    checked = _checked(content, style, params, overrides, limits, guides, previous_frame)
+
+    from . import loop  # the one import across the torch line: torch loads here
+
+    return loop.start(
+        **checked,
+        guides=guides,
+        progress=download_progress,
+        should_stop=should_stop or (lambda: False),
+        block_progress=block_progress,
+        blocks_on=blocks_on,
+    )
+
+
+def _checked(content, style, params, overrides, limits, guides, previous_frame) -> dict:
+    """Every input of a run, checked and converted: the loop's keywords."""
+    content_limits, style_limits = limits
     params, init_image = _merged_params(params, dict(overrides))
     content01 = to_rgb01(content, content_limits, name="content image")
     styles = _style_list(style, style_limits)
     stage_shapes = _stage_shapes(content01.shape[:2], styles, params)
     if guides is not None:
         guides.check(content01.shape[:2], len(styles))
-    if previous_frame is not None:
-        prev_content, prev_result = previous_frame
-        previous_frame = (
-            to_rgb01(prev_content, content_limits, name="previous content frame"),
-            to_rgb01(prev_result, (0.0, 1.0), name="previous result"),
-        )
+    return {
+        "content01": content01,
+        "styles": styles,
+        "init_image": init_image,
+        "params": params,
+        "stage_shapes": stage_shapes,
+        "previous_frame": _previous_frame(previous_frame, content_limits),
+    }
 
-    from . import loop  # the one import across the torch line: torch loads here
 
-    return loop.start(
-        content01=content01,
-        styles=styles,
-        init_image=init_image,
-        params=params,
-        stage_shapes=stage_shapes,
-        guides=guides,
-        progress=download_progress,
-        should_stop=should_stop or (lambda: False),
-        block_progress=block_progress,
-        blocks_on=blocks_on,
-        previous_frame=previous_frame,
+def _previous_frame(previous_frame, content_limits):
+    if previous_frame is None:
+        return None
+    prev_content, prev_result = previous_frame
+    return (
+        to_rgb01(prev_content, content_limits, name="previous content frame"),
+        to_rgb01(prev_result, (0.0, 1.0), name="previous result"),
     )
 
 
@@ -145,7 +157,27 @@ def _stage_shapes(content_hw, styles, params: StyleParams):
                 )
             style_hws.append(shw)
         shapes.append((hw, style_hws))
+    for i, ((image, _), shw) in enumerate(zip(styles, shapes[-1][1]), start=1):
+        _warn_if_stretched(i, image.shape[:2], shw)
     return shapes
+
+
+# A style image enlarged more than this many times has too few pixels to paint with.
+STRETCH_WARNING = 4.0
+
+
+def _warn_if_stretched(index: int, own_hw, used_hw) -> None:
+    factor = max(used_hw) / max(own_hw)
+    if factor > STRETCH_WARNING:
+        import warnings
+
+        warnings.warn(
+            f"Style image {index} is only {own_hw[0]}×{own_hw[1]} px: it is stretched "
+            f"{factor:.0f}× to {used_hw[0]}×{used_hw[1]} px, so the style is painted from "
+            "those few pixels. Use a larger style image, or lower style_scale.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def warm_up() -> None:

@@ -16,7 +16,8 @@ result's size.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 from skimage.registration import optical_flow_ilk
@@ -32,7 +33,7 @@ FLOW_MIN_CHANGE = 0.02  # the flow is used only where the content changed by mor
 def stylize_stack(
     frames: Sequence,
     style,
-    params: StyleParams | None = None,
+    params: StyleParams | Mapping | None = None,
     *,
     content_limits: Sequence[float] | None = None,
     style_limits=None,
@@ -56,35 +57,36 @@ def stylize_stack(
     """
     params = as_params(params, **overrides)  # checked at the call, not at the first step
     stop = should_stop or (lambda: False)
+    run_frame = functools.partial(
+        stylize_frame,
+        style=style,
+        params=params,
+        flow=flow,
+        content_limits=content_limits,
+        style_limits=style_limits,
+        guides=guides,
+        init=init,
+        should_stop=stop,
+        download_progress=download_progress,
+        block_progress=block_progress,
+        blocks_on=blocks_on,
+    )
+    return _each_frame(frames, run_frame, stop)
 
-    def frames_steps():
-        previous = None  # (previous raw frame, its result)
-        for n, frame in enumerate(frames):
-            if stop():
-                return
-            last = None
-            for step in stylize_frame(
-                frame,
-                style,
-                params,
-                previous,
-                flow=flow,
-                content_limits=content_limits,
-                style_limits=style_limits,
-                guides=guides,
-                init=init,
-                should_stop=stop,
-                download_progress=download_progress,
-                block_progress=block_progress,
-                blocks_on=blocks_on,
-            ):
-                last = step
-                yield n, step
-            if last is None or stop():
-                return
-            previous = (frame, last.image)
 
-    return frames_steps()
+def _each_frame(frames, run_frame, stop) -> Iterator[tuple[int, Step]]:
+    """Each frame's Steps in turn, every frame after the first from the previous result."""
+    previous = None  # (previous raw frame, its result)
+    for n, frame in enumerate(frames):
+        if stop():
+            return
+        last = None
+        for step in run_frame(frame, previous=previous):
+            last = step
+            yield n, step
+        if last is None or stop():
+            return
+        previous = (frame, last.image)
 
 
 def stylize_frame(

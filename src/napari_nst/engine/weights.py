@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ._torch import torch
 from .errors import WeightsUnavailableError
-from .params import CONV_LAYERS, VGG19_BLOCKS
+from .vgg19_layers import CONV_LAYERS, VGG19_BLOCKS
 
 ORIGINAL = "vgg19-original"
 IMAGENET = "vgg19-imagenet"
