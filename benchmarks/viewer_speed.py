@@ -22,6 +22,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE.parent / "docs" / "results" / "viewer_speed.json"
+REPORT = HERE.parent / "docs" / "viewer-speed.md"
 JUDGE = HERE.parent.parent / "shared" / "tools" / "nst_judge.py"
 
 
@@ -130,6 +131,13 @@ def _judge_file(path: Path) -> None:
     print(json.dumps(out))
 
 
+def render() -> str:
+    from common import template_environment
+
+    env = template_environment(HERE / "templates")
+    return env.get_template("viewer-speed.md.j2").render(r=json.loads(RESULTS.read_text()))
+
+
 def _plain(value):
     return value if isinstance(value, (bool, str)) else round(float(value), 3)
 
@@ -140,9 +148,13 @@ def main() -> None:
     ap.add_argument("--snapshot", type=float, default=5.0)
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--judge", type=Path, help=argparse.SUPPRESS)  # the child process
+    ap.add_argument("--render-only", action="store_true", help="re-render docs/viewer-speed.md")
     args = ap.parse_args()
     if args.judge:
         _judge_file(args.judge)
+        return
+    if args.render_only:
+        REPORT.write_text(render())
         return
 
     import napari
@@ -196,6 +208,8 @@ def main() -> None:
         results["sizes"].append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "params"}), flush=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
+    if args.out == RESULTS:
+        REPORT.write_text(render())
     viewer.close()
 
 

@@ -167,3 +167,27 @@ def test_every_parameter_has_its_option_with_the_declared_default_and_help():
         (2.0, 1.0),
     )
     assert (p.compile, p.temporal_weight, p.precision, p.every) == (True, 3.0, "bf16", 7)
+
+
+def test_style_weights_blend_the_styles_in_the_given_proportion(tmp_path):
+    import skimage.data
+
+    io.imsave(tmp_path / "c.png", skimage.data.chelsea())
+    io.imsave(tmp_path / "a.png", skimage.data.gravel())
+    io.imsave(tmp_path / "b.png", skimage.data.immunohistochemistry())
+    images = {}
+    for weights in (("1", "0"), ("0", "1")):
+        out = tmp_path / f"{'-'.join(weights)}.png"
+        done = _cli(
+            tmp_path / "c.png", tmp_path / "a.png", tmp_path / "b.png", "-o", out,
+            "--style-weights", *weights, "--steps", 30, "--size", 32,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        images[weights] = io.imread(out).astype(float)
+        record = json.loads(out.with_suffix(".json").read_text())
+        assert record["style_weights"] == [float(w) for w in weights]
+    # Each weighting paints a different picture (the zero-weight style plays no part).
+    assert np.abs(images[("1", "0")] - images[("0", "1")]).mean() > 5
+    bad = _cli(tmp_path / "c.png", tmp_path / "a.png", "-o", tmp_path / "x.png",
+               "--style-weights", "1", "2")  # fmt: skip
+    assert bad.returncode != 0 and "--style-weights has 2 values for 1 styles" in bad.stderr

@@ -95,7 +95,7 @@ def test_the_parameters_table_lists_every_field_with_its_declared_default_and_la
             assert default.startswith(f"{shown:g}"), (field.name, default)
 
 
-@pytest.mark.parametrize("script", ["run", "picture", "large_report"])
+@pytest.mark.parametrize("script", ["run", "picture", "large_report", "viewer_speed"])
 def test_benchmark_reports_are_rendered_from_their_results(script, monkeypatch):
     """Hand edits to a rendered report are lost at its next run, so there must be none:
     what was measured once belongs in docs/performance-notes.md."""
@@ -110,6 +110,10 @@ def test_benchmark_reports_are_rendered_from_their_results(script, monkeypatch):
         import picture
 
         rendered, path = picture.render(json.loads(picture.RESULTS.read_text())), picture.REPORT
+    elif script == "viewer_speed":
+        import viewer_speed
+
+        rendered, path = viewer_speed.render(), viewer_speed.REPORT
     else:
         import large_report
 

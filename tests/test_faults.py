@@ -74,7 +74,13 @@ def test_closing_the_viewer_mid_run_stops_quietly(qtbot, setup, messages):
     worker = run.worker
     viewer.close()
     qtbot.waitUntil(lambda: not worker.is_running, timeout=60_000)
-    # a notification is queued at the removal, many event-loop turns before this point
+    # A notification would be queued for the next turn at the layers' removal: let the
+    # event loop run past a later timer before looking.
+    from qtpy.QtCore import QTimer
+
+    later = []
+    QTimer.singleShot(200, lambda: later.append(True))
+    qtbot.waitUntil(lambda: bool(later), timeout=5_000)
     assert messages == []
 
 

@@ -33,7 +33,14 @@ def test_engine_imports_neither_napari_nor_qt():
 
 
 def test_public_names_load_lazily():
-    import napari_nst
-
-    assert callable(napari_nst.stylize)
-    assert napari_nst.StyleParams().steps > 0
+    """Each public name's module loads at its first use, not at ``import napari_nst``."""
+    code = (
+        "import sys, napari_nst\n"
+        "before = [m in sys.modules for m in ('napari_nst.engine.run', "
+        "'napari_nst.engine.batch', 'napari_nst._viewer_api')]\n"
+        "napari_nst.stylize\n"
+        "print(before, 'napari_nst.engine.run' in sys.modules, 'napari_nst.engine.batch' in "
+        "sys.modules, sorted(set(napari_nst.__all__) - set(dir(napari_nst))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[False, False, False] True False []"

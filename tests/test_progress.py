@@ -94,3 +94,14 @@ def test_a_batch_tally_counts_results_and_estimates_from_running_steps():
     assert tally.summary("out", cancelled=True) == (
         "Cancelled: 1 written, 1 already there, 1 failed, into out."
     )
+
+
+def test_with_auto_stop_the_time_left_waits_for_the_last_stage():
+    plan = RunPlan.of(StyleParams(steps="auto"), 256)  # 128 px then 256 px, caps 400, 200
+    progress = Progress(plan)
+    progress.report(0, 0, 1, seconds=1.0)
+    progress.report(0, 0, 11, seconds=2.0)
+    assert progress.seconds_left() is None  # a rate, but not yet the last stage
+    progress.report(0, 1, 12, seconds=3.0)
+    progress.report(0, 1, 22, seconds=5.0)  # 10 steps at the final size in 2 s
+    assert progress.seconds_left() == pytest.approx(0.2 * (plan.first[1].steps - 11))

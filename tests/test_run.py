@@ -110,12 +110,38 @@ def test_cuda_graph_is_refused_where_it_cannot_work(small_pair):
 
 
 @pytest.mark.parametrize("mode", [None, "luminance", "histogram"])
-def test_colour_modes_and_inits_give_valid_images(small_pair, mode):
+def test_each_start_is_where_the_run_starts(small_pair, mode):
+    from skimage.transform import resize
+
     content, style = small_pair
-    for init in ("noise", "content", content[::-1]):
-        step = list(stylize(content, style, size=32, steps=2, preserve_color=mode, init=init))[-1]
-        assert step.image.shape == (21, 32, 3)
-        assert np.isfinite(step.image).all()
+    flipped = content[::-1]
+
+    def first_image(init):
+        steps = stylize(content, style, size=32, steps=2, preserve_color=mode, init=init)
+        return next(iter(steps)).image
+
+    def distance(image, photo):
+        return float(np.abs(image - resize(photo / 255.0, image.shape[:2])).mean())
+
+    from_noise, from_content, from_flipped = (
+        first_image(init) for init in ("noise", "content", flipped)
+    )
+    assert from_noise.shape == (21, 32, 3) and np.isfinite(from_noise).all()
+    assert distance(from_content, content) < 0.5 * distance(from_noise, content)
+    assert distance(from_flipped, flipped) < 0.5 * distance(from_flipped, content)
+
+
+def test_histogram_mode_takes_the_content_colours(small_pair):
+    content, style = small_pair  # chelsea (a brown cat) × gravel (grey)
+    plain = list(stylize(content, style, size=48, steps=20, init="content"))[-1].image
+    matched = list(
+        stylize(content, style, size=48, steps=20, init="content", preserve_color="histogram")
+    )[-1].image
+    colour = (content / 255.0).reshape(-1, 3).mean(0)
+    assert (
+        np.abs(matched.reshape(-1, 3).mean(0) - colour).sum()
+        < np.abs(plain.reshape(-1, 3).mean(0) - colour).sum()
+    )
 
 
 def test_luminance_mode_keeps_the_content_chroma(small_pair):
@@ -273,3 +299,24 @@ def test_a_tiny_style_is_taken_with_a_warning_that_says_how_far_it_is_stretched(
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a style of about the content's size: no word
         stylize(content, content, size=64, steps=1).close()
+
+
+def test_gradient_checkpointing_gives_the_same_run(small_pair):
+    content, style = small_pair
+    plain, saved = (
+        list(stylize(content, style, size=48, steps=4, checkpoint=flag))[-1]
+        for flag in (False, True)
+    )
+    assert saved.params.checkpoint and not plain.params.checkpoint
+    assert np.allclose(saved.image, plain.image, atol=1e-5)
+    assert saved.losses["total"] == pytest.approx(plain.losses["total"], rel=1e-5)
+
+
+def test_average_pooling_is_another_network_with_its_own_picture(small_pair):
+    content, style = small_pair
+    by_max, by_avg = (
+        list(stylize(content, style, size=48, steps=10, pooling=pooling))[-1]
+        for pooling in ("max", "avg")
+    )
+    assert by_avg.params.pooling == "avg" and np.isfinite(by_avg.image).all()
+    assert np.abs(by_avg.image - by_max.image).mean() > 0.01  # not the same network

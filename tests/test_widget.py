@@ -7,6 +7,7 @@ from napari_nst._output_layer import METADATA_KEY
 from napari_nst._qt.viewer_run import RunState
 from napari_nst._qt.widget import StyleTransferWidget
 from napari_nst.engine.images import to_uint8
+from napari_nst.engine.params import StyleParams
 
 
 @pytest.fixture
@@ -33,6 +34,10 @@ def test_widget_opens_through_the_manifest(make_napari_viewer):
     _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
     assert isinstance(widget, StyleTransferWidget)
     assert widget.run_button.text == "Run"
+    # The first Run stops by itself, at Standard quality; the rest are StyleParams' defaults.
+    assert widget.auto_stop.value and widget.quality.enabled and not widget.steps.enabled
+    expected = StyleParams(steps="auto").to_dict()
+    assert widget.params().to_dict() == expected
 
 
 @pytest.mark.parametrize("key", ["astronaut_hubble", "chelsea_ihc", "coffee_brick"])
@@ -283,8 +288,8 @@ def test_closing_the_viewer_mid_run_stops_the_worker(qtbot, make_napari_viewer):
     qtbot.waitUntil(lambda: len(run.history) >= 1, timeout=30_000)
     worker = run.worker
     viewer.close()
+    # 100 000 steps take hours: the worker ends within seconds only because it was stopped.
     qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
-    assert len(run.history) < 100_000
 
 
 def test_several_styles_blend_with_weights(qtbot, viewer_and_widget):
@@ -304,7 +309,9 @@ def test_several_styles_blend_with_weights(qtbot, viewer_and_widget):
     assert widget.inputs.chosen_styles() == [(viewer.layers["texture"], 1.0)]
 
 
-def test_regions_from_a_labels_layer_read_live(qtbot, viewer_and_widget):
+def test_regions_from_a_labels_layer_read_live(qtbot, viewer_and_widget, monkeypatch):
+    from napari_nst.engine.guides import Guides
+
     viewer, widget = viewer_and_widget
     viewer.add_image(np.random.default_rng(7).random((36, 36)), name="second")
     labels = viewer.add_labels(np.zeros((40, 48), dtype=np.uint8), name="regions")
@@ -314,14 +321,22 @@ def test_regions_from_a_labels_layer_read_live(qtbot, viewer_and_widget):
     assert labels in [c for c in widget.regions.choices if c is not None]
     widget.regions.value = labels
     widget.unlabelled.value = 0
-    widget.steps.value = 3
+    widget.steps.value = 100_000
+    seen = []  # the highest label of each read by the running engine
+    real_read = Guides.read
+    monkeypatch.setattr(Guides, "read", lambda self: seen.append(real_read(self).max()) or (
+        real_read(self)
+    ))  # fmt: skip
     run = widget.start()
-    guides = run.inputs.guides
-    assert guides.styles == {0: 0, 1: 0, 2: 1}
+    assert run.inputs.guides.styles == {0: 0, 1: 0, 2: 1}
+    qtbot.waitUntil(lambda: len(run.history) >= 2 and 2 in seen, timeout=30_000)
+    labels.data[:] = 1  # painting while it runs: the next step reads it
+    painted_at = len(seen)
+    qtbot.waitUntil(lambda: 1 in seen[painted_at:], timeout=30_000)
+    assert run.running  # read live, not after the run
+    widget._on_run_clicked()
     _wait_done(qtbot, widget)
     assert run.error is None and run.output.data.any()
-    labels.data[:] = 1  # painting: the next read sees it
-    assert (guides.read() == 1).all()
 
 
 def test_regions_from_a_shapes_layer(qtbot, viewer_and_widget):
@@ -338,12 +353,22 @@ def test_regions_from_a_shapes_layer(qtbot, viewer_and_widget):
     assert run.error is None
 
 
-def test_widget_warms_up_torch_and_the_network_in_the_background(qtbot, viewer_and_widget):
-    from napari_nst.engine.network import cached_features
+def test_widget_warms_up_torch_and_the_network_on_the_engine_thread(
+    qtbot, make_napari_viewer, monkeypatch
+):
+    """Opening the widget runs the engine's warm-up where runs compute, in the background."""
+    import threading
 
-    _, widget = viewer_and_widget
+    import napari_nst._qt.warm_up as warm_up_module
+
+    ran_on = []
+    monkeypatch.setattr(
+        warm_up_module, "warm_up", lambda: ran_on.append(threading.current_thread().name)
+    )
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
     qtbot.waitUntil(lambda: not widget.warm_up.is_alive(), timeout=60_000)
-    assert cached_features.cache_info().currsize >= 1  # the default network is built
+    assert len(ran_on) == 1 and ran_on[0].startswith("napari-nst engine")
 
 
 def test_a_run_leaves_the_process_as_it_found_it(qtbot, viewer_and_widget, monkeypatch):

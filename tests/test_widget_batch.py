@@ -59,15 +59,20 @@ def test_apply_to_folder_refuses_what_it_cannot_do(widget_and_folder, tmp_path):
 
 def test_cancel_keeps_only_complete_outputs(qtbot, widget_and_folder):
     _, widget, out = widget_and_folder
+    widget.auto_stop.value = False
     widget.steps.value = 400
     run = widget.apply_to_folder()
+    # Cancel once a job has ended (the broken one fails at once, the others run on).
+    qtbot.waitUntil(lambda: run.tally.finished >= 1, timeout=120_000)
     widget.folder.on_apply_clicked()  # Cancel
     qtbot.waitUntil(lambda: not run.running, timeout=120_000)
     assert widget.last_message.startswith("Cancelled:")
     assert widget.apply_button.text == "Apply to folder…" and widget.apply_button.enabled
-    written = sorted(p.name for p in out.iterdir())
+    written = sorted(p.name for p in out.iterdir()) if out.exists() else []
     assert all(not name.startswith(".") for name in written)  # no partial files
-    assert len(written) % 2 == 0  # every image with its sidecar
+    done = [name for name in written if name.endswith(".png")]
+    assert sorted(written) == sorted(done + [n[:-4] + ".json" for n in done])  # in pairs
+    assert run.counts["done"] == len(done) < 2  # what finished is there; the rest is not
 
 
 def test_all_slices_without_temporal_weight_runs_its_planes_as_tasks(qtbot, photo_and_texture):
@@ -139,3 +144,23 @@ def test_all_frames_with_temporal_weight_run_in_chains_on_the_named_scheduler(
     start = frame_chains(4, 2)[0][0]
     assert ran == {n: 3 if n == start else 2 for n in range(4)}
     assert np.array_equal(movie.data, before)  # the input layer is untouched
+
+
+def test_stylize_in_viewer_runs_all_slices_on_the_named_scheduler(
+    qtbot, make_napari_viewer, client
+):
+    import napari_nst
+
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(3)
+    viewer.add_image(rng.random((3, 32, 32)).astype(np.float32), name="stack")
+    viewer.add_image(rng.random((32, 32)).astype(np.float32), name="texture")
+    run = napari_nst.stylize_in_viewer(
+        viewer, "stack", "texture", steps=2, size=32, all_slices=True,
+        scheduler=client.scheduler.address,
+    )  # fmt: skip
+    assert run.on_cluster and run.status.unit == "slices"
+    qtbot.waitUntil(lambda: not run.running, timeout=240_000)
+    assert run.error is None and run.output.data.shape == (3, 32, 32, 3)
+    assert sorted(entry["slice"] for entry in run.history) == [0, 1, 2]
+    assert run.status.ended.startswith("Done:") and run.status.steps_done == 3

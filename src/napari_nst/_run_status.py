@@ -60,6 +60,8 @@ class RunStatus(EventedModel):
         return f"{noun} {self.steps_done} {of} {self.steps_planned}{where}"
 
     def _left_text(self) -> str:
+        if self.seconds_left is None and self.up_to and self.stage < self.stages - 1:
+            return "the time left shows in the last stage"
         if self.seconds_left is None:
             return "estimating the time left…"
         left = duration_text(self.seconds_left)

@@ -142,7 +142,7 @@ def _steps(field) -> KnobControl:
     """Stop when settled (steps "auto") or exactly Steps steps."""
     auto = CheckBox(
         label="Stop when settled",
-        value=field.default == "auto",
+        value=True,  # the widget's first Run stops by itself; scripts default to fixed steps
         tooltip="End the run when the image has stopped changing visibly (at most "
         f"{AUTO_STEPS_CAP} steps). Off: run exactly Steps steps.",
     )

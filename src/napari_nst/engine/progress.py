@@ -139,8 +139,16 @@ class Progress:
         return left + (self.plan.planes - self.plane - 1) * per_plane
 
     def seconds_left(self) -> float | None:
-        """None until two reports of one stage give a rate."""
-        return None if self._rate is None else self._rate * self.units_left()
+        """None until two reports of one stage give a rate; with auto stop, also before a
+        plane's last stage (a stage that settles early makes the cap a poor guide, and a
+        small stage's rate, scaled by pixels, overstates a large one's)."""
+        if self._rate is None or (self.plan.up_to and not self.in_last_stage):
+            return None
+        return self._rate * self.units_left()
+
+    @property
+    def in_last_stage(self) -> bool:
+        return self.stage >= len(self.plan.stages(self.plane)) - 1
 
 
 def duration_text(seconds: float) -> str:
