@@ -244,7 +244,7 @@ def _strip_path(name, init, size) -> Path:
 
 
 def render(results: dict) -> str:
-    from string import Template
+    from common import template_environment
 
     eq_rows = "\n".join(
         "| {pair} | {init} | {o[style_ratio]} | {p[style_ratio]} | {o[structure]} | "
@@ -289,8 +289,10 @@ def render(results: dict) -> str:
         f"{r['pair'].replace(' × ', '_x_').replace(' ', '_')}_{r['init']}_{r['size']}.jpg)"
         for r in results.get("equal_steps", [])
     )
-    template = Template((ROOT / "benchmarks" / "picture_report.md").read_text())
-    return template.substitute(
+    template = template_environment(ROOT / "benchmarks" / "templates").get_template(
+        "picture-benchmark.md.j2"
+    )
+    return template.render(
         measured=_measured(results),
         equal_rows=eq_rows,
         ttg_rows=ttg_rows,

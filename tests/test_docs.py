@@ -119,3 +119,36 @@ def test_benchmark_reports_are_rendered_from_their_results(script, monkeypatch):
 
         rendered, path = large_report.render(), large_report.REPORT
     assert rendered == path.read_text()
+
+
+def test_the_defaults_the_pages_quote_are_the_code_s():
+    """Every default a page or caption quotes in words, checked against the code."""
+    from napari_nst.engine import objective
+    from napari_nst.engine.params import StyleParams
+
+    p = StyleParams()
+    algorithm = (ROOT / "docs" / "algorithm.md").read_text()
+    assert f", {p.style_strength:g} (default)," in algorithm  # the strength sweep's caption
+    assert f"**TV {p.tv_weight:g} (default)**" in algorithm
+    assert f"`{p.loss_scale}` (default)" in algorithm
+    scripting = (ROOT / "docs" / "scripting.md").read_text()
+    beta, strength = re.search(
+        r"StyleParams\(beta=([\d.]+), .*twice the default style strength \(β/α = ([\d.]+)\)",
+        scripting,
+    ).groups()
+    assert float(beta) == 2 * p.style_strength and float(strength) == p.style_strength
+    parameters = (ROOT / "docs" / "parameters.md").read_text()
+    side, power, most = re.search(
+        r"weighed \((\d+)/side\)\^([\d.]+) more at stages under \d+ px, at most ([\d.]+)×",
+        parameters,
+    ).groups()
+    assert (int(side), float(power), float(most)) == (
+        objective.SMALL_STAGE_SIDE,
+        objective.SMALL_STAGE_POWER,
+        objective.SMALL_STAGE_MAX,
+    )
+    # The screenshots are made at the defaults (docs/scripts/make_screenshots.py says which
+    # controls a shot changes); the script sets no other control.
+    script = (ROOT / "docs" / "scripts" / "make_screenshots.py").read_text()
+    changed = set(re.findall(r"widget\.(\w+)\.value = ", script))
+    assert changed == {"content", "style", "regions", "all_slices", "size"}

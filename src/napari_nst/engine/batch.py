@@ -11,19 +11,23 @@ mid-job has its job rerun elsewhere by Dask; a job that fails on its input
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from .. import __version__
 from ._torch import torch
 from .batch_jobs import BatchJob, check_writable, fingerprint, is_done, output_paths, read_image
-from .cluster import cuda_count, on_worker, require_distributed, workers_per_host
+from .cluster import (
+    as_finished,
+    close_all,
+    connect_cluster,
+    on_worker,
+    require_distributed,
+    workers_per_host,
+)
 from .errors import friendly_message
 from .params import StyleParams, as_params
 from .progress import BatchTally
@@ -31,12 +35,10 @@ from .result_files import partial_files, write_image, write_json
 from .run import stylize
 
 FILE_FORMATS = ("png", "tif")
-POLL_S = 0.25  # how often a waiting batch looks at should_stop
 # A worker tells the client of its job's steps this often (and at the first step),
 # on this topic of Dask's structured events.
 STEP_NEWS_EVERY_S = 2.0
 STEP_TOPIC = "napari-nst-steps"
-WORKER_MEMORY_GIB = 2  # a CPU worker's network and one 512 px run, with room to spare
 
 
 @dataclass(frozen=True)
@@ -149,22 +151,6 @@ def _batch_results(todo, params_dict, folder, file_format, cluster, should_stop,
                 partial.unlink(missing_ok=True)
 
 
-def connect_cluster(distributed, client, scheduler, workers, threads_per_worker):
-    """(client, what was started here and so must be closed, whether the workers are ours).
-
-    ``client`` or ``scheduler`` is used as it is; with neither, a ``LocalCluster`` is
-    started (see ``stylize_batch``)."""
-    if client is not None:
-        return client, [], False
-    if scheduler is not None:
-        client = distributed.Client(scheduler)
-        return client, [client], False
-    cluster = _local_cluster(distributed, workers, threads_per_worker)
-    client = distributed.Client(cluster)
-    # The workers are processes of ours: glibc's settings are ours too.
-    return client, [client, cluster], True
-
-
 def _starting(client, scheduler, workers) -> str:
     if client is not None:
         return "Sending the jobs to the cluster…"
@@ -208,35 +194,6 @@ def _submit(client, todo, settings: JobSettings):
         ): job
         for job, job_fingerprint in todo
     }
-
-
-def as_finished(distributed, futures: dict, should_stop, started) -> Iterator[tuple]:
-    """``(future, futures[future])`` as each finishes. On the end, ``should_stop()``
-    turning True or an error: cancel what is pending and close what was ``started``.
-    Finished futures are taken out of ``futures``, so what stays there never finished."""
-    stop = should_stop or (lambda: False)
-    pending = set(futures)
-    try:
-        while pending:
-            if stop():
-                return
-            try:
-                done, pending = distributed.wait(
-                    pending, timeout=POLL_S, return_when="FIRST_COMPLETED"
-                )
-            except (TimeoutError, distributed.TimeoutError):
-                continue
-            for future in done:
-                yield future, futures.pop(future)
-    finally:
-        for future in pending:
-            future.cancel()
-        close_all(started)
-
-
-def close_all(started) -> None:
-    for thing in started:
-        thing.close()
 
 
 def run_job(job, style, job_fingerprint, settings: JobSettings):
@@ -301,32 +258,6 @@ def _result_of(future, job: BatchJob) -> BatchResult:
     if out["status"] == "failed":
         return BatchResult(job.name, "failed", reason=out["reason"])
     return BatchResult(job.name, "done", Path(out["output"]), elapsed=out["elapsed"])
-
-
-def _local_cluster(distributed, workers, threads_per_worker):
-    cores = os.cpu_count() or 1
-    gpus = cuda_count()
-    if gpus and workers is None:
-        workers = gpus
-    workers = workers or _cpu_workers(cores)
-    if threads_per_worker is not None and workers * threads_per_worker > cores:
-        raise ValueError(
-            f"{workers} workers × {threads_per_worker} threads is more than this "
-            f"machine's {cores} cores."
-        )
-    return distributed.LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,  # one job at a time per worker; torch has its own threads
-        processes=True,
-        dashboard_address=None,
-    )
-
-
-def _cpu_workers(cores: int) -> int:
-    """One single-threaded worker per core (faster than fewer, wider workers: see
-    docs/batch.md), as far as memory allows WORKER_MEMORY_GIB each."""
-    by_memory = int(psutil.virtual_memory().available / 2**30 // WORKER_MEMORY_GIB)
-    return max(1, min(cores, by_memory))
 
 
 _styles_read: dict = {}  # per worker process: each style file is read once

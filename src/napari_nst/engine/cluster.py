@@ -1,17 +1,23 @@
-"""The workers' side of Dask, shared by batch runs, stacks' planes and blocked stages:
-whether Dask's distributed is there, and how a worker sets itself up for a run (its torch
-threads, its device, the allocator).
+"""Dask, for batch runs, stacks' planes and blocked stages: whether distributed is there;
+reaching or starting a cluster, streaming finished work and cancelling the rest (the
+client's side); how a worker sets itself up for a run (its torch threads, its device,
+the allocator).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
+
+import psutil
 
 from . import allocator
 from ._torch import torch
 from .params import StyleParams
 
+POLL_S = 0.25  # how often a waiting client looks at should_stop
+WORKER_MEMORY_GIB = 2  # a CPU worker's network and one 512 px run, with room to spare
 MISSING_DASK = (
     "Batch runs need Dask's distributed scheduler: "
     "pip install 'napari-nst[batch]' (or: pip install distributed)."
@@ -69,3 +75,75 @@ def _worker_device(device: str) -> str:
     name = get_worker().name
     index = name if isinstance(name, int) else abs(hash(name))
     return f"cuda:{index % cuda_count()}"
+
+
+# -- the client's side -----------------------------------------------------------------
+def connect_cluster(distributed, client, scheduler, workers, threads_per_worker):
+    """(client, what was started here and so must be closed, whether the workers are ours).
+
+    ``client`` or ``scheduler`` is used as it is; with neither, a ``LocalCluster`` is
+    started (see ``batch.stylize_batch``)."""
+    if client is not None:
+        return client, [], False
+    if scheduler is not None:
+        client = distributed.Client(scheduler)
+        return client, [client], False
+    cluster = _local_cluster(distributed, workers, threads_per_worker)
+    client = distributed.Client(cluster)
+    # The workers are processes of ours: glibc's settings are ours too.
+    return client, [client, cluster], True
+
+
+def as_finished(distributed, futures: dict, should_stop, started) -> Iterator[tuple]:
+    """``(future, futures[future])`` as each finishes. On the end, ``should_stop()``
+    turning True or an error: cancel what is pending and close what was ``started``.
+    Finished futures are taken out of ``futures``, so what stays there never finished."""
+    stop = should_stop or (lambda: False)
+    pending = set(futures)
+    try:
+        while pending:
+            if stop():
+                return
+            try:
+                done, pending = distributed.wait(
+                    pending, timeout=POLL_S, return_when="FIRST_COMPLETED"
+                )
+            except (TimeoutError, distributed.TimeoutError):
+                continue
+            for future in done:
+                yield future, futures.pop(future)
+    finally:
+        for future in pending:
+            future.cancel()
+        close_all(started)
+
+
+def close_all(started) -> None:
+    for thing in started:
+        thing.close()
+
+
+def _local_cluster(distributed, workers, threads_per_worker):
+    cores = os.cpu_count() or 1
+    gpus = cuda_count()
+    if gpus and workers is None:
+        workers = gpus
+    workers = workers or _cpu_workers(cores)
+    if threads_per_worker is not None and workers * threads_per_worker > cores:
+        raise ValueError(
+            f"{workers} workers × {threads_per_worker} threads is more than this "
+            f"machine's {cores} cores."
+        )
+    return distributed.LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,  # one job at a time per worker; torch has its own threads
+        processes=True,
+        dashboard_address=None,
+    )
+
+
+def _cpu_workers(cores: int) -> int:
+    """One single-threaded worker per core (faster than fewer, wider workers: see
+    docs/batch.md), as far as memory allows WORKER_MEMORY_GIB each."""
+    by_memory = int(psutil.virtual_memory().available / 2**30 // WORKER_MEMORY_GIB)
+    return max(1, min(cores, by_memory))

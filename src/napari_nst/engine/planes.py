@@ -98,20 +98,20 @@ def stylize_planes(
 
 def _finished_planes(connect, work, should_stop) -> Iterator[tuple[int, Step]]:
     """Start or reach the cluster, submit ``work``, yield each plane as it finishes."""
-    from . import batch, cluster  # torch loads here
+    from . import cluster  # torch loads here
 
     distributed, threads_per_worker = connect[0], connect[-1]
     frames, style, params, chains, options = work
-    connected, started, own_workers = batch.connect_cluster(*connect)
+    connected, started, own_workers = cluster.connect_cluster(*connect)
     try:
         threads = threads_per_worker or cluster.workers_per_host(connected)
         futures = _submit(
             connected, frames, style, params, own_workers, chains, threads=threads, options=options
         )
     except BaseException:
-        batch.close_all(started)
+        cluster.close_all(started)
         raise
-    for future, n in batch.as_finished(distributed, futures, should_stop, started):
+    for future, n in cluster.as_finished(distributed, futures, should_stop, started):
         try:
             step = future.result()
         except Exception as err:  # the frame's own error, or its worker died too often

@@ -1,8 +1,8 @@
 """Make the result images of the docs: the default sample pair, the paper's
 Figures 2 and 3, and an α/β sweep. Run from the repository root:
 
-    python docs/make_figures.py --out docs/images              # everything
-    python docs/make_figures.py --only figure2 --size 256      # one figure, smaller
+    python docs/scripts/make_figures.py --out docs/images              # everything
+    python docs/scripts/make_figures.py --only figure2 --size 256      # one figure, smaller
 
 The paintings and the Tübingen photo come from ../shared/data (or --data DIR);
 they are not part of the repository. On a CPU, use a smaller --size.
@@ -28,7 +28,7 @@ STYLE_LAYER_SETS = {
 FIGURE3_STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 SWEEP_STRENGTHS = (1.25, 2.5, 5.0, 10.0, 20.0)
 PAINTINGS = ("shipwreck", "starry_night", "the_scream")
-RECORD = Path(__file__).resolve().parent / "results" / "figures.json"
+RECORD = Path(__file__).resolve().parents[1] / "results" / "figures.json"
 
 
 def run(content, style, strength=None, **params):
@@ -65,7 +65,7 @@ def tile(images, columns, pad=4, height=None):
 def judged(image, content, style) -> dict:
     import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     from quality import as_record, judge
 
     return as_record(judge(image, content, style))
@@ -88,7 +88,7 @@ def save(path: Path, image, quality=85):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="docs/images")
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data"))
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[3] / "shared/data"))
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--steps", type=int, default=None, help="default: the engine's")
     ap.add_argument(

@@ -1,6 +1,6 @@
 """Screenshots of the real napari viewer for the docs (run under Xvfb on Linux):
 
-    xvfb-run -a python docs/make_screenshots.py --out docs/images
+    xvfb-run -a python docs/scripts/make_screenshots.py --out docs/images
 
 1. getting_started_widget.png: the sample pair loaded, the widget docked, mid-run;
    widget_simple.png and widget_advanced.png: the dock itself, folded and unfolded.
