@@ -1,6 +1,8 @@
 """A large image in the viewer: a multiscale content at its own size, run in blocks,
 its progress shown block by block, a multiscale output, saved whole as TIFF."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -55,6 +57,14 @@ def test_a_run_over_the_memory_limit_goes_block_by_block_and_saves_whole(
     monkeypatch.setattr(output_layer, "SMALLEST_LEVEL", 100)
     viewer, widget = large_setup
     shown = []  # the status line after each block and each step
+    made_on = []  # the threads the output's pyramid was made on
+    real_pyramid = output_layer.pyramid
+
+    def pyramid(image):
+        made_on.append(threading.current_thread() is threading.main_thread())
+        return real_pyramid(image)
+
+    monkeypatch.setattr(output_layer, "pyramid", pyramid)
     run = widget.start()
     assert run is not None, widget.last_message
     for event in (run.status.events.blocks, run.status.events.steps_done):
@@ -70,6 +80,8 @@ def test_a_run_over_the_memory_limit_goes_block_by_block_and_saves_whole(
     assert any("pass 1" in t and f"block 1/{n}" in t for t in passes)
     assert any("pass 2" in t and f"block {n}/{n}" in t for t in passes)
     assert any(f"in {n} blocks" in t for t in shown)
+    # The pyramid was made off napari's thread (the worker's), never on it.
+    assert made_on and not any(made_on)
     # The output is multiscale; its first level is the result at the content's size.
     out = run.output
     assert out.multiscale and out.data[0].shape == (SIDE, SIDE, 3)

@@ -47,16 +47,25 @@ class OutputLayer:
             for name, (_, weight) in zip(inputs.style_names, inputs.styles)
         ]
 
-    def show(self, index, image) -> None:
-        """Put one slice's image in place (creating the layer with the first one)."""
+    def displayed(self, image) -> np.ndarray | list[np.ndarray]:
+        """What the layer holds for ``image``: 8 bits, or their pyramid for a large single
+        image. Any thread may make it (a run's worker does, so napari's only swaps it in)."""
+        if not self.lead_shape and max(image.shape[:2]) > MULTISCALE_ABOVE:
+            return pyramid(image)
+        return to_uint8(image)
+
+    def show(self, index, image, shown=None) -> None:
+        """Put one slice's image in place (creating the layer with the first one);
+        ``shown``: its ``displayed`` form, if made already."""
+        shown = self.displayed(image) if shown is None else shown
         if self.layer is None:
-            self._create(index, image)
+            self._create(index, image, shown)
         elif not self.lead_shape:
             self.layer.metadata[RESULT_KEY] = image
-            self.layer.data = pyramid(image) if self.layer.multiscale else to_uint8(image)
+            self.layer.data = shown
         else:
             self.result[self._slot(index)] = image
-            self.layer.data[self._slot(index)] = to_uint8(image)
+            self.layer.data[self._slot(index)] = shown
             self.layer.refresh()
 
     @property
@@ -87,15 +96,15 @@ class OutputLayer:
             "elapsed": elapsed,
         }
 
-    def _create(self, index, image):
+    def _create(self, index, image, shown):
         h, w = image.shape[:2]
         if self.lead_shape:
             result = np.zeros((*self.lead_shape, h, w, 3), dtype=np.float32)
             result[self._slot(index)] = image
-            data = to_uint8(result)
+            data = np.zeros(result.shape, dtype=np.uint8)
+            data[self._slot(index)] = shown
         else:
-            result = image
-            data = pyramid(image) if max(h, w) > MULTISCALE_ABOVE else to_uint8(image)
+            result, data = image, shown
         # Scale so that the output overlays the content exactly, whatever its size.
         yx_scale = self.layer_scale[-2:] * (np.asarray(self.source_hw) / np.asarray((h, w)))
         scale = np.concatenate([self.layer_scale[:-2], yx_scale])

@@ -12,6 +12,7 @@ import enum
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
@@ -61,6 +62,7 @@ class StepEvent:
     plane: int
     index: tuple[int, ...]
     step: Step
+    shown: Any = None  # the image as the layer holds it (OutputLayer.displayed)
 
 
 @dataclass(frozen=True)
@@ -229,8 +231,8 @@ class ViewerRun:
             steps = relayed(make)  # computed on the engine thread (see engine_thread)
             for n, step in steps:
                 last = step
-                # Handed over, never waited on: the viewer draws the newest it has.
-                yield StepEvent(n, ins.planes[n][0], step)
+                # Handed over, never waited on, in the layer's form (made off napari's thread).
+                yield StepEvent(n, ins.planes[n][0], step, self.out.displayed(step.image))
             if last is not None:
                 # Planes on a cluster end with their own runs; a stop is the run's.
                 stopped = self.on_cluster and self._stop.is_set()
@@ -258,7 +260,7 @@ class ViewerRun:
         if self.out.layer is not None and not self.out.in_viewer():
             return  # deleted: the run has been stopped
         for event in events:
-            self.out.show(event.index, event.step.image)
+            self.out.show(event.index, event.step.image, event.shown)
         if self.first_output_at is None:
             self.first_output_at = time.perf_counter()
         self.out.record(self.params, events[-1].step, self.history, self.clock.seconds)
