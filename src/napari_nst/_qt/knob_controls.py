@@ -21,8 +21,13 @@ from ..engine import params as params_module
 from ..engine.params import AUTO_STEPS_CAP, INITS, knob_kind
 
 INT_MAX = 2**31 - 1
-# Quality → settle_levels (grey levels of change over 10 steps below which a stage ends).
-QUALITY_LEVELS = {"Preview": 4.0, "Standard": 2.0, "Fine": 1.0}
+# Quality → settle_levels (grey levels of change over 10 steps below which a stage ends);
+# Standard is the field's default.
+QUALITY_LEVELS = {
+    "Preview": 4.0,
+    "Standard": params_module.StyleParams().settle_levels,
+    "Fine": 1.0,
+}
 
 
 @dataclass

@@ -74,9 +74,10 @@ class ResultActions:
 
     def _output(self):
         w = self.widget
-        selected = w.viewer.layers.selection.active
-        if selected is not None and METADATA_KEY in selected.metadata:
-            return selected
+        try:
+            return w.selected_output()
+        except ValueError:  # none selected: this run's
+            pass
         if w.run is None or w.run.output is None:
             raise ValueError("There is no result yet: press Run, or select an output layer.")
         return w.run.output

@@ -109,7 +109,6 @@ class ViewerRun:
         self.error: str | None = None
         self.stop_reason = ""  # from EndEvent: "steps", "settled" or "stopped"
         self.last_iteration = 0
-        self.device = ""
         self.worker = None
         self._stop = threading.Event()
         self._status_time = 0.0
@@ -271,7 +270,6 @@ class ViewerRun:
 
     def _record(self, n, step):
         """History and progress of one step; the status, when it is due."""
-        self.device = step.device
         self.history.append({"slice": n, "iteration": step.iteration, **step.losses})
         seconds = self.clock.seconds
         if self.on_cluster:  # each step is a plane's last: count finished planes
@@ -285,13 +283,12 @@ class ViewerRun:
 
     def _publish(self, n, step, seconds):
         p = self.params
-        stages = self.progress.plan.stages(n)
         self.status.update(  # steps_done last: its subscribers read the rest
             {
                 "plane": n,
                 "stage": step.stage,
-                "stages": len(stages),
-                "stage_size": stages[min(step.stage, len(stages) - 1)].size,
+                "stages": len(self.progress.plan.stages(n)),
+                "stage_size": self.progress.current_stage.size,
                 "stage_blocks": step.blocks,
                 "seconds": seconds,
                 "seconds_left": self.progress.seconds_left(),

@@ -119,20 +119,21 @@ class Progress:
             self.stage, self._in_stage = stage, 0
             self._recent.clear()  # this stage's own rate, from its next report on
         self._in_stage += new
-        self._units += new * self._stage().cost
+        self._units += new * self.current_stage.cost
         self._recent.append((seconds, self._units))
         if len(self._recent) >= 2:
             (t0, u0), (t1, u1) = self._recent[0], self._recent[-1]
             if u1 > u0:
                 self._rate = (t1 - t0) / (u1 - u0)
 
-    def _stage(self) -> Stage:
+    @property
+    def current_stage(self) -> Stage:
         stages = self.plan.stages(self.plane)
         return stages[min(self.stage, len(stages) - 1)]
 
     def units_left(self) -> float:
         stages = self.plan.stages(self.plane)
-        here = self._stage()
+        here = self.current_stage
         left = max(0, here.steps - self._in_stage) * here.cost
         left += sum(s.steps * s.cost for s in stages[self.stage + 1 :])
         per_plane = sum(s.steps * s.cost for s in self.plan.later)
@@ -172,24 +173,30 @@ class BatchTally:
     def __init__(self, jobs: int, report=None, clock=time.perf_counter):
         self.jobs = jobs
         self.report = report
-        self.counts = {"done": 0, "skipped": 0, "failed": 0}
         self.results: list = []  # BatchResults, in the order they ended
-        self.failures: list = []
         self.running: dict[str, tuple[int, int, bool]] = {}  # job: (step, of, up_to)
         self._clock = clock
         self._start = clock()
 
     @property
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(("done", "skipped", "failed"), 0)
+        for result in self.results:
+            counts[result.status] += 1
+        return counts
+
+    @property
+    def failures(self) -> list:
+        return [result for result in self.results if result.status == "failed"]
+
+    @property
     def finished(self) -> int:
-        return sum(self.counts.values())
+        return len(self.results)
 
     def add(self, result) -> None:
         """A job's ``BatchResult``."""
-        self.counts[result.status] += 1
         self.results.append(result)
         self.running.pop(result.name, None)
-        if result.status == "failed":
-            self.failures.append(result)
         self.say(self.news())
 
     def step(self, job: str, step: int, of: int, up_to: bool) -> None:
