@@ -12,7 +12,12 @@ Measures (on this machine, one process at a time):
 2. *every size*: the same pairs and starts at 128 and 512 px, ours only, judged;
 3. *time to a good picture*: at 256 and 512 px, fp32 and bf16, the wall time until
    a reported image is first judged good (the judge's own time is not counted),
-   beside pastiche's wall time for its 300 steps at the same size.
+   beside pastiche's wall time for its 300 steps at the same size;
+4. *second opinion*: ``benchmarks/second_opinion.py``'s measures (not our loss) of
+   ours and pastiche's equal-steps results, read from the saved strips;
+5. *hit rate*: the whole picture set (``benchmarks/picture_set.py``: tuning and
+   held-out pairs) at 128, 256 and 512 px from both starts, judged and given the
+   second opinion (``benchmarks/hit_rate.py``), with a contact sheet of the held-out runs.
 
 Results go to docs/results/picture.json; the report is rendered from it.
 """
@@ -29,10 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
+import hit_rate  # benchmarks/ is on the path of a script run from it
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "docs" / "results" / "picture.json"
 REPORT = ROOT / "docs" / "picture-benchmark.md"
+SHEET = ROOT / "docs" / "images" / "picture" / "held_out_sheet.jpg"
 STEPS = 300
 
 
@@ -154,15 +162,42 @@ def _recorded_row(recorded, name, init):
 
 def _pastiche_tile(name, init, size, content, style):
     """pastiche's image, cut from the strip its recorded run saved (the last tile)."""
+    return _strip_tiles(name, init, size, content, style)[1]
+
+
+def _strip_tiles(name, init, size, content, style):
+    """(ours, pastiche), cut from a saved strip: content | style | ours | pastiche."""
     from skimage import io
 
-    strip = io.imread(_strip_path(name, init, size))
+    strip = io.imread(_strip_path(name, init, size))[..., :3]
     widths = [
         round(np.asarray(im).shape[1] * size / np.asarray(im).shape[0])
         for im in (content, style, content)
     ]
-    start = sum(widths) + 4 * len(widths)
-    return strip[:, start:, :3]
+    ours_start = widths[0] + widths[1] + 8
+    pastiche_start = sum(widths) + 4 * len(widths)
+    return strip[:, ours_start : ours_start + widths[2]], strip[:, pastiche_start:]
+
+
+def second_opinions(recorded=None):
+    """``second_opinion`` of ours and pastiche's results at equal steps, both read from
+    the saved strips (the same JPEG for both), beside the judge's rows."""
+    from second_opinion import second_opinion
+
+    rows = []
+    for name, content, style in pairs():
+        for init in ("noise", "content"):
+            ours_image, theirs = _strip_tiles(name, init, 256, content, style)
+            rows.append(
+                {
+                    "pair": name,
+                    "init": init,
+                    "ours": second_opinion(ours_image, content, style),
+                    "pastiche": second_opinion(theirs, content, style),
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 def every_size(sizes=(128, 512), recorded=None):
@@ -299,6 +334,10 @@ def render(results: dict) -> str:
         size_rows=size_rows or "| (not measured in this run) |",
         images=images,
         steps=STEPS,
+        second=results.get("second_opinion", []),
+        hit_rate=results.get("hit_rate", []),
+        hit_summary=hit_rate.summary(results.get("hit_rate", [])),
+        sheet=SHEET.relative_to(ROOT / "docs") if SHEET.is_file() else None,
     )
 
 
@@ -308,8 +347,8 @@ def section_measured(results: dict, name: str) -> dict | None:
     m = results.get("measured", {}).get(name)
     if m is None or name not in results:
         return None
-    if name == "every_size":
-        source = "ours only"
+    if name in ("every_size", "hit_rate", "second_opinion"):
+        source = "ours only" if name != "second_opinion" else "read from the strips above"
     elif m["pastiche"] == "same run":
         source = "pastiche in the same run"
     else:
@@ -334,7 +373,19 @@ def _against_pastiche(row) -> bool:
     return o["style_ratio"] <= 1.1 * p["style_ratio"] and o["structure"] >= p["structure"] - 0.1
 
 
-SECTIONS = {"equal_steps": equal_steps, "every_size": every_size, "time_to_good": time_to_good}
+def hit_rate_section(recorded=None):
+    rows = hit_rate.measure()
+    hit_rate.contact_sheet(rows, SHEET)
+    return rows
+
+
+SECTIONS = {
+    "equal_steps": equal_steps,
+    "second_opinion": second_opinions,
+    "every_size": every_size,
+    "time_to_good": time_to_good,
+    "hit_rate": hit_rate_section,
+}
 
 
 def main() -> None:

@@ -1,0 +1,124 @@
+"""The hit rate: every pair of the picture set, at every size and from both starts, judged.
+
+Part of ``benchmarks/picture.py`` (section ``hit_rate``). Each run is
+``stylize(content, style, size=S, init=I)`` at the defaults (300 steps), judged by
+``quality.judge`` and given ``second_opinion``. Results whose images may be shown
+(``picture_set.is_public``) are kept in docs/images/picture/set/ for the contact sheet;
+the others are measured and only their numbers reported.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGES = ROOT / "docs" / "images" / "picture" / "set"
+SIZES = (128, 256, 512)
+STARTS = ("noise", "content")
+TILE = 128  # px, the contact sheet's tile height
+
+
+def measure(sizes=SIZES, parts=("tuning", "held-out"), recorded=None) -> list[dict]:
+    """One row per run; ``recorded`` (an earlier results dict) is not used: every run is new."""
+    import picture_set
+    from napari_nst import stylize
+    from napari_nst.engine.run import last_step
+    from quality import as_record, judge
+    from second_opinion import second_opinion
+
+    rows = []
+    for part in parts:
+        for content_name, style_name in picture_set.pairs(part):
+            content, style = picture_set.load(content_name), picture_set.load(style_name)
+            for size in sizes:
+                for start in STARTS:
+                    last = last_step(stylize(content, style, size=size, init=start, every=1000))
+                    row = {
+                        "part": part,
+                        "content": content_name,
+                        "style": style_name,
+                        "size": size,
+                        "init": start,
+                        "seconds": round(last.elapsed, 1),
+                        **as_record(judge(last.image, content, style)),
+                        **second_opinion(last.image, content, style),
+                    }
+                    if picture_set.is_public(content_name, style_name):
+                        _save(row, last.image)
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+    return rows
+
+
+def image_path(row) -> Path:
+    return IMAGES / f"{row['content']}_x_{row['style']}_{row['init']}_{row['size']}.jpg"
+
+
+def _save(row, image) -> None:
+    from skimage import io
+
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    io.imsave(image_path(row), (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8), quality=90)
+
+
+def summary(rows) -> list[dict]:
+    """Good / runs per part and size, and the largest stuck fraction."""
+    out = []
+    for part in ("tuning", "held-out", "all"):
+        for size in (*SIZES, "all"):
+            chosen = [r for r in rows if part in (r["part"], "all") and size in (r["size"], "all")]
+            if chosen:
+                good = sum(r["good"] for r in chosen)
+                out.append(
+                    {
+                        "part": part,
+                        "size": size,
+                        "good": good,
+                        "runs": len(chosen),
+                        "rate": good / len(chosen),
+                        "max_stuck": max(r["stuck"] for r in chosen),
+                    }
+                )
+    return out
+
+
+def contact_sheet(rows, path: Path) -> Path | None:
+    """The held-out runs whose images may be shown, one row of tiles per pair:
+    content, style, then each size and start (docs/images/picture/held_out_sheet.jpg)."""
+    from skimage import io
+    from skimage.transform import resize
+
+    import picture_set
+
+    def tile(image):
+        image = np.asarray(image, dtype=np.float32)
+        image = image / 255 if image.max() > 1.5 else image
+        image = np.repeat(image[..., None], 3, -1) if image.ndim == 2 else image[..., :3]
+        width = round(image.shape[1] * TILE / image.shape[0])
+        return resize(image, (TILE, width), anti_aliasing=True)
+
+    lines = []
+    for content_name, style_name in picture_set.pairs("held-out"):
+        runs = [
+            r
+            for r in rows
+            if (r["content"], r["style"]) == (content_name, style_name) and image_path(r).is_file()
+        ]
+        if not runs or not picture_set.is_public(content_name, style_name):
+            continue
+        tiles = [tile(picture_set.load(content_name)), tile(picture_set.load(style_name))]
+        tiles += [tile(io.imread(image_path(r))) for r in runs]
+        gap = np.ones((TILE, 4, 3), np.float32)
+        lines.append(np.concatenate([p for t in tiles for p in (t, gap)][:-1], axis=1))
+    if not lines:
+        return None
+    width = max(line.shape[1] for line in lines)
+    padded = [
+        np.pad(x, ((0, 4), (0, width - x.shape[1]), (0, 0)), constant_values=1) for x in lines
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    io.imsave(path, (np.concatenate(padded) * 255 + 0.5).astype(np.uint8), quality=90)
+    return path
