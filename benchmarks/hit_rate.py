@@ -2,27 +2,29 @@
 
 Part of ``benchmarks/picture.py`` (section ``hit_rate``). Each run is
 ``stylize(content, style, size=S, init=I)`` at the defaults (300 steps), judged by
-``quality.judge`` and given ``second_opinion``. Results whose images may be shown
-(``picture_set.is_public``) are kept in docs/images/picture/set/ for the contact sheet;
-the others are measured and only their numbers reported.
+``quality.judge`` and given ``second_opinion``. Every result is saved
+to look at in the temporary folder ``LOOK``; those whose images may be shown
+(``picture_set.is_public``) also in docs/images/picture/set/ for the contact sheet.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "docs" / "images" / "picture" / "set"
+LOOK = Path(tempfile.gettempdir()) / "napari-nst-hit-rate"  # all results, internal ones too
 SIZES = (128, 256, 512)
 STARTS = ("noise", "content")
 TILE = 128  # px, the contact sheet's tile height
 
 
-def measure(sizes=SIZES, parts=("tuning", "held-out"), recorded=None) -> list[dict]:
-    """One row per run; ``recorded`` (an earlier results dict) is not used: every run is new."""
+def measure(sizes=SIZES, parts=("tuning", "held-out"), on_row=None) -> list[dict]:
+    """One row per run, every run new; ``on_row(rows)`` after each (to keep partial results)."""
     import picture_set
     from napari_nst import stylize
     from napari_nst.engine.run import last_step
@@ -30,11 +32,14 @@ def measure(sizes=SIZES, parts=("tuning", "held-out"), recorded=None) -> list[di
     from second_opinion import second_opinion
 
     rows = []
-    for part in parts:
-        for content_name, style_name in picture_set.pairs(part):
-            content, style = picture_set.load(content_name), picture_set.load(style_name)
-            for size in sizes:
-                for start in STARTS:
+    # The small sizes first, and each size from noise on every pair before the content
+    # starts: a run stopped early still has whole columns.
+    for size in sizes:
+        for start in STARTS:
+            for part in parts:
+                for content_name, style_name in picture_set.pairs(part):
+                    content = picture_set.load(content_name)
+                    style = picture_set.load(style_name)
                     last = last_step(stylize(content, style, size=size, init=start, every=1000))
                     row = {
                         "part": part,
@@ -46,10 +51,13 @@ def measure(sizes=SIZES, parts=("tuning", "held-out"), recorded=None) -> list[di
                         **as_record(judge(last.image, content, style)),
                         **second_opinion(last.image, content, style),
                     }
+                    _save(LOOK / image_path(row).name, last.image)  # every result, to look at
                     if picture_set.is_public(content_name, style_name):
-                        _save(row, last.image)
+                        _save(image_path(row), last.image)
                     rows.append(row)
                     print(json.dumps(row), flush=True)
+                    if on_row is not None:
+                        on_row(rows)
     return rows
 
 
@@ -57,11 +65,11 @@ def image_path(row) -> Path:
     return IMAGES / f"{row['content']}_x_{row['style']}_{row['init']}_{row['size']}.jpg"
 
 
-def _save(row, image) -> None:
+def _save(path: Path, image) -> None:
     from skimage import io
 
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    io.imsave(image_path(row), (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8), quality=90)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    io.imsave(path, (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8), quality=90)
 
 
 def summary(rows) -> list[dict]:

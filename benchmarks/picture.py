@@ -179,15 +179,29 @@ def _strip_tiles(name, init, size, content, style):
     return strip[:, ours_start : ours_start + widths[2]], strip[:, pastiche_start:]
 
 
+def _at_run_size(tile, content, size):
+    from skimage.transform import resize
+
+    from napari_nst.engine.images import fit_size
+
+    hw = fit_size(np.asarray(content).shape[:2], size)
+    return resize(tile, hw, anti_aliasing=True)
+
+
 def second_opinions(recorded=None):
     """``second_opinion`` of ours and pastiche's results at equal steps, both read from
-    the saved strips (the same JPEG for both), beside the judge's rows."""
+    the saved strips (the same JPEG for both, scaled back to the run's size), beside the
+    judge's rows."""
     from second_opinion import second_opinion
 
     rows = []
     for name, content, style in pairs():
         for init in ("noise", "content"):
-            ours_image, theirs = _strip_tiles(name, init, 256, content, style)
+            # Back to the run's own size: the strip scaled each tile to 256 px high.
+            ours_image, theirs = (
+                _at_run_size(tile, content, 256)
+                for tile in _strip_tiles(name, init, 256, content, style)
+            )
             rows.append(
                 {
                     "pair": name,
@@ -337,6 +351,7 @@ def render(results: dict) -> str:
         second=results.get("second_opinion", []),
         hit_rate=results.get("hit_rate", []),
         hit_summary=hit_rate.summary(results.get("hit_rate", [])),
+        hit_sizes=sorted({r["size"] for r in results.get("hit_rate", [])}),
         sheet=SHEET.relative_to(ROOT / "docs") if SHEET.is_file() else None,
     )
 
@@ -363,7 +378,11 @@ def _measured(results: dict) -> str:
     for name in SECTIONS:
         m = section_measured(results, name)
         if m is not None:
-            lines.append(f"- {name.replace('_', ' ')}: {m['date']}, {m['machine']}; {m['source']}")
+            layer = m.get("content_layer", "conv4_2")  # recorded since conv3_2 became the default
+            lines.append(
+                f"- {name.replace('_', ' ')}: {m['date']}, {m['machine']}; {m['source']}; "
+                f"defaults with the content on `{layer}`"
+            )
     return "\n".join(lines)
 
 
@@ -373,10 +392,23 @@ def _against_pastiche(row) -> bool:
     return o["style_ratio"] <= 1.1 * p["style_ratio"] and o["structure"] >= p["structure"] - 0.1
 
 
-def hit_rate_section(recorded=None):
-    rows = hit_rate.measure()
+def hit_rate_section(recorded=None, sizes=hit_rate.SIZES, parts=("tuning", "held-out")):
+    """Measures ``sizes``; the recorded rows of other sizes are kept (one size at a time)."""
+    earlier = json.loads(RESULTS.read_text()).get("hit_rate", []) if RESULTS.is_file() else []
+    kept = [r for r in earlier if r["size"] not in sizes]
+
+    def keep_partial(new_rows):  # a stopped run keeps what it measured
+        results = json.loads(RESULTS.read_text())
+        results["hit_rate"] = _hit_rate_order(kept + new_rows)
+        RESULTS.write_text(json.dumps(results, indent=1))
+
+    rows = _hit_rate_order(kept + hit_rate.measure(sizes, parts, on_row=keep_partial))
     hit_rate.contact_sheet(rows, SHEET)
     return rows
+
+
+def _hit_rate_order(rows):
+    return sorted(rows, key=lambda r: (r["part"] != "tuning", r["content"], r["style"], r["size"]))
 
 
 SECTIONS = {
@@ -400,27 +432,48 @@ def main() -> None:
         help="keep pastiche's results (numbers, images, times) from docs/results/picture.json "
         "and rerun ours only; the report gives both dates",
     )
+    parser.add_argument(
+        "--hit-sizes",
+        type=int,
+        nargs="+",
+        default=list(hit_rate.SIZES),
+        help="the hit rate's sizes (default: 128 256 512)",
+    )
+    parser.add_argument(
+        "--hit-parts",
+        nargs="+",
+        default=["tuning", "held-out"],
+        choices=["tuning", "held-out"],
+        help="the hit rate's parts of the picture set, in this order",
+    )
     args = parser.parse_args()
     if not args.render_only:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from common import machine
+        from napari_nst.engine.params import StyleParams
 
         results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
         recorded = dict(results) if args.pastiche_from_record else None
         today = time.strftime("%Y-%m-%d")
-        pastiche_date = results.get("pastiche_date", results.get("date")) if recorded else today
-        results.update(
-            machine=machine(),
-            date=today,
-            pastiche_date=pastiche_date,
-        )
+        runs_pastiche = any(n in (args.only or SECTIONS) for n in ("equal_steps", "time_to_good"))
+        if recorded or not runs_pastiche:  # pastiche's record stays the run it came from
+            pastiche_date = results.get("pastiche_date", results.get("date"))
+        else:
+            pastiche_date = today
+        results.update(machine=machine(), date=today, pastiche_date=pastiche_date)
         for name, measure in SECTIONS.items():
             if args.only is None or name in args.only:
-                results[name] = measure(recorded=recorded)
+                sizes = (
+                    {"sizes": tuple(args.hit_sizes), "parts": tuple(args.hit_parts)}
+                    if name == "hit_rate"
+                    else {}
+                )
+                results[name] = measure(recorded=recorded, **sizes)
                 results.setdefault("measured", {})[name] = {
                     "date": today,
                     "machine": results["machine"],
                     "pastiche": pastiche_date if recorded else "same run",
+                    "content_layer": StyleParams().content_layer,
                 }
                 RESULTS.write_text(json.dumps(results, indent=1))
     REPORT.write_text(render(json.loads(RESULTS.read_text())))

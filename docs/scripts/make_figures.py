@@ -28,6 +28,12 @@ STYLE_LAYER_SETS = {
 FIGURE3_STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 SWEEP_STRENGTHS = (1.25, 2.5, 5.0, 10.0, 20.0)
 PAINTINGS = ("shipwreck", "starry_night", "the_scream")
+# A portrait as the style over buildings: the defaults, then less weight on the deep layers.
+FACE_SETTINGS = {
+    "defaults": {},
+    "no conv5_1": {"style_layers": ("conv1_1", "conv2_1", "conv3_1", "conv4_1")},
+    "256:64:16:4:1": {"style_layer_weights": (0.751, 0.188, 0.047, 0.0117, 0.0029)},
+}
 RECORD = Path(__file__).resolve().parents[1] / "results" / "figures.json"
 
 
@@ -94,7 +100,7 @@ def main() -> None:
     ap.add_argument(
         "--only",
         nargs="*",
-        default=["default", "evolution", "sweep", "figure2", "colour", "figure3"],
+        default=["default", "evolution", "sweep", "figure2", "colour", "figure3", "faces"],
     )
     ap.add_argument("--grid-size", type=int, default=256, help="Figure 3's and the sweep's size")
     ap.add_argument("--thumb", type=int, default=160, help="tile height in the grids, px")
@@ -210,6 +216,23 @@ def main() -> None:
                 )
                 tiles.append(step.image)
         save(out / "figure3.jpg", tile(tiles, len(FIGURE3_STRENGTHS), height=args.thumb * 3 // 4))
+    if "faces" in args.only:
+        faces(data, grid, note, out / "faces.jpg", args.thumb)
+
+
+def faces(data, grid, note, path, thumb):
+    """Tübingen × the astronaut (a portrait photo) at the grid size, from noise: does the
+    painting borrow the face? The defaults, then the deep layers weighed less."""
+    import skimage.data
+    from skimage import io
+
+    tubingen, astronaut = io.imread(data / "tubingen.jpg"), skimage.data.astronaut()
+    tiles = [to01(astronaut)]
+    for label, settings in FACE_SETTINGS.items():
+        step, sec = run(tubingen, astronaut, **grid, **settings)
+        note(f"faces {label}", step, sec, **judged(step.image, tubingen, astronaut))
+        tiles.append(step.image)
+    save(path, tile(tiles, len(tiles), height=thumb * 3 // 2))
 
 
 if __name__ == "__main__":

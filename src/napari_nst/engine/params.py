@@ -80,7 +80,7 @@ class StyleParams:
         kind="int",
     )
     content_layer: str = knob(
-        "conv4_2", "The layer where the content is compared.", choices=CONV_LAYERS
+        "conv3_2", "The layer where the content is compared.", choices=CONV_LAYERS
     )
     style_layers: tuple[str, ...] = knob(
         ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"),
