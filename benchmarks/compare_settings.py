@@ -3,9 +3,10 @@
     python benchmarks/compare_settings.py NAME --pairs tuning --sizes 128 256 \\
         --inits noise content [--set content_layer='"conv3_2"' ...]
 
-Each run is ``stylize(content, style, size=S, init=I, **settings)`` (300 steps); the
-rows go to docs/results/settings/NAME.json with the machine and date, the images to
---images (default: a temporary folder, printed). How defaults are chosen: run the
+Each run is ``hit_rate.judged_run``: ``stylize(content, style, size=S, init=I,
+**settings)`` (300 steps), judged and given the second opinion. The rows go to
+docs/results/settings/NAME.json with the machine and date, the images to --images
+(default: a temporary folder, printed). How defaults are chosen: run the
 same pairs with the current defaults (no --set) and with a candidate, on the
 *tuning* pairs only (``picture_set.py``).
 """
@@ -36,28 +37,13 @@ def chosen_pairs(spec: str) -> list[tuple[str, str]]:
 def measure(pairs, sizes, inits, settings: dict, images: Path) -> list[dict]:
     from skimage import io
 
-    import picture_set
-    from napari_nst import stylize
-    from napari_nst.engine.run import last_step
-    from quality import as_record, judge
-    from second_opinion import second_opinion
+    from hit_rate import judged_run
 
     rows = []
     for content_name, style_name in pairs:
-        content, style = picture_set.load(content_name), picture_set.load(style_name)
         for size in sizes:
             for init in inits:
-                start = time.perf_counter()
-                run = stylize(content, style, size=size, init=init, every=1000, **settings)
-                image = last_step(run).image
-                row = {
-                    "pair": f"{content_name} × {style_name}",
-                    "size": size,
-                    "init": init,
-                    "seconds": round(time.perf_counter() - start, 1),
-                    **as_record(judge(image, content, style)),
-                    **second_opinion(image, content, style),
-                }
+                row, image = judged_run(content_name, style_name, size, init, **settings)
                 name = f"{content_name}_x_{style_name}_{init}_{size}.png"
                 io.imsave(images / name, (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8))
                 rows.append(row)

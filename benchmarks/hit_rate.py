@@ -23,13 +23,31 @@ STARTS = ("noise", "content")
 TILE = 128  # px, the contact sheet's tile height
 
 
-def measure(sizes=SIZES, parts=("tuning", "held-out"), on_row=None) -> list[dict]:
-    """One row per run, every run new; ``on_row(rows)`` after each (to keep partial results)."""
+def judged_run(content_name, style_name, size, init, **settings):
+    """One run of the set at the defaults (or ``settings``): (row of numbers, image)."""
     import picture_set
     from napari_nst import stylize
     from napari_nst.engine.run import last_step
     from quality import as_record, judge
     from second_opinion import second_opinion
+
+    content, style = picture_set.load(content_name), picture_set.load(style_name)
+    last = last_step(stylize(content, style, size=size, init=init, every=1000, **settings))
+    row = {
+        "content": content_name,
+        "style": style_name,
+        "size": size,
+        "init": init,
+        "seconds": round(last.elapsed, 1),
+        **as_record(judge(last.image, content, style)),
+        **second_opinion(last.image, content, style),
+    }
+    return row, last.image
+
+
+def measure(sizes=SIZES, parts=("tuning", "held-out"), on_row=None) -> list[dict]:
+    """One row per run, every run new; ``on_row(rows)`` after each (to keep partial results)."""
+    import picture_set
 
     rows = []
     # The small sizes first, and each size from noise on every pair before the content
@@ -38,22 +56,11 @@ def measure(sizes=SIZES, parts=("tuning", "held-out"), on_row=None) -> list[dict
         for start in STARTS:
             for part in parts:
                 for content_name, style_name in picture_set.pairs(part):
-                    content = picture_set.load(content_name)
-                    style = picture_set.load(style_name)
-                    last = last_step(stylize(content, style, size=size, init=start, every=1000))
-                    row = {
-                        "part": part,
-                        "content": content_name,
-                        "style": style_name,
-                        "size": size,
-                        "init": start,
-                        "seconds": round(last.elapsed, 1),
-                        **as_record(judge(last.image, content, style)),
-                        **second_opinion(last.image, content, style),
-                    }
-                    _save(LOOK / image_path(row).name, last.image)  # every result, to look at
+                    row, image = judged_run(content_name, style_name, size, start)
+                    row = {"part": part, **row}
+                    _save(LOOK / image_path(row).name, image)  # every result, to look at
                     if picture_set.is_public(content_name, style_name):
-                        _save(image_path(row), last.image)
+                        _save(image_path(row), image)
                     rows.append(row)
                     print(json.dumps(row), flush=True)
                     if on_row is not None:

@@ -351,7 +351,10 @@ def render(results: dict) -> str:
         second=results.get("second_opinion", []),
         hit_rate=results.get("hit_rate", []),
         hit_summary=hit_rate.summary(results.get("hit_rate", [])),
-        hit_sizes=sorted({r["size"] for r in results.get("hit_rate", [])}),
+        sheet_tiles=sorted(
+            {(r["size"], r["init"]) for r in results.get("hit_rate", [])},
+            key=lambda t: (t[0], t[1] != "noise"),
+        ),
         sheet=SHEET.relative_to(ROOT / "docs") if SHEET.is_file() else None,
     )
 
