@@ -19,8 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results" / "settings"
 
@@ -38,6 +36,7 @@ def measure(pairs, sizes, inits, settings: dict, images: Path) -> list[dict]:
     from skimage import io
 
     from hit_rate import judged_run
+    from quality import as_8bit
 
     rows = []
     for content_name, style_name in pairs:
@@ -45,7 +44,7 @@ def measure(pairs, sizes, inits, settings: dict, images: Path) -> list[dict]:
             for init in inits:
                 row, image = judged_run(content_name, style_name, size, init, **settings)
                 name = f"{content_name}_x_{style_name}_{init}_{size}.png"
-                io.imsave(images / name, (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8))
+                io.imsave(images / name, as_8bit(image))
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     return rows

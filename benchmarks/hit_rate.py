@@ -75,8 +75,10 @@ def image_path(row) -> Path:
 def _save(path: Path, image) -> None:
     from skimage import io
 
+    from quality import as_8bit
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    io.imsave(path, (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8), quality=90)
+    io.imsave(path, as_8bit(image), quality=90)
 
 
 def summary(rows) -> list[dict]:
