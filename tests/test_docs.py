@@ -152,3 +152,21 @@ def test_the_defaults_the_pages_quote_are_the_code_s():
     script = (ROOT / "docs" / "scripts" / "make_screenshots.py").read_text()
     changed = set(re.findall(r"widget\.(\w+)\.value = ", script))
     assert changed == {"content", "style", "regions", "all_slices", "size"}
+
+
+RENDERED = {"benchmarks.md", "large-images.md", "picture-benchmark.md", "viewer-speed.md"}
+
+
+def test_a_gpu_time_in_a_written_page_links_to_where_it_was_measured():
+    """A GPU figure typed into a page goes stale unseen: a paragraph that quotes one links
+    to its results file or to the rendered benchmarks page."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for page in (p for p in pages if p.name not in RENDERED):
+        for paragraph in page.read_text().split("\n\n"):
+            quotes_time = re.search(r"\d s\b", paragraph)
+            on_gpu = re.search(r"H100|H200|A100|CUDA GPU|on the GPU", paragraph)
+            if quotes_time and on_gpu:
+                assert re.search(r"\]\([^)]*(results/|benchmarks\.md)", paragraph), (
+                    page.name,
+                    paragraph[:200],
+                )

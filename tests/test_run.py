@@ -50,18 +50,6 @@ def test_same_seed_same_image_and_other_seed_differs(small_pair):
     assert not np.array_equal(a, c)
 
 
-def test_closing_the_iterator_stops_the_work(small_pair):
-    content, style = small_pair
-    evaluated = []
-    it = stylize(content, style, size=32, steps=50)
-    first = next(it)
-    evaluated.append(first.iteration)
-    it.close()
-    with pytest.raises(StopIteration):
-        next(it)
-    assert evaluated == [1]
-
-
 def test_bad_parameters_fail_at_the_call_before_any_work(small_pair):
     content, style = small_pair
     with pytest.raises(ValueError, match="steps"):
