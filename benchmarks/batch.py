@@ -44,7 +44,7 @@ def _images(folder: Path, count: int) -> list[Path]:
 
 
 def _timed_batch(client, jobs, params, out_dir, threads):
-    from napari_nst.engine.batch import stylize_batch
+    from napari_nst.engine.jobs.batch import stylize_batch
 
     start = time.perf_counter()
     results = list(
@@ -66,7 +66,7 @@ def measure(workers: int, threads: int, folder: Path, style: Path) -> dict:
     import distributed
 
     from napari_nst import StyleParams
-    from napari_nst.engine.batch_jobs import BatchJob
+    from napari_nst.engine.jobs.batch_jobs import BatchJob
 
     params = StyleParams(size=SIZE, steps=STEPS, seed=0)
     jobs = [BatchJob(p, str(style), p.stem) for p in sorted(folder.glob("in_*.png"))]

@@ -48,9 +48,9 @@ def one(size: int, inner) -> dict:
 
     from common import machine
     from napari_nst import stylize
-    from napari_nst.engine import memory
-    from napari_nst.engine.memory import block_side, blocked_bytes, estimate_bytes
-    from napari_nst.engine.params import StyleParams
+    from napari_nst.engine.front.params import StyleParams
+    from napari_nst.engine.optimise import memory
+    from napari_nst.engine.optimise.memory import block_side, blocked_bytes, estimate_bytes
     from napari_nst.engine.run import warm_up
 
     warm_up()
@@ -96,8 +96,8 @@ def dask_rows(size: int = 1024, inner: int = 512) -> list[dict]:
     import skimage.data
 
     from napari_nst import stylize
-    from napari_nst.engine.memory import blocked_bytes
-    from napari_nst.engine.params import StyleParams
+    from napari_nst.engine.front.params import StyleParams
+    from napari_nst.engine.optimise.memory import blocked_bytes
 
     params = StyleParams(size=size, scales=None, steps=STEPS, every=1, init="content")
     limit = blocked_bytes((size, size), inner, params) * 1.001 / 2**30

@@ -62,8 +62,8 @@ def main() -> None:
     from qtpy.QtWidgets import QApplication
 
     from common import machine
-    from napari_nst._output_layer import pyramid
-    from napari_nst._writer import read_record
+    from napari_nst._napari.output_layer import pyramid
+    from napari_nst._napari.writer import read_record
 
     content, style = _pictures()
     viewer = napari.Viewer()

@@ -73,10 +73,10 @@ def run_one(name, content_name, style_name, init, blocked, judge):
     from skimage import io
 
     from napari_nst import stylize
-    from napari_nst.engine.blocks import block_grid, halo_for
-    from napari_nst.engine.images import fit_size
-    from napari_nst.engine.memory import blocked_bytes
-    from napari_nst.engine.params import StyleParams
+    from napari_nst.engine.front.images import fit_size
+    from napari_nst.engine.front.params import StyleParams
+    from napari_nst.engine.optimise.blocks import block_grid, halo_for
+    from napari_nst.engine.optimise.memory import blocked_bytes
 
     content = io.imread(SHARED / "data" / f"{content_name}.jpg")
     style = io.imread(SHARED / "data" / f"{style_name}.jpg")

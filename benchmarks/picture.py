@@ -188,7 +188,7 @@ def _strip_tiles(name, init, size, content, style):
 def _at_run_size(tile, content, size):
     from skimage.transform import resize
 
-    from napari_nst.engine.images import fit_size
+    from napari_nst.engine.front.images import fit_size
 
     hw = fit_size(np.asarray(content).shape[:2], size)
     return resize(tile, hw, anti_aliasing=True)
@@ -459,7 +459,7 @@ def main() -> None:
     if not args.render_only:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from common import machine
-        from napari_nst.engine.params import StyleParams
+        from napari_nst.engine.front.params import StyleParams
 
         results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
         recorded = dict(results) if args.pastiche_from_record else None

@@ -18,10 +18,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from napari_nst.engine._torch import torch
-from napari_nst.engine.images import fit_size, to_rgb01
-from napari_nst.engine.losses import gram
-from napari_nst.engine.network import cached_features
+from napari_nst.engine.front.images import fit_size, to_rgb01
+from napari_nst.engine.optimise._torch import torch
+from napari_nst.engine.optimise.losses import gram
+from napari_nst.engine.optimise.network import cached_features
 
 JUDGE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 GOOD = {"style_ratio": 0.5, "structure": 0.6, "stuck": 0.01}

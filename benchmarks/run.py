@@ -41,7 +41,7 @@ SECTIONS = {
 
 def measure(res: dict, wanted, quick: bool) -> None:
     """Measure the ``wanted`` sections into ``res``, logging each as it ends."""
-    from napari_nst.engine import allocator
+    from napari_nst.engine.optimise import allocator
 
     t0, tmp = time.perf_counter(), Path(tempfile.mkdtemp())
     with allocator.used_in_this_process():  # as the CLI runs: this process is ours

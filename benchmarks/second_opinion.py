@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter, sobel
 
-from napari_nst.engine._torch import torch
-from napari_nst.engine.images import fit_size
-from napari_nst.engine.network import cached_features
+from napari_nst.engine.front.images import fit_size
+from napari_nst.engine.optimise._torch import torch
+from napari_nst.engine.optimise.network import cached_features
 
 TEXTURE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1")
 PROJECTIONS = 64

@@ -64,7 +64,7 @@ def named_stacks(frames: int, size: int, only=None) -> list[tuple[str, np.ndarra
 
 
 def run_stack(stack, style, weight, flow, **params):
-    from napari_nst.engine.stack import stylize_stack
+    from napari_nst.engine.jobs.stack import stylize_stack
 
     last = {}
     for n, step in stylize_stack(

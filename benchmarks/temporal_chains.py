@@ -43,7 +43,7 @@ def _mean_change(a, b) -> float:
 
 def seams(frames: int, workers: int) -> list[int]:
     """The frames t whose change from t − 1 crosses from one chain to another."""
-    from napari_nst.engine.planes import frame_chains
+    from napari_nst.engine.jobs.planes import frame_chains
 
     linked = set()
     for chain in frame_chains(frames, workers):
@@ -52,8 +52,8 @@ def seams(frames: int, workers: int) -> list[int]:
 
 
 def measure(stack, style, params, how: str, workers: int = 0) -> dict:
-    from napari_nst.engine.planes import stylize_planes
-    from napari_nst.engine.stack import stylize_stack
+    from napari_nst.engine.jobs.planes import stylize_planes
+    from napari_nst.engine.jobs.stack import stylize_stack
 
     start = time.perf_counter()
     if how == "in turn":

@@ -48,7 +48,7 @@ def viewer_seconds(nice: int) -> float:
     import skimage.data
     from qtpy.QtWidgets import QApplication
 
-    from napari_nst._output_layer import METADATA_KEY
+    from napari_nst._napari.output_layer import METADATA_KEY
     from napari_nst._qt import viewer_run
 
     if nice:

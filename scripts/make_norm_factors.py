@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_nst.engine.network import NORM_FACTORS_FILE, mean_activations, natural_images
-from napari_nst.engine.weights import load_weights
+from napari_nst.engine.optimise.network import NORM_FACTORS_FILE, mean_activations, natural_images
+from napari_nst.engine.optimise.weights import load_weights
 
 OUT = Path(__file__).resolve().parents[1] / "src/napari_nst/engine/data" / NORM_FACTORS_FILE
 

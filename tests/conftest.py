@@ -37,7 +37,7 @@ def nan_from_the_fifth_tv_loss(monkeypatch):
     L-BFGS takes such steps back and Adam's iterates stay in [0, 1], so a real
     divergence is hard to provoke; this one is injected (use it with Adam).
     """
-    from napari_nst.engine import losses
+    from napari_nst.engine.optimise import losses
 
     calls = []
     tv_loss = losses.tv_loss

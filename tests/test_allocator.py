@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_nst import stylize
-from napari_nst.engine import allocator
+from napari_nst.engine.optimise import allocator
 
 pytestmark = pytest.mark.skipif(allocator._glibc() is None, reason="glibc's malloc settings only")
 

@@ -15,15 +15,15 @@ from skimage import io
 distributed = pytest.importorskip("distributed")
 
 from napari_nst import StyleParams, stylize  # noqa: E402
-from napari_nst.engine.batch import stylize_batch  # noqa: E402
-from napari_nst.engine.batch_jobs import BatchJob, jobs_from_inputs  # noqa: E402
-from napari_nst.engine.cluster import MISSING_DASK  # noqa: E402
-from napari_nst.engine.planes import (  # noqa: E402
+from napari_nst.engine.jobs.batch import stylize_batch  # noqa: E402
+from napari_nst.engine.jobs.batch_jobs import BatchJob, jobs_from_inputs  # noqa: E402
+from napari_nst.engine.jobs.planes import (  # noqa: E402
     can_run_on_cluster,
     frame_chains,
     stylize_planes,
 )
-from napari_nst.engine.stack import stylize_stack  # noqa: E402
+from napari_nst.engine.jobs.stack import stylize_stack  # noqa: E402
+from napari_nst.engine.on_dask.cluster import MISSING_DASK  # noqa: E402
 
 PARAMS = StyleParams(size=32, steps=3, seed=0)
 
@@ -84,7 +84,7 @@ def test_one_image_is_identical_to_stylize(tmp_path, images, client):
 
 
 def test_the_tally_hears_the_steps_before_the_first_result(tmp_path, images, client):
-    from napari_nst.engine.progress import BatchTally
+    from napari_nst.engine.front.progress import BatchTally
 
     folder, style = images
     jobs = jobs_from_inputs([folder / "a.png", folder / "b.png"], str(style))
@@ -109,7 +109,7 @@ def test_the_tally_hears_the_steps_before_the_first_result(tmp_path, images, cli
 
 def test_each_worker_computes_a_styles_targets_once(tmp_path, images, client):
     def cache_counts(clear=False):  # runs on each worker (sent by value: a nested function)
-        from napari_nst.engine.style_cache import STYLE_GRAMS
+        from napari_nst.engine.optimise.style_cache import STYLE_GRAMS
 
         if clear:
             STYLE_GRAMS.clear()
@@ -146,7 +146,7 @@ def test_bad_inputs_fail_alone_with_a_reason(tmp_path, images, client):
     # each worker process loaded the network once, however many jobs it ran
     loads = client.run(
         lambda: __import__(
-            "napari_nst.engine.network", fromlist=["cached_features"]
+            "napari_nst.engine.optimise.network", fromlist=["cached_features"]
         ).cached_features.cache_info()
     )
     assert all(info.misses <= 1 for info in loads.values()), loads
@@ -245,7 +245,7 @@ def test_the_slurm_example_asks_for_one_image_at_a_time_per_job(capsys):
 def test_with_several_gpus_each_worker_takes_its_own(monkeypatch):
     from types import SimpleNamespace
 
-    from napari_nst.engine import cluster
+    from napari_nst.engine.on_dask import cluster
 
     monkeypatch.setattr(cluster, "cuda_count", lambda: 3)
     monkeypatch.setattr(distributed, "get_worker", lambda: SimpleNamespace(name=4))

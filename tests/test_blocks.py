@@ -5,23 +5,23 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from napari_nst.engine.blocks import (  # noqa: E402
+from napari_nst.engine.front.guides import Guides  # noqa: E402
+from napari_nst.engine.front.params import StyleParams  # noqa: E402
+from napari_nst.engine.optimise.blocks import (  # noqa: E402
     GRID,
     BlockedImage,
     WholeImage,
     block_grid,
     halo_for,
 )
-from napari_nst.engine.guides import Guides  # noqa: E402
-from napari_nst.engine.network import cached_features  # noqa: E402
-from napari_nst.engine.objective import (  # noqa: E402
+from napari_nst.engine.optimise.network import cached_features  # noqa: E402
+from napari_nst.engine.optimise.objective import (  # noqa: E402
     Objective,
     stage_targets,
     style_grams,
     style_layers_used,
     with_range_wall,
 )
-from napari_nst.engine.params import StyleParams  # noqa: E402
 
 HW = (208, 256)  # not a multiple of the grid in height: the last row of blocks is short
 INNER = 64  # 4×4 blocks
@@ -30,7 +30,7 @@ INNER = 64  # 4×4 blocks
 def _tensor(image, hw, grey=False):
     from skimage.transform import resize
 
-    from napari_nst.engine.images import rgb_to_yiq, to_rgb01
+    from napari_nst.engine.front.images import rgb_to_yiq, to_rgb01
 
     x = resize(to_rgb01(image), hw, anti_aliasing=True).astype(np.float32)
     if grey:
@@ -126,14 +126,14 @@ def test_a_halo_short_of_the_reach_is_not_exact():
 
 
 def run_hw(content, size):
-    from napari_nst.engine.images import fit_size
+    from napari_nst.engine.front.images import fit_size
 
     return fit_size(content.shape[:2], size)
 
 
 def test_a_stage_over_the_memory_limit_runs_in_blocks_with_the_same_result(small_pair):
     from napari_nst import stylize
-    from napari_nst.engine.memory import block_side, blocked_bytes
+    from napari_nst.engine.optimise.memory import block_side, blocked_bytes
 
     content, style = small_pair
     params = StyleParams(size=384, scales=None, steps=4, every=1, style_scale=0.5)

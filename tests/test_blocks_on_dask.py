@@ -11,10 +11,10 @@ torch = pytest.importorskip("torch")
 distributed = pytest.importorskip("distributed")
 
 from napari_nst import stylize  # noqa: E402
-from napari_nst.engine.blocks import BlockedImage, halo_for  # noqa: E402
-from napari_nst.engine.blocks_on_dask import DaskBlocks  # noqa: E402
-from napari_nst.engine.memory import blocked_bytes  # noqa: E402
-from napari_nst.engine.params import StyleParams  # noqa: E402
+from napari_nst.engine.front.params import StyleParams  # noqa: E402
+from napari_nst.engine.on_dask.blocks import DaskBlocks  # noqa: E402
+from napari_nst.engine.optimise.blocks import BlockedImage, halo_for  # noqa: E402
+from napari_nst.engine.optimise.memory import blocked_bytes  # noqa: E402
 from test_batch import _wait_until  # noqa: E402
 from test_blocks import INNER, _assert_equal, _features, _j_and_grad  # noqa: E402
 

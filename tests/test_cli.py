@@ -142,7 +142,7 @@ def test_every_parameter_has_its_option_with_the_declared_default_and_help():
     import dataclasses
 
     from napari_nst.cli import _params, _parser
-    from napari_nst.engine.params import StyleParams
+    from napari_nst.engine.front.params import StyleParams
 
     parser = _parser()
     options = {a.dest: a for a in parser._actions}

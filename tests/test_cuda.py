@@ -16,7 +16,7 @@ def _losses(content, style, **extra):
 
 
 def test_a_default_run_replays_the_eager_run_as_cuda_graphs(small_pair, monkeypatch):
-    from napari_nst.engine import loop
+    from napari_nst.engine.optimise import loop
 
     captures = []
     captured = loop.captured

@@ -78,7 +78,7 @@ def test_the_parameters_table_lists_every_field_with_its_declared_default_and_la
     the fields (a default changed in params.py and not here fails)."""
     import dataclasses
 
-    from napari_nst.engine.params import StyleParams, knob_of
+    from napari_nst.engine.front.params import StyleParams, knob_of
 
     rows = _parameter_rows()
     for field in dataclasses.fields(StyleParams):
@@ -123,8 +123,8 @@ def test_benchmark_reports_are_rendered_from_their_results(script, monkeypatch):
 
 def test_the_defaults_the_pages_quote_are_the_code_s():
     """Every default a page or caption quotes in words, checked against the code."""
-    from napari_nst.engine import objective
-    from napari_nst.engine.params import StyleParams
+    from napari_nst.engine.front.params import StyleParams
+    from napari_nst.engine.optimise import objective
 
     p = StyleParams()
     algorithm = (ROOT / "docs" / "algorithm.md").read_text()

@@ -9,7 +9,7 @@ import pytest
 
 import napari_nst
 from napari_nst import StyleParams
-from napari_nst.engine.params import as_params
+from napari_nst.engine.front.params import as_params
 
 RNG = np.random.default_rng(0)
 CONTENT = RNG.integers(0, 255, (30, 40, 3), dtype=np.uint8)

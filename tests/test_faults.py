@@ -8,9 +8,9 @@ import numpy as np
 import psutil
 import pytest
 
-from napari_nst._output_layer import METADATA_KEY
+from napari_nst._napari.output_layer import METADATA_KEY
+from napari_nst._napari.writer import RESULT_KEY
 from napari_nst._qt.viewer_run import RunState
-from napari_nst._writer import RESULT_KEY
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_closing_the_viewer_mid_run_stops_quietly(qtbot, setup, messages):
 def test_out_of_memory_mid_run_keeps_the_last_image(qtbot, setup, monkeypatch):
     import torch
 
-    import napari_nst.engine.losses as losses
+    import napari_nst.engine.optimise.losses as losses
 
     _, widget = setup
     widget.warm_up.join()  # its own tiny run would count style-loss calls too
@@ -235,7 +235,7 @@ def test_a_weights_download_shows_napari_progress(qtbot, setup, monkeypatch):
     import napari.utils
 
     from napari_nst._qt import download_bar
-    from napari_nst.engine import stack
+    from napari_nst.engine.jobs import stack
 
     _, widget = setup
     real, mib = stack.stylize, 2**20

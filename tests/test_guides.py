@@ -10,9 +10,9 @@ torch = pytest.importorskip("torch")
 
 def _style_distance(image, style, layers=("conv1_1", "conv2_1", "conv3_1")):
     """Gram distance (the paper's E, summed over layers) between two images."""
-    from napari_nst.engine.images import to_rgb01
-    from napari_nst.engine.losses import gram, style_layer_loss
-    from napari_nst.engine.network import cached_features
+    from napari_nst.engine.front.images import to_rgb01
+    from napari_nst.engine.optimise.losses import gram, style_layer_loss
+    from napari_nst.engine.optimise.network import cached_features
 
     net, _ = cached_features("vgg19-original", "conv5_1", "max", True, "cpu")
 

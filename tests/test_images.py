@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from napari_nst.engine.images import (
+from napari_nst.engine.front.images import (
     fit_size,
     match_color_histogram,
     rgb_to_yiq,

@@ -17,11 +17,12 @@ def test_import_napari_nst_does_not_import_torch():
 
 def test_the_engine_front_does_not_import_torch():
     code = (
-        "import sys; import napari_nst.engine.params, napari_nst.engine.images, "
-        "napari_nst.engine.errors, napari_nst.engine.step, napari_nst.engine.run, "
-        "napari_nst.engine.guides, napari_nst.engine.stack, napari_nst.engine.batch_jobs, "
-        "napari_nst.engine.result_files, napari_nst.engine.progress, "
-        "napari_nst.engine.engine_thread, napari_nst.engine.param_rules; "
+        "import sys; import napari_nst.engine.front.params, napari_nst.engine.front.images, "
+        "napari_nst.engine.front.errors, napari_nst.engine.front.step, napari_nst.engine.run, "
+        "napari_nst.engine.front.guides, napari_nst.engine.jobs.stack, "
+        "napari_nst.engine.jobs.batch_jobs, napari_nst.engine.jobs.result_files, "
+        "napari_nst.engine.front.progress, napari_nst.engine.engine_thread, "
+        "napari_nst.engine.front.param_rules; "
         "print('torch' in sys.modules)"
     )
     assert _printed(code) == "False"
@@ -29,8 +30,8 @@ def test_the_engine_front_does_not_import_torch():
 
 def test_engine_imports_neither_napari_nor_qt():
     code = (
-        "import sys; import napari_nst.engine.run, napari_nst.engine.network, "
-        "napari_nst.engine.batch; "
+        "import sys; import napari_nst.engine.run, napari_nst.engine.optimise.network, "
+        "napari_nst.engine.jobs.batch; "
         "print(any(m.split('.')[0] in ('napari', 'qtpy', 'PyQt6', 'PyQt5', 'PySide6') "
         "for m in sys.modules))"
     )
@@ -42,9 +43,9 @@ def test_public_names_load_lazily():
     code = (
         "import sys, napari_nst\n"
         "before = [m in sys.modules for m in ('napari_nst.engine.run', "
-        "'napari_nst.engine.batch', 'napari_nst._viewer_api')]\n"
+        "'napari_nst.engine.jobs.batch', 'napari_nst._qt.viewer_api')]\n"
         "napari_nst.stylize\n"
-        "print(before, 'napari_nst.engine.run' in sys.modules, 'napari_nst.engine.batch' in "
+        "print(before, 'napari_nst.engine.run' in sys.modules, 'napari_nst.engine.jobs.batch' in "
         "sys.modules, sorted(set(napari_nst.__all__) - set(dir(napari_nst))))"
     )
     assert _printed(code) == "[False, False, False] True False []"

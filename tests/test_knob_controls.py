@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from napari_nst.engine import params as params_module
+from napari_nst.engine.front import params as params_module
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def throwaway(monkeypatch):
 def test_a_new_field_reaches_the_advanced_fold_run_and_load_settings(
     throwaway, make_napari_viewer
 ):
-    from napari_nst._output_layer import METADATA_KEY
+    from napari_nst._napari.output_layer import METADATA_KEY
 
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")

@@ -6,15 +6,15 @@ import threading
 import numpy as np
 import pytest
 
-from napari_nst._output_layer import METADATA_KEY
+from napari_nst._napari.output_layer import METADATA_KEY
 
 SIDE = 320
 
 
 @pytest.fixture
 def large_setup(make_napari_viewer):
-    from napari_nst.engine.memory import blocked_bytes
-    from napari_nst.engine.params import StyleParams
+    from napari_nst.engine.front.params import StyleParams
+    from napari_nst.engine.optimise.memory import blocked_bytes
 
     viewer = make_napari_viewer()
     rng = np.random.default_rng(0)
@@ -37,9 +37,9 @@ def large_setup(make_napari_viewer):
 
 
 def _blocks_for(limit_gib):
-    from napari_nst.engine.blocks import block_grid, halo_for
-    from napari_nst.engine.memory import block_side
-    from napari_nst.engine.params import StyleParams
+    from napari_nst.engine.front.params import StyleParams
+    from napari_nst.engine.optimise.blocks import block_grid, halo_for
+    from napari_nst.engine.optimise.memory import block_side
 
     params = StyleParams(memory_limit=limit_gib)
     side = block_side((SIDE, SIDE), params, int(limit_gib * 2**30))
@@ -49,8 +49,8 @@ def _blocks_for(limit_gib):
 def test_a_run_over_the_memory_limit_goes_block_by_block_and_saves_whole(
     qtbot, large_setup, tmp_path, monkeypatch
 ):
-    import napari_nst._output_layer as output_layer
-    from napari_nst._writer import read_record
+    import napari_nst._napari.output_layer as output_layer
+    from napari_nst._napari.writer import read_record
 
     # Shown as a large result is (above 2048 px, levels down to 512), at this size.
     monkeypatch.setattr(output_layer, "MULTISCALE_ABOVE", 256)

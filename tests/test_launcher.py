@@ -1,6 +1,6 @@
 """``napari-nst``: the sample pair, side by side, with the widget docked (a real viewer)."""
 
-from napari_nst._launcher import parse, set_up
+from napari_nst._napari.launcher import parse, set_up
 
 
 def test_the_launcher_shows_the_photo_beside_the_style_and_runs(qtbot, make_napari_viewer):

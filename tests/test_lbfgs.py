@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from napari_nst.engine.lbfgs import CompactLBFGS
+from napari_nst.engine.optimise.lbfgs import CompactLBFGS
 
 
 def _problem(n=40, seed=0):
@@ -54,7 +54,7 @@ def test_a_pair_without_positive_curvature_is_left_out():
 
 
 def test_history_shrinks_for_large_images_within_its_memory_cap():
-    from napari_nst.engine.lbfgs import LBFGS_HISTORY_BYTES, lbfgs_history
+    from napari_nst.engine.optimise.lbfgs import LBFGS_HISTORY_BYTES, lbfgs_history
 
     assert lbfgs_history(3 * 512 * 512) == 20
     assert lbfgs_history(3 * 1024 * 1024) == 10

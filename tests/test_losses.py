@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from napari_nst.engine.losses import content_loss, gram, style_layer_loss, tv_loss  # noqa: E402
+from napari_nst.engine.optimise.losses import content_loss, gram, style_layer_loss, tv_loss  # noqa: E402
 
 
 def test_content_loss_is_half_sum_of_squares():
@@ -79,8 +79,8 @@ def test_gradients_match_finite_differences(term):
 def test_gram_and_max_pool_backward_match_autograd_in_both_layouts():
     import torch
 
-    from napari_nst.engine.losses import gram
-    from napari_nst.engine.network import LeanMaxPool2d
+    from napari_nst.engine.optimise.losses import gram
+    from napari_nst.engine.optimise.network import LeanMaxPool2d
 
     x = torch.randn(1, 5, 8, 6)  # float32: gram() computes in fp32
     for layout in (torch.contiguous_format, torch.channels_last):
@@ -103,8 +103,8 @@ def test_gram_and_max_pool_backward_match_autograd_in_both_layouts():
 def test_gram_of_a_bf16_map_and_its_gradient_are_computed_in_fp32(block_rows, monkeypatch):
     import torch
 
-    from napari_nst.engine import losses
-    from napari_nst.engine.losses import gram
+    from napari_nst.engine.optimise import losses
+    from napari_nst.engine.optimise.losses import gram
 
     monkeypatch.setattr(losses, "WIDEN_ROWS", block_rows)
 

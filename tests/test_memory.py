@@ -2,13 +2,13 @@
 
 import pytest
 
-from napari_nst.engine.memory import (
+from napari_nst.engine.front.params import StyleParams
+from napari_nst.engine.optimise.memory import (
     activation_elements,
     blocked_bytes,
     estimate_bytes,
     plan_blocks,
 )
-from napari_nst.engine.params import StyleParams
 
 torch = pytest.importorskip("torch")
 CPU = torch.device("cpu")
@@ -51,7 +51,7 @@ def test_too_large_even_for_blocks_is_refused_with_a_size_that_fits():
 
 
 def test_stylize_refuses_before_any_work(monkeypatch, small_pair):
-    import napari_nst.engine.memory as memory
+    import napari_nst.engine.optimise.memory as memory
     from napari_nst import stylize
 
     monkeypatch.setattr(memory, "available_bytes", lambda device: 16 * 2**20)

@@ -5,21 +5,21 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from napari_nst.engine.blocks import WholeImage  # noqa: E402
-from napari_nst.engine.network import cached_features  # noqa: E402
-from napari_nst.engine.objective import (  # noqa: E402
+from napari_nst.engine.front.params import StyleParams  # noqa: E402
+from napari_nst.engine.optimise.blocks import WholeImage  # noqa: E402
+from napari_nst.engine.optimise.network import cached_features  # noqa: E402
+from napari_nst.engine.optimise.objective import (  # noqa: E402
     Objective,
     stage_targets,
     style_grams,
     style_layers_used,
 )
-from napari_nst.engine.params import StyleParams  # noqa: E402
 
 
 def _tensor(image, side=64):
     from skimage.transform import resize
 
-    from napari_nst.engine.images import to_rgb01
+    from napari_nst.engine.front.images import to_rgb01
 
     x = resize(to_rgb01(image), (side, side), anti_aliasing=True)
     return torch.from_numpy(x.astype(np.float32)).permute(2, 0, 1)[None]
@@ -58,7 +58,7 @@ def test_a_photo_already_like_the_style_is_floored_not_divided_by_nought(photo_a
 
 
 def test_the_range_wall_is_j_inside_the_range_and_scales_with_j_outside():
-    from napari_nst.engine.objective import RANGE_WEIGHT, with_range_wall
+    from napari_nst.engine.optimise.objective import RANGE_WEIGHT, with_range_wall
 
     inside = torch.full((1, 3, 8, 8), 0.5)
     outside = inside.clone()

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from napari_nst.engine.params import StyleParams
+from napari_nst.engine.front.params import StyleParams
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_a_budget_smaller_than_the_stages_still_runs_every_stage():
 def test_every_field_declares_what_users_see():
     import dataclasses
 
-    from napari_nst.engine.params import knob_of
+    from napari_nst.engine.front.params import knob_of
 
     for field in dataclasses.fields(StyleParams):
         knob = knob_of(field.name)

@@ -103,7 +103,7 @@ def test_auto_steps_stop_when_the_image_has_settled(small_pair):
 
 
 def test_the_papers_sums_stay_available(small_pair, losses_of):
-    from napari_nst.engine.params import StyleParams
+    from napari_nst.engine.front.params import StyleParams
 
     content, style = small_pair
     paper = {"loss_scale": "paper", "size": 32, "tv_weight": 0.0}

@@ -1,10 +1,10 @@
-"""A run's plan, its clock and its estimate of the time left (engine/progress.py)."""
+"""A run's plan, its clock and its estimate of the time left (engine/front/progress.py)."""
 
 import pytest
 
-from napari_nst.engine.params import StyleParams
-from napari_nst.engine.progress import Progress, RunPlan, Stopwatch, duration_text
-from napari_nst.engine.step import ending
+from napari_nst.engine.front.params import StyleParams
+from napari_nst.engine.front.progress import Progress, RunPlan, Stopwatch, duration_text
+from napari_nst.engine.front.step import ending
 
 
 def test_the_stopwatch_stops_while_paused():
@@ -74,8 +74,8 @@ def test_each_stop_reason_has_its_sentence():
 
 
 def test_a_batch_tally_counts_results_and_estimates_from_running_steps():
-    from napari_nst.engine.batch import BatchResult
-    from napari_nst.engine.progress import BatchTally
+    from napari_nst.engine.front.progress import BatchTally
+    from napari_nst.engine.jobs.batch import BatchResult
 
     now, heard = [0.0], []
     tally = BatchTally(3, report=heard.append, clock=lambda: now[0])

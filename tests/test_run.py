@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from napari_nst import stylize
-from napari_nst.engine.errors import DivergedError
-from napari_nst.engine.objective import small_stage_emphasis
-from napari_nst.engine.step import Step
+from napari_nst.engine.front.errors import DivergedError
+from napari_nst.engine.front.step import Step
+from napari_nst.engine.optimise.objective import small_stage_emphasis
 
 # chelsea × gravel at 128 px, one stage from noise, no TV: J's own parts.
 SMALL = {"size": 128, "scales": None, "tv_weight": 0.0}
@@ -82,8 +82,8 @@ def test_cuda_requested_without_cuda_is_refused(small_pair):
     ],
 )
 def test_cuda_graph_is_used_wherever_it_works(device, guided, params, expected):
-    from napari_nst.engine.loop import uses_cuda_graph
-    from napari_nst.engine.params import StyleParams
+    from napari_nst.engine.front.params import StyleParams
+    from napari_nst.engine.optimise.loop import uses_cuda_graph
 
     assert uses_cuda_graph(StyleParams(**params), device, guided) is expected
 
@@ -135,7 +135,7 @@ def test_histogram_mode_takes_the_content_colours(small_pair):
 def test_luminance_mode_keeps_the_content_chroma(small_pair):
     from skimage.transform import resize
 
-    from napari_nst.engine.images import rgb_to_yiq, to_rgb01
+    from napari_nst.engine.front.images import rgb_to_yiq, to_rgb01
 
     content, style = small_pair
     out = list(stylize(content, style, size=48, steps=5, preserve_color="luminance"))[-1].image
@@ -258,8 +258,8 @@ def test_lbfgs_reports_a_falling_j_and_the_image_it_was_measured_on(small_pair, 
 
 
 def test_a_style_seen_before_in_this_process_reuses_its_targets(small_pair):
+    from napari_nst.engine.optimise.style_cache import STYLE_GRAMS
     from napari_nst.engine.run import last_step
-    from napari_nst.engine.style_cache import STYLE_GRAMS
 
     content, style = small_pair
     params = {"size": 48, "steps": 3, "seed": 0}

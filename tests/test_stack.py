@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from napari_nst.engine.stack import follow_flow, stylize_stack
+from napari_nst.engine.jobs.stack import follow_flow, stylize_stack
 
 
 def _panning(frames=3, size=48, step=2, dtype=np.float32):
@@ -78,7 +78,7 @@ def test_stop_keeps_the_frames_already_done():
 
 
 def test_frame_steps_is_checked_and_counted():
-    from napari_nst.engine.params import StyleParams
+    from napari_nst.engine.front.params import StyleParams
 
     with pytest.raises(ValueError, match="frame_steps"):
         StyleParams(frame_steps=0)

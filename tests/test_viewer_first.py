@@ -4,7 +4,7 @@ With Mesa GL, importing triton after the viewer exists segfaults (triton's LLVM
 against Mesa's libLLVM); torchvision's import pulls triton in, and so does torch's
 own first use of torch._dynamo (an Adam optimiser, torch.compile). The engine builds
 VGG19 itself (no torchvision) and blocks triton before torch is first imported when
-libLLVM is mapped (napari_nst/engine/_torch.py). A fresh process is needed, since
+libLLVM is mapped (napari_nst/engine/optimise/_torch.py). A fresh process is needed, since
 torch may already be imported in this one.
 """
 

@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from napari_nst.engine import weights as w  # noqa: E402
-from napari_nst.engine.vgg19_layers import CONV_LAYERS  # noqa: E402
+from napari_nst.engine.front.vgg19_layers import CONV_LAYERS  # noqa: E402
+from napari_nst.engine.optimise import weights as w  # noqa: E402
 
 
 def test_bundled_original_loads_verified_and_dequantised():
@@ -165,7 +165,7 @@ def test_a_download_prints_nothing_to_the_console(monkeypatch, tmp_path, local_s
 
 def test_normalised_network_keeps_the_function_up_to_scale():
     """Normalising rescales each layer's channels but keeps what the network computes."""
-    from napari_nst.engine.network import build_features, norm_factors
+    from napari_nst.engine.optimise.network import build_features, norm_factors
 
     ws = w.load_weights("vgg19-original")
     factors = norm_factors("vgg19-original", "max")
@@ -182,7 +182,7 @@ def test_normalised_network_keeps_the_function_up_to_scale():
 def test_fast_mode_sees_its_input_in_fp32_and_runs_the_rest_in_bf16():
     # A bf16 input is rounded to 1/256 of its value: a change of 3/10000 near white was
     # invisible to the network, which made fast mode's J rough and its results worse.
-    from napari_nst.engine.network import cached_features
+    from napari_nst.engine.optimise.network import cached_features
 
     net, _ = cached_features("vgg19-original", "conv2_1", "max", True, "cpu", True)
     x = torch.full((1, 3, 16, 16), 0.9)

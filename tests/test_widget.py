@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from napari_nst._output_layer import METADATA_KEY
+from napari_nst._napari.output_layer import METADATA_KEY
 from napari_nst._qt.viewer_run import RunState
 from napari_nst._qt.widget import StyleTransferWidget
-from napari_nst.engine.images import to_uint8
-from napari_nst.engine.params import StyleParams
+from napari_nst.engine.front.images import to_uint8
+from napari_nst.engine.front.params import StyleParams
 
 
 @pytest.fixture
@@ -191,7 +191,7 @@ def test_load_settings_round_trips(qtbot, viewer_and_widget):
 
 
 def test_load_settings_keeps_fields_that_have_no_control(qtbot, viewer_and_widget):
-    from napari_nst.engine.params import StyleParams
+    from napari_nst.engine.front.params import StyleParams
 
     viewer, widget = viewer_and_widget
     hidden = {
@@ -310,7 +310,7 @@ def test_several_styles_blend_with_weights(qtbot, viewer_and_widget):
 
 
 def test_regions_from_a_labels_layer_read_live(qtbot, viewer_and_widget, monkeypatch):
-    from napari_nst.engine.guides import Guides
+    from napari_nst.engine.front.guides import Guides
 
     viewer, widget = viewer_and_widget
     viewer.add_image(np.random.default_rng(7).random((36, 36)), name="second")
@@ -377,7 +377,7 @@ def test_a_run_leaves_the_process_as_it_found_it(qtbot, viewer_and_widget, monke
     import threading
 
     from napari_nst._qt import viewer_run
-    from napari_nst.engine import allocator
+    from napari_nst.engine.optimise import allocator
 
     _, widget = viewer_and_widget
     seen, held = [], []
@@ -403,8 +403,8 @@ def test_a_run_leaves_the_process_as_it_found_it(qtbot, viewer_and_widget, monke
 def test_a_slow_display_never_holds_the_steps_back(qtbot, viewer_and_widget, monkeypatch):
     import time
 
-    import napari_nst._output_layer as output_layer
-    import napari_nst.engine.stack as stack
+    import napari_nst._napari.output_layer as output_layer
+    import napari_nst.engine.jobs.stack as stack
 
     viewer, widget = viewer_and_widget
     viewer.layers.selection.active = viewer.layers["texture"]
@@ -490,8 +490,8 @@ def _a_result_selected(qtbot, viewer, widget):
 def test_saving_the_result_keeps_the_picture_and_its_record(
     qtbot, viewer_and_widget, tmp_path, suffix
 ):
-    from napari_nst._writer import read_record
-    from napari_nst.engine.params import StyleParams
+    from napari_nst._napari.writer import read_record
+    from napari_nst.engine.front.params import StyleParams
 
     viewer, widget = viewer_and_widget
     run = _a_result_selected(qtbot, viewer, widget)
@@ -541,8 +541,8 @@ def test_saving_with_napari_s_own_writer_writes_the_picture(
 def test_the_save_button_writes_the_result_with_its_record(
     qtbot, viewer_and_widget, tmp_path, suffix
 ):
-    from napari_nst._writer import read_record
-    from napari_nst.engine.result_files import is_result_suffix
+    from napari_nst._napari.writer import read_record
+    from napari_nst.engine.jobs.result_files import is_result_suffix
 
     viewer, widget = viewer_and_widget
     assert widget.save_result(str(tmp_path / "early.png")) is None
@@ -657,7 +657,7 @@ def test_the_plugins_menu_finds_the_widget_the_launcher_docked(qtbot, make_napar
 
 
 def test_controls_show_the_labels_and_help_that_style_params_declares(viewer_and_widget):
-    from napari_nst.engine.params import knob_of
+    from napari_nst.engine.front.params import knob_of
 
     _, widget = viewer_and_widget
     for name in ("alpha", "beta", "tv_weight", "size", "scales", "init", "seed", "every"):

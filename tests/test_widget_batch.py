@@ -76,7 +76,7 @@ def test_cancel_keeps_only_complete_outputs(qtbot, widget_and_folder):
 
 
 def test_all_slices_without_temporal_weight_runs_its_planes_as_tasks(qtbot, photo_and_texture):
-    from napari_nst._output_layer import METADATA_KEY
+    from napari_nst._napari.output_layer import METADATA_KEY
 
     viewer, widget = photo_and_texture
     stack = viewer.add_image(
@@ -108,7 +108,7 @@ def test_all_frames_with_temporal_weight_run_in_chains_on_the_named_scheduler(
 ):
     import distributed
 
-    from napari_nst.engine.planes import frame_chains
+    from napari_nst.engine.jobs.planes import frame_chains
 
     viewer, widget = photo_and_texture
     rng = np.random.default_rng(2)

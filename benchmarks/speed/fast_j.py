@@ -20,7 +20,7 @@ def fast_mode_j(size: int, steps: int, seeds=(0, 1, 2, 3)) -> dict:
     """
     from common import evaluate_j, image_pair
     from napari_nst import stylize
-    from napari_nst.engine.params import StyleParams
+    from napari_nst.engine.front.params import StyleParams
     from napari_nst.engine.run import last_step
 
     c, s, _ = image_pair()

@@ -16,7 +16,7 @@ def measure(quick: bool, tmp: Path) -> dict:
 
 def conv_flops(h: int, w: int, deepest: str = "conv5_1") -> float:
     """Forward FLOPs of the truncated VGG19's convolutions at an H×W input."""
-    from napari_nst.engine.vgg19_layers import conv_shapes
+    from napari_nst.engine.front.vgg19_layers import conv_shapes
 
     return sum(
         2.0 * cin * cout * 9 * hl * wl for _, cin, cout, hl, wl in conv_shapes(h, w, deepest)

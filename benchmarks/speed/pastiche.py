@@ -18,7 +18,7 @@ def prepared_pair(size: int, tmp: Path):
     from skimage import io
     from skimage.transform import resize
 
-    from napari_nst.engine.images import fit_size, to_rgb01
+    from napari_nst.engine.front.images import fit_size, to_rgb01
 
     content, style, name = image_pair()
     hw = fit_size(content.shape[:2], size)
@@ -60,7 +60,7 @@ PASTICHE_SERVER = """
 import sys, time, torch
 sys.path.insert(0, sys.argv[1])
 from speed.pastiche import pastiche_artist
-from napari_nst.engine.weights import CAFFE_MEAN_BGR
+from napari_nst.engine.optimise.weights import CAFFE_MEAN_BGR
 from pathlib import Path
 t = time.perf_counter()
 artist = pastiche_artist(Path(sys.argv[2]), *map(float, sys.argv[3:5]), *map(int, sys.argv[5:7]))

@@ -78,7 +78,7 @@ def judged(image, content, style) -> dict:
 
 
 def to01(image):
-    from napari_nst.engine.images import to_rgb01
+    from napari_nst.engine.front.images import to_rgb01
 
     return to_rgb01(image)
 
@@ -136,10 +136,10 @@ def main() -> None:
     astronaut, hubble = skimage.data.astronaut(), skimage.data.hubble_deep_field()
     if "default" in args.only:
         # Every sample pair of the plugin, with the default parameters.
-        from napari_nst import _sample_data
+        from napari_nst._napari import sample_data
 
         for key in ("astronaut_hubble", "chelsea_ihc", "coffee_brick"):
-            (content, *_), (style, *_) = getattr(_sample_data, key)()
+            (content, *_), (style, *_) = getattr(sample_data, key)()
             step, sec = run(content, style, **base)
             note(f"default {key}", step, sec, **judged(step.image, content, style))
             save(
@@ -148,9 +148,10 @@ def main() -> None:
             )
     if "evolution" in args.only:
         # G as it evolves: the default sample pair, default settings, a few steps.
-        from napari_nst import _sample_data, stylize
+        from napari_nst import stylize
+        from napari_nst._napari import sample_data
 
-        (content, *_), (style, *_) = _sample_data.chelsea_ihc()
+        (content, *_), (style, *_) = sample_data.chelsea_ihc()
         keep = (1, 10, 50, 150, 200, 300)  # at 256 px: 128 px until step 200, then 256 px
         frames = [
             s.image

@@ -26,14 +26,14 @@ __all__ = [
 _LAZY = {
     "stylize": "napari_nst.engine.run",
     "Step": "napari_nst.engine.run",
-    "StyleParams": "napari_nst.engine.params",
-    "Guides": "napari_nst.engine.guides",
-    "stylize_in_viewer": "napari_nst._viewer_api",
-    "stylize_stack": "napari_nst.engine.stack",
-    "stylize_planes": "napari_nst.engine.planes",
-    "stylize_batch": "napari_nst.engine.batch",
-    "BatchJob": "napari_nst.engine.batch_jobs",
-    "jobs_from_inputs": "napari_nst.engine.batch_jobs",
+    "StyleParams": "napari_nst.engine.front.params",
+    "Guides": "napari_nst.engine.front.guides",
+    "stylize_in_viewer": "napari_nst._qt.viewer_api",
+    "stylize_stack": "napari_nst.engine.jobs.stack",
+    "stylize_planes": "napari_nst.engine.jobs.planes",
+    "stylize_batch": "napari_nst.engine.jobs.batch",
+    "BatchJob": "napari_nst.engine.jobs.batch_jobs",
+    "jobs_from_inputs": "napari_nst.engine.jobs.batch_jobs",
 }
 
 

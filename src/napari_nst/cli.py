@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from .engine import params as params_module
-from .engine.params import AUTO_STEPS_CAP, StyleParams, knob_kind, knob_of
-from .engine.vgg19_layers import CONV_LAYERS
+from .engine.front import params as params_module
+from .engine.front.params import AUTO_STEPS_CAP, StyleParams, knob_kind, knob_of
+from .engine.front.vgg19_layers import CONV_LAYERS
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -143,13 +143,13 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     batch = argv[:1] == ["batch"]
     args = _batch_parser().parse_args(argv[1:]) if batch else _parser().parse_args(argv)
-    from .engine import allocator
+    from .engine.optimise import allocator
 
     try:
         with allocator.used_in_this_process():  # the CLI's process is its own
             return _run_batch(args) if batch else _run(args)
     except (ValueError, OSError, RuntimeError) as err:
-        from .engine.errors import friendly_message
+        from .engine.front.errors import friendly_message
 
         print(f"napari-nst-cli: {friendly_message(err)}", file=sys.stderr)
         return 2
@@ -188,9 +188,9 @@ def _style_weights(count: int, weights):
 
 
 def _run_batch(args) -> int:
-    from .engine.batch import stylize_batch
-    from .engine.batch_jobs import jobs_from_inputs
-    from .engine.progress import BatchTally
+    from .engine.front.progress import BatchTally
+    from .engine.jobs.batch import stylize_batch
+    from .engine.jobs.batch_jobs import jobs_from_inputs
 
     if args.init not in ("noise", "content"):
         raise ValueError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from magicgui.widgets import Container, Label, LogSlider
 
-from ..engine.params import StyleParams
+from ..engine.front.params import StyleParams
 from .knob_controls import KnobControl, number_text
 
 STRENGTHS = (0.01, 100.0)  # the slider's range

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from magicgui.widgets import Container, FileEdit, LineEdit, PushButton
 
-from .._inputs import check_styles
-from .._layers import styles_from_layers
+from .._napari.inputs import check_styles
+from .._napari.layers import styles_from_layers
 from .fold import Fold
 from .folder_run import FolderRun
 
@@ -62,7 +62,7 @@ class FolderPanel:
 
     def apply_to_folder(self) -> FolderRun | None:
         """Validate, then run the settings over Folder in; None after saying why not."""
-        from ..engine.batch_jobs import jobs_from_inputs
+        from ..engine.jobs.batch_jobs import jobs_from_inputs
 
         if self.folder_run is not None and self.folder_run.running:
             self._say("A batch is already going: cancel it first.")

@@ -14,9 +14,9 @@ from pathlib import Path
 from napari.qt.threading import create_worker
 from qtpy.QtCore import QObject, Signal
 
-from ..engine.errors import friendly_message
-from ..engine.params import StyleParams
-from ..engine.progress import BatchTally
+from ..engine.front.errors import friendly_message
+from ..engine.front.params import StyleParams
+from ..engine.front.progress import BatchTally
 
 
 class _News(QObject):
@@ -81,7 +81,7 @@ class FolderRun:
         return self.tally.summary(self.output_dir, cancelled=self._cancel.is_set())
 
     def _work(self):
-        from ..engine.batch import stylize_batch
+        from ..engine.jobs.batch import stylize_batch
 
         try:
             for _ in stylize_batch(

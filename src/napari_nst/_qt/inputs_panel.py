@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, PushButton
 
-from .._layers import image_layers
+from .._napari.layers import image_layers
 
 
 class StyleRow(Container):

@@ -17,8 +17,8 @@ from typing import Any
 
 from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, LineEdit, SpinBox
 
-from ..engine import params as params_module
-from ..engine.params import AUTO_STEPS_CAP, INITS, knob_kind
+from ..engine.front import params as params_module
+from ..engine.front.params import AUTO_STEPS_CAP, INITS, knob_kind
 
 INT_MAX = 2**31 - 1
 # Quality → settle_levels (grey levels of change over 10 steps below which a stage ends);

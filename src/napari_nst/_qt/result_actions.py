@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .._layers import shown_plane
-from .._output_layer import METADATA_KEY
-from ..engine import params as params_module
+from .._napari.layers import shown_plane
+from .._napari.output_layer import METADATA_KEY
+from ..engine.front import params as params_module
 
 
 class ResultActions:
@@ -31,7 +31,7 @@ class ResultActions:
                 raise ValueError("Select an output layer made by Style Transfer first.")
             record = layer.metadata.get(METADATA_KEY)
             if record is None and layer.source.path:
-                from .._writer import read_record
+                from .._napari.writer import read_record
 
                 record = read_record(layer.source.path)
             if record is None:
@@ -57,7 +57,7 @@ class ResultActions:
 
     def save(self, path: str) -> str | None:
         """Write the selected output layer, else this run's, with its record; the path."""
-        from .._writer import write_result
+        from .._napari.writer import write_result
 
         w = self.widget
         try:

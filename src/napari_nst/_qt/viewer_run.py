@@ -18,15 +18,15 @@ from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
 from qtpy.QtCore import QObject, Signal
 
-from .._inputs import LayerInputs
-from .._output_layer import OutputLayer
-from .._run_status import RunStatus
-from ..engine import planes, stack
+from .._napari.inputs import LayerInputs
+from .._napari.output_layer import OutputLayer
+from .._napari.run_status import RunStatus
 from ..engine.engine_thread import relayed
-from ..engine.errors import friendly_message
-from ..engine.params import StyleParams
-from ..engine.progress import Progress, RunPlan, Stage, Stopwatch
-from ..engine.step import Step, ending
+from ..engine.front.errors import friendly_message
+from ..engine.front.params import StyleParams
+from ..engine.front.progress import Progress, RunPlan, Stage, Stopwatch
+from ..engine.front.step import Step, ending
+from ..engine.jobs import planes, stack
 from .download_bar import download_bar
 from .paced_display import PacedDisplay
 from .redraw import next_turn

@@ -44,7 +44,7 @@ class DeviceList:
             if warm_up.is_alive():
                 return
             self._timer.stop()
-            from ..engine.device import available_devices
+            from ..engine.optimise.device import available_devices
 
             self.devices = available_devices()
             value = combo.value

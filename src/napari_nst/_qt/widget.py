@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from magicgui.widgets import CheckBox, Container, Label
 
-from .._inputs import check_styles, gather_inputs
-from .._output_layer import METADATA_KEY
-from ..engine import params as params_module
+from .._napari.inputs import check_styles, gather_inputs
+from .._napari.output_layer import METADATA_KEY
+from ..engine.front import params as params_module
 from .balance_panel import BalancePanel
 from .fold import Fold
 from .folder_panel import FolderPanel

@@ -11,14 +11,30 @@ from typing import Any
 
 import numpy as np
 
-from .images import fit_size, to_rgb01
-from .params import StyleParams, as_params
-from .step import Step, last_step
+from .front.images import fit_size, to_rgb01
+from .front.params import StyleParams, as_params
+from .front.request import RunHooks, RunRequest
+from .front.step import Step, last_step
 
 StyleInput = Any  # an array, or a sequence of (array, weight)
 
 
 def stylize(
+    content, style: StyleInput, params: StyleParams | None = None, **options
+) -> Iterator[Step]:
+    """Paint ``content`` in the style of ``style``; yield a ``Step`` every ``every`` steps.
+
+    ``style`` is one image or a list of ``(image, weight)``; the target Gram
+    matrices are the weighted mix. Parameters are those of ``StyleParams`` (given as
+    ``params`` and/or as keywords, ``style_strength`` among them); ``init`` may be
+    "noise", "content" or an image. The other keywords are ``request_of``'s. Everything
+    is checked before any work: a bad value raises ``ValueError`` at the call. Closing
+    the iterator stops the run at once.
+    """
+    return run(*request_of(content, style, params, **options))
+
+
+def request_of(
     content,
     style: StyleInput,
     params: StyleParams | None = None,
@@ -26,62 +42,67 @@ def stylize(
     content_limits: Sequence[float] | None = None,
     style_limits: Sequence[float] | Sequence[Sequence[float] | None] | None = None,
     guides=None,
-    download_progress: Callable[[int, int], None] | None = None,
+    init=None,
+    previous_frame: tuple | None = None,
     should_stop: Callable[[], bool] | None = None,
+    download_progress: Callable[[int, int], None] | None = None,
     block_progress: Callable[[int, int, int], None] | None = None,
     blocks_on=None,
-    previous_frame: tuple | None = None,
     **overrides,
-) -> Iterator[Step]:
-    """Paint ``content`` in the style of ``style``; yield a ``Step`` every ``every`` steps.
+) -> tuple[RunRequest, RunHooks]:
+    """The keywords every entry point takes, as one ``RunRequest`` and one ``RunHooks``.
 
-    ``style`` is one image or a list of ``(image, weight)``; the target Gram
-    matrices are the weighted mix. ``init`` may be "noise", "content" or an
-    image. Parameters are those of ``StyleParams`` (given as ``params`` and/or as
-    keywords). Everything is checked before any work: a bad value raises
-    ``ValueError`` at the call. Closing the iterator stops the run at once.
-
-    ``guides`` (a ``Guides``) restricts each style to a region of the content.
-    ``should_stop()`` is polled after every step (and between the blocks of a stage run
-    block by block): True reports the current image and ends the run.
-    ``block_progress(pass, done, blocks)`` is called before each such block (pass 1:
-    the sums, 2: the gradient); ``blocks_on`` (a ``distributed.Client`` or an address)
-    runs them on Dask (``engine/blocks_on_dask.py``). ``previous_frame`` = (previous
-    content, previous result) of a stack: with ``temporal_weight`` > 0, G is kept close
-    to the previous result where the content did not change.
+    ``content_limits``/``style_limits`` say how to read the images' values (as napari's
+    contrast limits do); ``guides`` (a ``Guides``) restricts each style to a region of
+    the content; ``previous_frame`` = (previous content, previous result) of a stack:
+    with ``temporal_weight`` > 0, G is kept close to the previous result where the
+    content did not change. ``should_stop``, ``download_progress``, ``block_progress``
+    and ``blocks_on`` are ``RunHooks`` (front/request.py). The rest are parameters.
     """
-    limits = (content_limits, style_limits)
-    checked = _checked(content, style, params, overrides, limits, guides, previous_frame)
-
-    from . import loop  # the one import across the torch line: torch loads here
-
-    return loop.start(
-        **checked,
+    request = RunRequest(
+        content,
+        style,
+        as_params(params, **overrides),
+        content_limits=content_limits,
+        style_limits=style_limits,
         guides=guides,
-        progress=download_progress,
-        should_stop=should_stop or (lambda: False),
-        block_progress=block_progress,
-        blocks_on=blocks_on,
+        init=init,
+        previous_frame=previous_frame,
     )
+    return request, RunHooks(should_stop, download_progress, block_progress, blocks_on)
 
 
-def _checked(content, style, params, overrides, limits, guides, previous_frame) -> dict:
-    """Every input of a run, checked and converted: the loop's keywords."""
-    content_limits, style_limits = limits
-    params, init_image = _merged_params(params, dict(overrides))
-    content01 = to_rgb01(content, content_limits, name="content image")
-    styles = _style_list(style, style_limits)
-    stage_shapes = _stage_shapes(content01.shape[:2], styles, params)
-    if guides is not None:
-        guides.check(content01.shape[:2], len(styles))
-    return {
-        "content01": content01,
-        "styles": styles,
-        "init_image": init_image,
-        "params": params,
-        "stage_shapes": stage_shapes,
-        "previous_frame": _previous_frame(previous_frame, content_limits),
-    }
+def run(request: RunRequest, hooks: RunHooks | None = None) -> Iterator[Step]:
+    """A request's Steps: checked here, before any work, then the loop (the torch line)."""
+    request = checked(request)
+    hooks = hooks or RunHooks()
+    from .optimise import loop  # the one import across the torch line: torch loads here
+
+    on_dask = None
+    if hooks.blocks_on is not None:
+        from .on_dask.blocks import OnDask
+
+        on_dask = OnDask(hooks.blocks_on, request.params)
+    return loop.start(request, hooks, on_dask)
+
+
+def checked(request: RunRequest) -> RunRequest:
+    """The request with its images converted to RGB in [0, 1] and its stages sized."""
+    params, init_image = _with_init(request.params, request.init)
+    content01 = to_rgb01(request.content, request.content_limits, name="content image")
+    styles = _style_list(request.style, request.style_limits)
+    if request.guides is not None:
+        request.guides.check(content01.shape[:2], len(styles))
+    return request.replace(
+        content=content01,
+        style=styles,
+        params=params,
+        content_limits=None,
+        style_limits=None,
+        init=init_image,
+        previous_frame=_previous_frame(request.previous_frame, request.content_limits),
+        stage_shapes=_stage_shapes(content01.shape[:2], styles, params),
+    )
 
 
 def _previous_frame(previous_frame, content_limits):
@@ -94,20 +115,18 @@ def _previous_frame(previous_frame, content_limits):
     )
 
 
-def _merged_params(params, overrides) -> tuple[StyleParams, np.ndarray | None]:
-    """``params`` with the keyword overrides (``style_strength`` and an ``init`` image
-    among them); the init image in [0, 1], or None."""
-    init_image = None
-    if "init" in overrides and not isinstance(overrides["init"], str):
-        init = np.asarray(overrides.pop("init"))
-        # A float init is taken as an image in [0, 1] (e.g. an earlier result), not stretched.
-        limits = (0.0, 1.0) if init.dtype.kind == "f" else None
-        init_image = to_rgb01(init, limits, name="init image")
-        overrides["init"] = "array"
-    params = as_params(params, **overrides)
-    if params.init == "array" and init_image is None:
-        raise ValueError("init = 'array' needs the image itself: pass init=<array>.")
-    return params, init_image
+def _with_init(params: StyleParams, init) -> tuple[StyleParams, np.ndarray | None]:
+    """``params`` with ``init`` (a mode, or a start image: init "array"); the start image
+    in [0, 1], or None."""
+    if init is None or isinstance(init, str):
+        params = params if init is None else params.replace(init=init)
+        if params.init == "array":
+            raise ValueError("init = 'array' needs the image itself: pass init=<array>.")
+        return params, None
+    init = np.asarray(init)
+    # A float init is taken as an image in [0, 1] (e.g. an earlier result), not stretched.
+    limits = (0.0, 1.0) if init.dtype.kind == "f" else None
+    return params.replace(init="array"), to_rgb01(init, limits, name="init image")
 
 
 def _style_list(style, limits) -> list[tuple[np.ndarray, float]]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..front.guides import Guides
 from ._torch import torch
-from .guides import Guides
 from .losses import gram
 
 nn = torch.nn.functional

@@ -11,12 +11,12 @@ import importlib.metadata
 
 import numpy as np
 
-from . import __version__
-from ._inputs import LayerInputs
-from ._layers import unwrapped
-from ._writer import RECORD_KEY as METADATA_KEY
-from ._writer import RESULT_KEY
-from .engine.images import to_uint8
+from .. import __version__
+from ..engine.front.images import to_uint8
+from .inputs import LayerInputs
+from .layers import unwrapped
+from .writer import RECORD_KEY as METADATA_KEY
+from .writer import RESULT_KEY
 
 # A single-plane result with a longer side above this is shown as a multiscale layer:
 # napari then draws only the level the view needs, not the whole image at each update.

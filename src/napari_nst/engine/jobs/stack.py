@@ -17,15 +17,16 @@ result's size.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 from skimage.registration import optical_flow_ilk
 from skimage.transform import resize, warp
 
-from .images import to_rgb01
-from .params import StyleParams, as_params
-from .run import Step, stylize
+from ..front.images import to_rgb01
+from ..front.params import StyleParams
+from ..front.request import RunHooks, RunRequest
+from ..run import Step, request_of, run
 
 FLOW_MIN_CHANGE = 0.02  # the flow is used only where the content changed by more than this
 
@@ -35,106 +36,63 @@ def stylize_stack(
     style,
     params: StyleParams | Mapping | None = None,
     *,
-    content_limits: Sequence[float] | None = None,
-    style_limits=None,
-    guides=None,
-    init=None,
-    should_stop: Callable[[], bool] | None = None,
     flow: bool = False,
-    download_progress: Callable[[int, int], None] | None = None,
-    block_progress: Callable[[int, int, int], None] | None = None,
-    blocks_on=None,
-    **overrides,
+    **options,
 ) -> Iterator[tuple[int, Step]]:
     """Stylise each frame of ``frames``; yield ``(frame index, Step)``.
 
     The first frame runs ``steps`` from ``init`` (or ``params.init``); every later
     frame starts from the previous result (carried along the optical flow when
     ``flow``) and runs ``frame_steps`` (``steps`` when None). Stopping keeps every frame
-    already done: the caller has seen each one's last Step.
-    ``download_progress(done, total)`` reports a weights download, in bytes, and
-    ``block_progress`` a large stage's blocks, which run on ``blocks_on`` (see ``stylize``).
+    already done: the caller has seen each one's last Step. The other keywords are
+    ``stylize``'s (``run.request_of``), checked at the call, not at the first frame.
     """
-    params = as_params(params, **overrides)  # checked at the call, not at the first step
-    stop = should_stop or (lambda: False)
-    run_frame = functools.partial(
-        stylize_frame,
-        style=style,
-        params=params,
-        flow=flow,
-        content_limits=content_limits,
-        style_limits=style_limits,
-        guides=guides,
-        init=init,
-        should_stop=stop,
-        download_progress=download_progress,
-        block_progress=block_progress,
-        blocks_on=blocks_on,
-    )
-    return _each_frame(frames, run_frame, stop)
+    request, hooks = request_of(None, style, params, **options)  # each frame: its content
+    return _each_frame(frames, functools.partial(stylize_frame, request, hooks, flow=flow), hooks)
 
 
-def _each_frame(frames, run_frame, stop) -> Iterator[tuple[int, Step]]:
+def _each_frame(frames, run_frame, hooks: RunHooks) -> Iterator[tuple[int, Step]]:
     """Each frame's Steps in turn, every frame after the first from the previous result."""
     previous = None  # (previous raw frame, its result)
     for n, frame in enumerate(frames):
-        if stop():
+        if hooks.stopping():
             return
         last = None
-        for step in run_frame(frame, previous=previous):
+        for step in run_frame(frame, previous):
             last = step
             yield n, step
-        if last is None or stop():
+        if last is None or hooks.stopping():
             return
         previous = (frame, last.image)
 
 
 def stylize_frame(
+    request: RunRequest,
+    hooks: RunHooks,
     frame,
-    style,
-    params: StyleParams,
     previous: tuple | None = None,
-    *,
     flow: bool = False,
-    content_limits: Sequence[float] | None = None,
-    style_limits=None,
-    guides=None,
-    init=None,
-    should_stop: Callable[[], bool] | None = None,
-    download_progress: Callable[[int, int], None] | None = None,
-    block_progress: Callable[[int, int, int], None] | None = None,
-    blocks_on=None,
 ) -> Iterator[Step]:
-    """One frame of a stack: ``stylize``'s Steps.
+    """One frame of a stack: ``request`` (its content left out) on ``frame``; its Steps.
 
     With ``previous`` = (the previous raw frame, its result) the frame starts from
     that result (carried along the optical flow when ``flow``), holds to it with the
-    temporal weight and runs ``frame_steps``; without, it runs ``steps`` from ``init``
-    (or ``params.init``), as a stack's first frame does.
+    temporal weight and runs ``frame_steps``; without, it runs ``steps`` from the
+    request's start, as a stack's first frame does.
     """
-    extra = {} if init is None else {"init": init}
+    request = request.replace(content=frame)
     if previous is not None:
         prev_frame, prev_result = previous
         if flow:
-            prev_frame, prev_result = follow_flow(prev_frame, frame, prev_result, content_limits)
-        extra = {
-            "init": prev_result,
-            "previous_frame": (prev_frame, prev_result),
-            "steps": params.frame_steps or params.steps,
-        }
-    yield from stylize(
-        frame,
-        style,
-        params,
-        content_limits=content_limits,
-        style_limits=style_limits,
-        guides=guides,
-        should_stop=should_stop,
-        download_progress=download_progress,
-        block_progress=block_progress,
-        blocks_on=blocks_on,
-        **extra,
-    )
+            limits = request.content_limits
+            prev_frame, prev_result = follow_flow(prev_frame, frame, prev_result, limits)
+        params = request.params
+        request = request.replace(
+            init=prev_result,
+            previous_frame=(prev_frame, prev_result),
+            params=params.replace(steps=params.frame_steps or params.steps),
+        )
+    yield from run(request, hooks)
 
 
 def follow_flow(prev_frame, frame, prev_result, content_limits=None):

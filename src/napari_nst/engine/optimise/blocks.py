@@ -24,9 +24,9 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+from ..front.vgg19_layers import CONV_LAYERS, VGG19_BLOCKS
 from ._torch import torch
 from .losses import gram
-from .vgg19_layers import CONV_LAYERS, VGG19_BLOCKS
 
 # Inner parts start on multiples of this: 2×2 pooling four times up to conv5_x.
 GRID = 16

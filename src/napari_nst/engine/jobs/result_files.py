@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import to_uint8
+from ..front.images import to_uint8
 
 RECORD_KEY = "napari_nst"
 PNG_SUFFIXES = (".png",)

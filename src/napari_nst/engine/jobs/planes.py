@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .errors import friendly_message
-from .params import StyleParams, as_params
-from .step import Step, last_step
+from ..front.errors import friendly_message
+from ..front.params import StyleParams, as_params
+from ..front.request import RunHooks, RunRequest
+from ..front.step import Step, last_step
 
 MIN_CHAIN = 2  # frames per chain, at least: shorter chains spend more on starts than they save
 
@@ -88,17 +89,17 @@ def stylize_planes(
     its reason; ``should_stop()`` turning True cancels the frames not yet finished.
     The cluster options are ``stylize_batch``'s.
     """
-    from . import cluster  # Dask loads here, when a stack runs on a cluster
+    from ..on_dask import cluster  # Dask loads here, when a stack runs on a cluster
 
     params = as_params(params, **overrides)  # checked at the call, as the cluster is
     connect = (cluster.require_distributed(), client, scheduler, workers, threads_per_worker)
-    options = {"content_limits": content_limits, "style_limits": style_limits, "flow": flow}
+    options = ((content_limits, style_limits), flow)
     return _finished_planes(connect, (frames, style, params, chains, options), should_stop)
 
 
 def _finished_planes(connect, work, should_stop) -> Iterator[tuple[int, Step]]:
     """Start or reach the cluster, submit ``work``, yield each plane as it finishes."""
-    from . import cluster  # torch loads here
+    from ..on_dask import cluster  # torch loads here
 
     distributed, threads_per_worker = connect[0], connect[-1]
     frames, style, params, chains, options = work
@@ -162,9 +163,12 @@ def run_plane(frame, previous_frame, previous, style, params_dict, options, thre
     ``previous`` is the Step of the frame before it in its chain (None: the chain's
     start), ``previous_frame`` that frame's raw plane.
     """
-    from . import cluster, stack
+    from ..on_dask import cluster
+    from . import stack
 
     params, keep = cluster.on_worker(params_dict, threads, own_process)
     before = None if previous is None else (previous_frame, previous.image)
+    limits, flow = options
+    request = RunRequest(None, style, params, *limits)
     with keep:
-        return last_step(stack.stylize_frame(frame, style, params, before, **options))
+        return last_step(stack.stylize_frame(request, RunHooks(), frame, before, flow))

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from ..front.errors import WeightsUnavailableError
+from ..front.vgg19_layers import CONV_LAYERS, VGG19_BLOCKS
 from ._torch import torch
-from .errors import WeightsUnavailableError
-from .vgg19_layers import CONV_LAYERS, VGG19_BLOCKS
 
 ORIGINAL = "vgg19-original"
 IMAGENET = "vgg19-imagenet"

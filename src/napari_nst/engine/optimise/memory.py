@@ -11,11 +11,11 @@ import math
 
 import psutil
 
+from ..front.params import StyleParams
+from ..front.vgg19_layers import conv_shapes
 from ._torch import torch
 from .blocks import halo_for
 from .lbfgs import lbfgs_history
-from .params import StyleParams
-from .vgg19_layers import conv_shapes
 
 # Bytes kept per activation element during one step: the ReLU outputs saved for the
 # backward pass and the gradients in flight (calibrated: docs/performance-notes.md).

@@ -22,9 +22,9 @@ import numpy as np
 import skimage.data
 from skimage.transform import resize
 
+from ..front.images import fit_size, to_rgb01
+from ..front.vgg19_layers import CONV_LAYERS, VGG19_BLOCKS, VGG19_WIDTHS
 from ._torch import torch
-from .images import fit_size, to_rgb01
-from .vgg19_layers import CONV_LAYERS, VGG19_BLOCKS, VGG19_WIDTHS
 from .weights import WeightSet, load_weights, torchvision_conv_indices
 
 nn = torch.nn
@@ -229,7 +229,7 @@ def natural_images(longer_side: int = 256) -> list[np.ndarray]:
 def norm_factors(source: str, pooling: str) -> dict:
     """Normalisation factors: shipped for the original VGG19, else computed once."""
     if source == "vgg19-original":
-        ref = resources.files("napari_nst.engine") / "data" / NORM_FACTORS_FILE
+        ref = resources.files("napari_nst.engine.optimise") / "data" / NORM_FACTORS_FILE
         with ref.open("rb") as fh, np.load(fh, allow_pickle=False) as data:
             return {name: data[f"{pooling}/{name}"] for name in CONV_LAYERS}
     return mean_activations(load_weights(source), natural_images(), pooling)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .engine.result_files import RECORD_KEY, is_result_suffix, read_record, write_image
+from ..engine.jobs.result_files import RECORD_KEY, is_result_suffix, read_record, write_image
 
 __all__ = ["RECORD_KEY", "RESULT_KEY", "read_record", "write_result"]
 # The float32 result of an output layer, in its metadata beside the record.

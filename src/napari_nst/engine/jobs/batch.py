@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__
-from ._torch import torch
-from .batch_jobs import BatchJob, check_writable, fingerprint, is_done, output_paths, read_image
-from .cluster import (
+from ... import __version__
+from ..front.errors import friendly_message
+from ..front.params import StyleParams, as_params
+from ..front.progress import BatchTally
+from ..on_dask.cluster import (
     as_finished,
     close_all,
     connect_cluster,
@@ -28,11 +29,10 @@ from .cluster import (
     require_distributed,
     workers_per_host,
 )
-from .errors import friendly_message
-from .params import StyleParams, as_params
-from .progress import BatchTally
+from ..optimise._torch import torch
+from ..run import stylize
+from .batch_jobs import BatchJob, check_writable, fingerprint, is_done, output_paths, read_image
 from .result_files import partial_files, write_image, write_json
-from .run import stylize
 
 FILE_FORMATS = ("png", "tif")
 # A worker tells the client of its job's steps this often (and at the first step),

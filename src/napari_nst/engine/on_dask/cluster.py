@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import psutil
 
-from . import allocator
-from ._torch import torch
-from .params import StyleParams
+from ..front.params import StyleParams
+from ..optimise import allocator
+from ..optimise._torch import torch
 
 POLL_S = 0.25  # how often a waiting client looks at should_stop
 WORKER_MEMORY_GIB = 2  # a CPU worker's network and one 512 px run, with room to spare

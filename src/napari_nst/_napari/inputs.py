@@ -7,7 +7,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from napari.layers import Shapes
 
-from ._layers import (
+from ..engine.front.guides import Guides
+from .layers import (
     current_slice_index,
     layer_contrast_limits,
     layer_plane,
@@ -15,7 +16,6 @@ from ._layers import (
     slice_dims,
     unwrapped,
 )
-from .engine.guides import Guides
 
 
 @dataclass

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 
 from napari.layers import Image
 
-from ._inputs import check_styles, gather_inputs
-from ._qt.viewer_run import ViewerRun
-from .engine.params import StyleParams, as_params
+from .._napari.inputs import check_styles, gather_inputs
+from ..engine.front.params import StyleParams, as_params
+from .viewer_run import ViewerRun
 
 
 def stylize_in_viewer(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from napari.utils.events import EventedModel
 
-from .engine.progress import duration_text
+from ..engine.front.progress import duration_text
 
 
 class RunStatus(EventedModel):

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from ._torch import torch
-from .blocks import (
+from ..front.params import StyleParams
+from ..optimise._torch import torch
+from ..optimise.blocks import (
     BlockedImage,
     Window,
     add_up,
@@ -26,11 +27,10 @@ from .blocks import (
     block_statistics,
     statistics_slopes,
 )
+from ..optimise.device import resolve_device
+from ..optimise.network import cached_features, network_key, rgb_features
+from ..optimise.objective import Objective, StageTargets
 from .cluster import on_worker, require_distributed, workers_per_host
-from .device import resolve_device
-from .network import cached_features, network_key, rgb_features
-from .objective import Objective, StageTargets
-from .params import StyleParams
 
 
 class DaskBlocks(BlockedImage):
@@ -107,12 +107,21 @@ class DaskBlocks(BlockedImage):
         return results
 
 
-def connect(scheduler: str, started: list):
-    """A client of the scheduler at ``scheduler``; added to ``started`` (to be closed)."""
-    distributed = require_distributed()
-    client = distributed.Client(scheduler)
-    started.append(client)
-    return client
+class OnDask:
+    """A run's blocked stages on Dask: ``blocks_on`` is a ``distributed.Client`` or a
+    scheduler's address, connected at the first blocked stage and closed with the run."""
+
+    def __init__(self, blocks_on, params: StyleParams):
+        self.client, self.params, self.own_client = blocks_on, params, None
+
+    def __call__(self, features, inner, halo, progress) -> DaskBlocks:
+        if isinstance(self.client, str):
+            self.client = self.own_client = require_distributed().Client(self.client)
+        return DaskBlocks(features, inner, halo, progress, self.client, self.params)
+
+    def close(self) -> None:
+        if self.own_client is not None:
+            self.own_client.close()
 
 
 def _config(params: StyleParams, objective, client) -> dict:

@@ -6,25 +6,26 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from skimage.transform import resize
 
+from ..front.errors import DivergedError
+from ..front.images import match_color_histogram, match_luminance, rgb_to_yiq, yiq_to_rgb
+from ..front.params import StyleParams
+from ..front.request import RunHooks, RunRequest
+from ..front.step import Step
 from . import allocator
 from ._torch import keep_triton_out_if_llvm_loaded, torch
 from .blocks import BlockedImage, StopBetweenBlocks, WholeImage, halo_for
 from .device import resolve_device
-from .errors import DivergedError
-from .images import match_color_histogram, match_luminance, rgb_to_yiq, yiq_to_rgb
 from .memory import BLOCK_STEP, block_side, estimate_bytes, largest_stage, plan_blocks
 from .network import cached_features, network_key, rgb_features
 from .objective import Objective, stage_targets, style_grams, style_layers_used, with_range_wall
-from .params import StyleParams
 from .settle import SettleCheck
-from .step import Step
 from .steppers import STEPPERS, captured, on_side_stream
 from .style_cache import STYLE_GRAMS, digest
 from .weights import load_weights
@@ -41,50 +42,33 @@ GRAPH_WARMUP = 3
 
 
 @dataclass(frozen=True)
-class RunInputs:
-    """Everything a run needs, checked and converted by ``stylize`` before any work."""
+class Placement:
+    """Where and how a run computes, chosen by ``start`` before any work."""
 
-    content01: np.ndarray  # H×W×3 float32 in [0, 1]
-    styles: list  # [(H×W×3 float32 in [0, 1], weight)]
-    init_image: np.ndarray | None  # init="array": the start image
-    params: StyleParams
-    stage_shapes: list  # [(content H×W, [style H×W])] per stage
     device: torch.device
-    guides: Any  # Guides or None
-    progress: Callable[[int, int], None] | None  # weights download progress
-    should_stop: Callable[[], bool]
-    block_progress: Callable[[int, int, int], None] | None  # (pass, done, blocks), blocked steps
-    blocks_on: Any  # blocked stages' passes: a distributed.Client or a scheduler's address
-    previous_frame: tuple | None  # stacks: (previous content, previous result)
     step_graph: bool  # replay each step as a CUDA graph
     budget: int | None  # bytes a step may use (None: unknown); a larger one runs in blocks
+    on_dask: Any  # blocked stages' passes as Dask tasks: on_dask.blocks.OnDask, or None
 
 
-def start(*, params: StyleParams, stage_shapes, guides, **checked) -> Iterator[Step]:
-    """Choose the device, refuse a run that cannot fit, and return its steps."""
+def start(request: RunRequest, hooks: RunHooks, on_dask=None) -> Iterator[Step]:
+    """Choose the device, refuse a run that cannot fit, and return its steps.
+
+    ``request`` has been checked by ``run.checked``."""
+    params, guided = request.params, request.guides is not None
     # torch may have been imported before napari's window mapped libLLVM (see _torch.py).
     keep_triton_out_if_llvm_loaded()
     device = resolve_device(params.device)
-    step_graph = uses_cuda_graph(params, device.type, guides is not None)
+    step_graph = uses_cuda_graph(params, device.type, guided)
     if params.cuda_graph and not step_graph:
         raise ValueError(
             "cuda_graph needs a CUDA device and no region guides (they are read afresh "
-            f"at every step); this run has device '{device}'"
-            + (" and guides." if guides is not None else ".")
+            f"at every step); this run has device '{device}'" + (" and guides." if guided else ".")
         )
-    budget, blocks = plan_blocks(stage_shapes, params, device)
+    budget, blocks = plan_blocks(request.stage_shapes, params, device)
     # A blocked step runs Python between its blocks: it cannot be one CUDA graph.
     step_graph = step_graph and not any(blocks)
-    inputs = RunInputs(
-        budget=budget,
-        params=params,
-        stage_shapes=stage_shapes,
-        guides=guides,
-        device=device,
-        step_graph=step_graph,
-        **checked,
-    )
-    return Run(inputs).steps()
+    return Run(request, hooks, Placement(device, step_graph, budget, on_dask)).steps()
 
 
 def uses_cuda_graph(params: StyleParams, device_type: str, guided: bool) -> bool:
@@ -99,19 +83,16 @@ def uses_cuda_graph(params: StyleParams, device_type: str, guided: bool) -> bool
 class Run:
     """One run's fixed set-up; ``steps()`` is the generator behind ``stylize``."""
 
-    def __init__(self, inputs: RunInputs):
-        params, device = inputs.params, inputs.device
-        content01, styles, init_image = inputs.content01, inputs.styles, inputs.init_image
-        previous_frame = inputs.previous_frame
+    def __init__(self, request: RunRequest, hooks: RunHooks, place: Placement):
+        self.request, self.hooks, self.place = request, hooks, place
+        params, device = request.params, place.device
+        content01, styles, init_image = request.content, request.style, request.init
+        previous_frame = request.previous_frame
         self.start = time.perf_counter()
-        load_weights(params.weights, inputs.progress)  # downloads once, with progress, if needed
+        # Downloads once, with progress, if needed.
+        load_weights(params.weights, hooks.download_progress)
         self.network = network_key(params, device)
         self.net, self.weights = cached_features(*self.network)
-        self.params, self.device, self.guides = params, device, inputs.guides
-        self.stage_shapes, self.should_stop = inputs.stage_shapes, inputs.should_stop
-        self.step_graph, self.budget = inputs.step_graph, inputs.budget
-        self.block_progress = inputs.block_progress
-        self.blocks_on, self.started = inputs.blocks_on, []  # started: clients to close
         self.stage_steps = params.stage_steps(len(self.stage_shapes))
         self.final_hw = self.stage_shapes[-1][0]
         self.luminance = params.preserve_color == "luminance"
@@ -135,6 +116,22 @@ class Run:
         self.rgb_features = rgb_features(self.forward, params.checkpoint)
         self.graphed = params.compile and mode == "reduce-overhead"
         self.chroma = None
+
+    @property
+    def params(self) -> StyleParams:
+        return self.request.params
+
+    @property
+    def device(self):
+        return self.place.device
+
+    @property
+    def guides(self):
+        return self.request.guides
+
+    @property
+    def stage_shapes(self) -> list:
+        return self.request.stage_shapes
 
     # -- images in and out ------------------------------------------------------------------
     def to_tensor(self, image, hw):
@@ -181,26 +178,20 @@ class Run:
 
     def network_for(self, hw):
         """The network on an H×W image: whole, or in blocks where it does not fit the budget."""
-        side = block_side(hw, self.params, self.budget)
+        side = block_side(hw, self.params, self.place.budget)
         if side is None:
             return WholeImage(self.features)
         halo = halo_for(self.params.deepest_layer)
         # A style image larger than any stage needs no backward pass: the smallest blocks.
         side = side or BLOCK_STEP
-        if self.blocks_on is None or self.guides is not None:  # guides: read live, here
+        if self.place.on_dask is None or self.guides is not None:  # guides: read live, here
             return BlockedImage(self.features, side, halo, self.between_blocks)
-        from .blocks_on_dask import DaskBlocks, connect
-
-        if isinstance(self.blocks_on, str):
-            self.blocks_on = connect(self.blocks_on, self.started)
-        return DaskBlocks(
-            self.features, side, halo, self.between_blocks, self.blocks_on, self.params
-        )
+        return self.place.on_dask(self.features, side, halo, self.between_blocks)
 
     def between_blocks(self, stage_pass, done, count):
-        if self.block_progress is not None:
-            self.block_progress(stage_pass, done, count)
-        if self.should_stop():
+        if self.hooks.block_progress is not None:
+            self.hooks.block_progress(stage_pass, done, count)
+        if self.hooks.stopping():
             raise StopBetweenBlocks
 
     def stage_objective(self, hw, style_hws):
@@ -256,7 +247,7 @@ class Run:
                             iteration += 1
                         except StopBetweenBlocks:  # the step is dropped: its trial not judged
                             pass
-                        stopping = self.should_stop()
+                        stopping = self.hooks.stopping()
                         settled = settle is not None and settle.after_step(local)
                         end_of_stage = settled or local == budget
                         reason = "stopped" if stopping else "settled" if settled else "steps"
@@ -275,8 +266,8 @@ class Run:
                     del stepper, objective
         finally:
             # Runs on normal end, on error and when the caller closes the iterator.
-            for client in self.started:
-                client.close()
+            if self.place.on_dask is not None:
+                self.place.on_dask.close()
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
 
@@ -298,7 +289,7 @@ class Run:
         """What to call for each step: eager, or warm-up then one captured CUDA graph."""
         replay = None
         for local in range(1, budget + 1):
-            if not self.step_graph:
+            if not self.place.step_graph:
                 yield stepper.step
             elif local <= GRAPH_WARMUP:
                 yield lambda: on_side_stream(stepper.step)
