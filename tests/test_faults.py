@@ -238,12 +238,12 @@ def test_a_weights_download_shows_napari_progress(qtbot, setup, monkeypatch):
     from napari_nst.engine.jobs import stack
 
     _, widget = setup
-    real, mib = stack.stylize, 2**20
+    real, mib = stack.run, 2**20
 
-    def downloading(*args, download_progress=None, **kwargs):
+    def downloading(request, hooks):
         for done in (0, 5 * mib, 10 * mib):  # as weights.download reports it
-            download_progress(done, 10 * mib)
-        yield from real(*args, download_progress=download_progress, **kwargs)
+            hooks.download_progress(done, 10 * mib)
+        yield from real(request, hooks)
 
     made = []
 
@@ -252,7 +252,7 @@ def test_a_weights_download_shows_napari_progress(qtbot, setup, monkeypatch):
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(stack, "stylize", downloading)
+    monkeypatch.setattr(stack, "run", downloading)
     monkeypatch.setattr(download_bar, "progress", Recorded)
     widget.steps.value = 2
     run = widget.start()
