@@ -5,7 +5,7 @@ import pytest
 
 from napari_nst._napari.output_layer import METADATA_KEY
 from napari_nst._qt.viewer_run import RunState
-from napari_nst._qt.widget import StyleTransferWidget
+from napari_nst._qt.widget import CPU_START_SIZE, StyleTransferWidget
 from napari_nst.engine.front.images import to_uint8
 from napari_nst.engine.front.params import StyleParams
 
@@ -38,6 +38,42 @@ def test_widget_opens_through_the_manifest(make_napari_viewer):
     assert widget.auto_stop.value and widget.quality.enabled and not widget.steps.enabled
     expected = StyleParams(steps="auto").to_dict()
     assert widget.params().to_dict() == expected
+
+
+def _devices_known(widget) -> bool:
+    return widget.device.native.itemText(0).startswith("auto →")
+
+
+def test_without_a_gpu_the_first_run_starts_at_the_cpu_size_and_says_why(
+    qtbot, make_napari_viewer
+):
+    import torch
+
+    if torch.cuda.is_available() or torch.backends.mps.is_available():
+        pytest.skip("a GPU is here: the size stays StyleParams' default")
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
+    qtbot.waitUntil(lambda: _devices_known(widget), timeout=60_000)
+    assert widget.size.value == CPU_START_SIZE != StyleParams().size
+    assert widget.params().size == CPU_START_SIZE
+    assert "No GPU here" in widget.last_message
+
+
+def test_a_size_chosen_before_the_devices_are_known_is_kept(qtbot, make_napari_viewer):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
+    widget.size.value = 320
+    qtbot.waitUntil(lambda: _devices_known(widget), timeout=60_000)
+    assert widget.size.value == 320 and "No GPU" not in widget.last_message
+
+
+def test_with_a_gpu_the_size_stays_the_default(viewer_and_widget):
+    _, widget = viewer_and_widget
+    widget._size_chosen = False  # as if the user had not set the fixture's size
+    widget._start_size_for(
+        [("auto → cuda:0", "auto"), ("cuda:0 · a GPU", "cuda:0"), ("cpu", "cpu")]
+    )
+    assert widget.size.value == 32 and widget.last_message == ""
 
 
 @pytest.mark.parametrize("key", ["astronaut_hubble", "chelsea_ihc", "coffee_brick"])

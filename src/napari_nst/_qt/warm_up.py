@@ -34,7 +34,8 @@ class DeviceList:
     def choices(self, _widget=None):
         return self.devices or [("auto", "auto"), ("cpu", "cpu")]
 
-    def list_when_warm(self, warm_up: threading.Thread, combo, parent) -> None:
+    def list_when_warm(self, warm_up: threading.Thread, combo, parent, on_listed) -> None:
+        """Fill ``combo`` once the warm-up has ended, then call ``on_listed(devices)``."""
         from qtpy.QtCore import QTimer
 
         self._timer = QTimer(parent)  # dies with the widget
@@ -51,6 +52,7 @@ class DeviceList:
             combo.native.clear()  # else changed labels would move to the end
             combo.reset_choices()
             combo.value = value if value in combo.choices else "auto"
+            on_listed(self.devices)
 
         self._timer.timeout.connect(check)
         self._timer.start()

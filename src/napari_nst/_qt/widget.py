@@ -23,6 +23,9 @@ from .viewer_run import RunState, ViewerRun
 from .warm_up import DeviceList, start_warm_up
 
 SIMPLE = ("size", "settle_levels")  # the fields whose controls the simple view shows
+# Without a GPU the first Run starts at this size: on 2 cores a good picture within about
+# a minute, where 512 px takes about 95 s (docs/viewer-speed.md).
+CPU_START_SIZE = 256
 # Old names of controls that are parts of a field's control (scripts use them).
 ALIASES = {"auto_stop": ("steps", 0), "quality": ("settle_levels", -1), "fast": ("precision", -1)}
 
@@ -91,7 +94,26 @@ class StyleTransferWidget(Container):
         self.native.destroyed.connect(self._make_stopper())
         # torch's import would otherwise stall napari at the first Run (see warm_up).
         self.warm_up = start_warm_up()
-        self.devices.list_when_warm(self.warm_up, self.controls["device"].widget, self.native)
+        size = self.controls["size"].widget
+        size.changed.connect(lambda *_: setattr(self, "_size_chosen", True))
+        self._size_chosen = False
+        combo = self.controls["device"].widget
+        self.devices.list_when_warm(self.warm_up, combo, self.native, self._start_size_for)
+
+    def _start_size_for(self, devices) -> None:
+        """Without a GPU, start at ``CPU_START_SIZE`` unless the user has begun: chosen a
+        size, started a run or a folder, or been told something."""
+        size = self.controls["size"].widget
+        has_gpu = any(value not in ("auto", "cpu") for _, value in devices)
+        begun = self._size_chosen or self.run is not None or self.last_message
+        if has_gpu or begun or size.native.hasFocus():
+            return
+        size.value = CPU_START_SIZE
+        self._say(
+            f"No GPU here: Size starts at {CPU_START_SIZE} px, for a first picture in about "
+            "a minute. Raise it for more detail.",
+            error=False,
+        )
 
     def __getattr__(self, name):
         """A control or panel part by its name (``widget.size``, ``widget.run_button``)."""
