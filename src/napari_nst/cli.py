@@ -28,13 +28,18 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def _new_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=_HelpFormatter
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="napari-nst-cli",
-        description="Paint a content image in the style of one or more style images "
+    p = _new_parser(
+        "napari-nst-cli",
+        "Paint a content image in the style of one or more style images "
         "(Gatys et al.). Writes the image and a JSON file of the parameters used. "
         "For a folder of images: napari-nst-cli batch --help.",
-        formatter_class=_HelpFormatter,
     )
     p.add_argument("content", help="content image file")
     p.add_argument("style", nargs="+", help="style image file(s)")
@@ -44,12 +49,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _batch_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="napari-nst-cli batch",
-        description="Paint every input image in the same style, on a Dask cluster (a local "
+    p = _new_parser(
+        "napari-nst-cli batch",
+        "Paint every input image in the same style, on a Dask cluster (a local "
         "one by default). Writes OUT_DIR/<name>.png (or .tif) and <name>.json per image; "
         "outputs already there with the same inputs and parameters are skipped.",
-        formatter_class=_HelpFormatter,
     )
     p.add_argument(
         "inputs",

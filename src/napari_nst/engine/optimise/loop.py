@@ -117,21 +117,11 @@ class Run:
         self.graphed = params.compile and mode == "reduce-overhead"
         self.chroma = None
 
-    @property
-    def params(self) -> StyleParams:
-        return self.request.params
-
-    @property
-    def device(self):
-        return self.place.device
-
-    @property
-    def guides(self):
-        return self.request.guides
-
-    @property
-    def stage_shapes(self) -> list:
-        return self.request.stage_shapes
+    # Read through to the request and the placement: nothing of theirs is copied.
+    params = property(lambda self: self.request.params)
+    device = property(lambda self: self.place.device)
+    guides = property(lambda self: self.request.guides)
+    stage_shapes = property(lambda self: self.request.stage_shapes)
 
     # -- images in and out ------------------------------------------------------------------
     def to_tensor(self, image, hw):
