@@ -94,21 +94,19 @@ class StyleTransferWidget(Container):
         self.native.destroyed.connect(self._make_stopper())
         # torch's import would otherwise stall napari at the first Run (see warm_up).
         self.warm_up = start_warm_up()
-        size = self.controls["size"].widget
-        size.changed.connect(lambda *_: setattr(self, "_size_chosen", True))
         self._size_chosen = False
+        self.size.changed.connect(lambda *_: setattr(self, "_size_chosen", True))
         combo = self.controls["device"].widget
         self.devices.list_when_warm(self.warm_up, combo, self.native, self._start_size_for)
 
     def _start_size_for(self, devices) -> None:
         """Without a GPU, start at ``CPU_START_SIZE`` unless the user has begun: chosen a
         size, started a run or a folder, or been told something."""
-        size = self.controls["size"].widget
         has_gpu = any(value not in ("auto", "cpu") for _, value in devices)
         begun = self._size_chosen or self.run is not None or self.last_message
-        if has_gpu or begun or size.native.hasFocus():
+        if has_gpu or begun or self.size.native.hasFocus():
             return
-        size.value = CPU_START_SIZE
+        self.size.value = CPU_START_SIZE
         self._say(
             f"No GPU here: Size starts at {CPU_START_SIZE} px, for a first picture in about "
             "a minute. Raise it for more detail.",
