@@ -113,6 +113,8 @@ def test_benchmark_reports_are_rendered_from_their_results(script, monkeypatch):
     elif script == "viewer_speed":
         import viewer_speed
 
+        getting_started = viewer_speed.GETTING_STARTED.read_text()
+        assert viewer_speed.with_first_run(getting_started) == getting_started
         rendered, path = viewer_speed.render(), viewer_speed.REPORT
     else:
         import large_report
@@ -170,25 +172,3 @@ def test_a_gpu_time_in_a_written_page_links_to_where_it_was_measured():
                     page.name,
                     paragraph[:200],
                 )
-
-
-def test_the_first_run_times_in_getting_started_are_the_measured_ones():
-    """getting-started.md quotes the widget's first good picture and end at 256 and 512 px;
-    they are docs/results/viewer_speed.json's (benchmarks/viewer_speed.py)."""
-    import json
-
-    text = " ".join((ROOT / "docs" / "getting-started.md").read_text().split())
-    quoted = re.search(
-        r"judged good at (\d+) s and ends at (\d+) s, where 512 px is good at (\d+) s and ends "
-        r"at (\d+) s",
-        text,
-    ).groups()
-    rows = {
-        r["size"]: r
-        for r in json.loads((ROOT / "docs/results/viewer_speed.json").read_text())["sizes"]
-    }
-    measured = [
-        (rows[size]["widget_first_good_s"], rows[size]["widget_run"]["wall_s"])
-        for size in (256, 512)
-    ]
-    assert [int(q) for q in quoted] == [round(v) for pair in measured for v in pair]
