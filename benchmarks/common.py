@@ -103,3 +103,19 @@ def _cores() -> int:
 
 def median(values) -> float:
     return float(np.median(np.asarray(values, dtype=float)))
+
+
+def tile_row(images, height: int, gap: int = 4):
+    """``images`` (8-bit or [0, 1], grey or RGB(A)) side by side at ``height`` px, each
+    keeping its aspect, with white gaps between: float RGB in [0, 1]."""
+    from skimage.transform import resize
+
+    tiles = []
+    for image in images:
+        image = np.asarray(image, dtype=np.float32)
+        image = image / 255 if image.max() > 1.5 else image
+        image = np.repeat(image[..., None], 3, -1) if image.ndim == 2 else image[..., :3]
+        width = round(image.shape[1] * height / image.shape[0])
+        tiles.append(resize(image, (height, width), anti_aliasing=True))
+    blank = np.ones((height, gap, 3), np.float32)
+    return np.concatenate([part for tile in tiles for part in (tile, blank)][:-1], axis=1)

@@ -106,16 +106,9 @@ def contact_sheet(rows, path: Path) -> Path | None:
     """The held-out runs whose images may be shown, one row of tiles per pair:
     content, style, then each size and start (docs/images/picture/held_out_sheet.jpg)."""
     from skimage import io
-    from skimage.transform import resize
 
     import picture_set
-
-    def tile(image):
-        image = np.asarray(image, dtype=np.float32)
-        image = image / 255 if image.max() > 1.5 else image
-        image = np.repeat(image[..., None], 3, -1) if image.ndim == 2 else image[..., :3]
-        width = round(image.shape[1] * TILE / image.shape[0])
-        return resize(image, (TILE, width), anti_aliasing=True)
+    from common import tile_row
 
     lines = []
     for content_name, style_name in picture_set.pairs("held-out"):
@@ -126,10 +119,8 @@ def contact_sheet(rows, path: Path) -> Path | None:
         ]
         if not runs or not picture_set.is_public(content_name, style_name):
             continue
-        tiles = [tile(picture_set.load(content_name)), tile(picture_set.load(style_name))]
-        tiles += [tile(io.imread(image_path(r))) for r in runs]
-        gap = np.ones((TILE, 4, 3), np.float32)
-        lines.append(np.concatenate([p for t in tiles for p in (t, gap)][:-1], axis=1))
+        images = [picture_set.load(content_name), picture_set.load(style_name)]
+        lines.append(tile_row(images + [io.imread(image_path(r)) for r in runs], TILE))
     if not lines:
         return None
     width = max(line.shape[1] for line in lines)

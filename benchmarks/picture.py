@@ -276,21 +276,9 @@ def time_to_good(sizes=(256, 512), recorded=None):
 
 def save_strip(name, init, size, content, style, mine, theirs):
     """content | style | ours | pastiche, for the report (docs/images/picture/)."""
-    from skimage.transform import resize
+    from common import tile_row
 
-    def fit(im):
-        im = np.asarray(im, dtype=np.float32)
-        im = im / 255 if im.max() > 1.5 else im
-        return resize(
-            im[..., :3], (size, round(im.shape[1] * size / im.shape[0])), anti_aliasing=True
-        )
-
-    tiles = [fit(x) for x in (content, style, mine, theirs)]
-    gap = np.ones((size, 4, 3), np.float32)
-    pieces = [tiles[0]]
-    for tile in tiles[1:]:
-        pieces += [gap, tile]
-    _save_result(name, init, size, np.concatenate(pieces, axis=1))
+    _save_result(name, init, size, tile_row((content, style, mine, theirs), size))
 
 
 def _strip_path(name, init, size) -> Path:
