@@ -93,7 +93,7 @@ def stylize_planes(
 
     params = as_params(params, **overrides)  # checked at the call, as the cluster is
     connect = (cluster.require_distributed(), client, scheduler, workers, threads_per_worker)
-    options = ((content_limits, style_limits), flow)
+    options = ({"content_limits": content_limits, "style_limits": style_limits}, flow)
     return _finished_planes(connect, (frames, style, params, chains, options), should_stop)
 
 
@@ -169,6 +169,6 @@ def run_plane(frame, previous_frame, previous, style, params_dict, options, thre
     params, keep = cluster.on_worker(params_dict, threads, own_process)
     before = None if previous is None else (previous_frame, previous.image)
     limits, flow = options
-    request = RunRequest(None, style, params, *limits)
+    request = RunRequest(None, style, params, **limits)
     with keep:
         return last_step(stack.stylize_frame(request, RunHooks(), frame, before, flow))
