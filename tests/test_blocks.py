@@ -125,6 +125,37 @@ def test_a_halo_short_of_the_reach_is_not_exact():
         _assert_equal(whole, blocked)
 
 
+def test_an_evaluation_with_its_gradient_runs_one_block_forward_fewer():
+    # Pass 1 keeps its last block's graph for pass 2: 2n − 1 forwards, not 2n; the
+    # exactness checks above go through this path.
+    params = StyleParams()
+    features, calls = _features(params), []
+
+    def counted(x, names):
+        calls.append(tuple(x.shape[-2:]))
+        return features(x, names)
+
+    network = BlockedImage(counted, INNER, halo_for(params.deepest_layer))
+    blocks = network.count(HW)
+    _j_and_grad(params, network)
+    targets = 2 * network.count((160, 160)) + blocks  # two styles' Gram matrices, the content
+    assert len(calls) == targets + 2 * blocks - 1
+
+
+def test_a_blocks_inner_part_passes_its_gradient_back_in_the_maps_layout():
+    # NCHW gradients into a channels-last network cost a conversion at every layer.
+    window = block_grid(HW, INNER, halo_for("conv5_1"))[5]
+    block = torch.rand(
+        1, 64, window.rows.stop - window.rows.start, window.cols.stop - window.cols.start
+    )
+    block = block.contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    part = window.inner("conv1_1", block)
+    assert torch.equal(part, window.inner("conv1_1", block.detach()))
+    (grad,) = torch.autograd.grad(part.sum(), block)
+    assert grad.is_contiguous(memory_format=torch.channels_last)
+    assert grad.sum() == part.numel()
+
+
 def run_hw(content, size):
     from napari_nst.engine.front.images import fit_size
 

@@ -42,7 +42,8 @@ class DaskBlocks(BlockedImage):
         self._placed = None  # (objective, [worker], [target part future], config): a stage's
         self._pixels = None  # the blocks' pixel futures of the evaluation under way
 
-    def first_pass(self, objective, x) -> dict:
+    def first_pass(self, objective, x, keep_last: bool = False):
+        # No block's graph is kept: it would live on its worker between the passes.
         grid = self.grid(x.shape[-2:])
         workers, targets, config = self._place(objective, grid)
         self._pixels = [
@@ -54,9 +55,9 @@ class DaskBlocks(BlockedImage):
             for window, target, pixels, worker in zip(grid, targets, self._pixels, workers)
         ]
         shares = self._gather(futures, 1)
-        return {k: v.to(x.device) for k, v in add_up(shares).items()}
+        return {k: v.to(x.device) for k, v in add_up(shares).items()}, None
 
-    def second_pass(self, objective, x, stats, weights):
+    def second_pass(self, objective, x, stats, weights, kept=None):
         slopes = statistics_slopes(objective, stats, weights)
         slopes = {k: None if v is None else v.cpu() for k, v in slopes.items()}
         grid = self.grid(x.shape[-2:])

@@ -12,6 +12,10 @@ it can be computed exactly from blocks, in two passes per evaluation:
    weighted by those derivatives is backpropagated, and its input gradient is added to
    the image's (``second_pass``).
 
+When the gradient is wanted, pass 1 runs its last block with gradients and keeps that
+block's graph, and pass 2 starts with it: one forward fewer per step, in no more memory
+than pass 2 needs for any block.
+
 A block is an inner part of the image plus a halo as wide as the deepest layer reaches
 (``halo_for``), so that its features over the inner part equal the whole image's. Inner
 parts start on the network's pooling grid (``GRID``) and tile every layer's map.
@@ -77,11 +81,11 @@ class Window:
         """The block's own positions of its feature map ``t`` at layer ``name``."""
         s = layer_stride(name)
         r0, c0 = self.rows.start // s, self.cols.start // s
-        return t[
-            ...,
-            self.inner_rows.start // s - r0 : self.inner_rows.stop // s - r0,
-            self.inner_cols.start // s - c0 : self.inner_cols.stop // s - c0,
-        ]
+        rows = slice(self.inner_rows.start // s - r0, self.inner_rows.stop // s - r0)
+        cols = slice(self.inner_cols.start // s - c0, self.inner_cols.stop // s - c0)
+        if t.requires_grad:
+            return _InnerPart.apply(t, rows, cols)
+        return t[..., rows, cols]
 
     def whole(self, name, t):
         """The same positions of a whole-image map ``t`` at layer ``name``."""
@@ -100,6 +104,33 @@ class Window:
     def map_size(self, name) -> tuple[int, int]:
         s = layer_stride(name)
         return self.hw[0] // s, self.hw[1] // s
+
+
+def _layout(t):
+    channels_last = t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last)
+    return torch.channels_last if channels_last else torch.contiguous_format
+
+
+class _InnerPart(torch.autograd.Function):
+    """``t[..., rows, cols]`` whose gradient keeps ``t``'s memory layout.
+
+    Slicing's own backward writes into a zero map in NCHW order, which a channels-last
+    network then converts at every layer of its backward pass: a 592 px block's pass 2
+    took 2.5 s instead of 2.0 s.
+    """
+
+    @staticmethod
+    def forward(ctx, t, rows, cols):
+        ctx.shape, ctx.layout, ctx.rows, ctx.cols = t.shape, _layout(t), rows, cols
+        return t[..., rows, cols].clone(memory_format=ctx.layout)
+
+    @staticmethod
+    def backward(ctx, grad):
+        whole = torch.empty(
+            ctx.shape, dtype=grad.dtype, device=grad.device, memory_format=ctx.layout
+        ).zero_()
+        whole[..., ctx.rows, ctx.cols] = grad
+        return whole, None, None
 
 
 def _cuts(length: int, inner: int) -> list[int]:
@@ -206,27 +237,41 @@ class BlockedImage:
         values = _BlockedTerms.apply(x, objective, self)
         return {"content": values[0], "style": values[1]}
 
-    def first_pass(self, objective, x) -> dict:
-        """The statistics of J (``Objective.statistics``) summed over the blocks."""
+    def first_pass(self, objective, x, keep_last: bool = False):
+        """The statistics of J (``Objective.statistics``) summed over the blocks, and with
+        ``keep_last`` the last block's share with its graph (a ``KeptBlock``) for pass 2."""
         grid = self.grid(x.shape[-2:])
         sizes = {n: grid[0].map_size(n) for n in objective.layers}
         objective.read_regions(tuple(x.shape[-2:]), sizes, x.device)
-        shares = []
+        shares, kept = [], None
         for i, window in enumerate(grid):
             self._report(1, i, len(grid))
-            shares.append(block_statistics(self.features, objective, window, window.pixels(x)))
-        return add_up(shares)
+            if keep_last and i == len(grid) - 1:
+                kept = KeptBlock.run(self.features, objective, window, window.pixels(x))
+                shares.append({k: v.detach() for k, v in kept.share.items()})
+            else:
+                shares.append(block_statistics(self.features, objective, window, window.pixels(x)))
+        return add_up(shares), kept
 
-    def second_pass(self, objective, x, stats, weights):
-        """∇ of weights·(content, style) at ``x``, from each block's share of ``stats``."""
+    def second_pass(self, objective, x, stats, weights, kept=None):
+        """∇ of weights·(content, style) at ``x``, from each block's share of ``stats``;
+        ``kept``: pass 1's last block, whose forward need not run again."""
         slopes = statistics_slopes(objective, stats, weights)
         grad = torch.zeros_like(x)
         grid = self.grid(x.shape[-2:])
-        for i, window in enumerate(grid):
-            self._report(2, i, len(grid))
-            grad[..., window.rows, window.cols] += block_gradient(
-                self.features, objective, window, window.pixels(x), slopes
-            )
+        order = list(range(len(grid)))
+        if kept is not None:  # first, so that its graph is freed before the next block's
+            order = order[-1:] + order[:-1]
+        for done, i in enumerate(order):
+            self._report(2, done, len(grid))
+            window = grid[i]
+            if kept is not None and i == order[0]:
+                block_grad = kept.gradient(slopes)
+            else:
+                block_grad = block_gradient(
+                    self.features, objective, window, window.pixels(x), slopes
+                )
+            grad[..., window.rows, window.cols] += block_grad
         return grad
 
     def _report(self, stage_pass, index, count):
@@ -254,14 +299,32 @@ def block_statistics(features, objective, window, xb) -> dict:
 def block_gradient(features, objective, window, xb, slopes):
     """The input gradient of one block's share of the statistics, weighted by ``slopes``
     (pass 2); halo included."""
-    with torch.enable_grad():
-        xb = xb.detach().requires_grad_(True)
-        share = objective.statistics(features(xb, objective.layers), window)
-        surrogate = sum(
-            (slopes[k].to(v.dtype) * v).sum() for k, v in share.items() if slopes[k] is not None
-        )
-        (grad,) = torch.autograd.grad(surrogate, xb)
-    return grad
+    return KeptBlock.run(features, objective, window, xb).gradient(slopes)
+
+
+@dataclass
+class KeptBlock:
+    """One block's share of the statistics with the graph back to its pixels."""
+
+    pixels: torch.Tensor  # the block's input, a leaf that requires grad
+    share: dict
+
+    @classmethod
+    def run(cls, features, objective, window, xb) -> KeptBlock:
+        with torch.enable_grad():
+            xb = xb.detach().requires_grad_(True)
+            return cls(xb, objective.statistics(features(xb, objective.layers), window))
+
+    def gradient(self, slopes):
+        """d(Σ slopes·share)/d(pixels), halo included; frees the graph."""
+        with torch.enable_grad():
+            surrogate = sum(
+                (slopes[k].to(v.dtype) * v).sum()
+                for k, v in self.share.items()
+                if slopes[k] is not None
+            )
+            (grad,) = torch.autograd.grad(surrogate, self.pixels)
+        return grad
 
 
 class _BlockedTerms(torch.autograd.Function):
@@ -269,13 +332,14 @@ class _BlockedTerms(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, objective, network):
-        stats = network.first_pass(objective, x)
+        stats, kept = network.first_pass(objective, x, keep_last=ctx.needs_input_grad[0])
         terms = objective.feature_terms(stats)
-        ctx.objective, ctx.network, ctx.stats = objective, network, stats
+        ctx.objective, ctx.network, ctx.stats, ctx.kept = objective, network, stats, kept
         ctx.save_for_backward(x)
         return torch.stack([terms["content"].float(), terms["style"].float()])
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return ctx.network.second_pass(ctx.objective, x, ctx.stats, grad), None, None
+        kept, ctx.kept = ctx.kept, None
+        return ctx.network.second_pass(ctx.objective, x, ctx.stats, grad, kept), None, None
