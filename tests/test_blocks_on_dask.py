@@ -36,6 +36,24 @@ def test_j_and_gradient_on_the_cluster_equal_the_local_blocks(client):
     assert len(client.has_what()) == 2 and all(client.has_what().values())
 
 
+def test_with_region_guides_the_cluster_equals_the_local_blocks(client):
+    from napari_nst.engine.front.guides import Guides
+    from test_blocks import HW as GUIDED_HW
+
+    labels = np.zeros(GUIDED_HW, int)
+    labels[:, 100:] = 1
+    labels[150:, :50] = 2  # across block borders
+
+    params = StyleParams()
+    features, halo = _features(params), halo_for(params.deepest_layer)
+    guides = Guides(labels, styles={0: 0, 1: 1, 2: None})
+    local = _j_and_grad(params, BlockedImage(features, INNER, halo), guides)
+    spread = _j_and_grad(params, DaskBlocks(features, INNER, halo, None, client, params), guides)
+    _assert_equal(local, spread)
+    unguided = _j_and_grad(params, BlockedImage(features, INNER, halo))
+    assert abs(unguided[0] - local[0]) > 1e-3 * abs(local[0])  # the guides count
+
+
 def test_a_run_on_the_cluster_gives_the_local_blocked_runs_image(client, small_pair):
     content, style = small_pair
     local = list(stylize(content, style, RUN, memory_limit=_limit()))
@@ -44,6 +62,24 @@ def test_a_run_on_the_cluster_gives_the_local_blocked_runs_image(client, small_p
     for a, b in zip(local, spread):
         assert np.abs(a.image - b.image).max() < 1e-4
         assert b.losses["total"] == pytest.approx(a.losses["total"], rel=1e-4)
+
+
+def test_a_guided_run_runs_its_blocks_on_the_cluster(client, small_pair):
+    from napari_nst.engine.front.guides import Guides
+
+    content, style = small_pair
+    labels = np.zeros(content.shape[:2], int)
+    labels[:, 200:] = 1  # the left part in the style, the right part left as it is
+    guides = Guides(labels, styles={0: 0, 1: None})
+    run = RUN.replace(steps=2)
+    local = list(stylize(content, style, run, memory_limit=_limit(), guides=guides))
+    with distributed.get_task_stream(client=client) as tasks:
+        spread = list(
+            stylize(content, style, run, memory_limit=_limit(), guides=guides, blocks_on=client)
+        )
+    assert np.abs(local[-1].image - spread[-1].image).max() < 1e-4
+    ran = [str(task["key"]) for task in tasks.data]
+    assert sum("_pass_on_worker" in key for key in ran) == 2 * 2 * 6  # 2 steps, 2 passes
 
 
 def test_a_worker_lost_mid_pass_has_its_blocks_recomputed(client, small_pair):

@@ -4,7 +4,9 @@ The client keeps the image, the optimiser and J; each block's passes run where i
 block lives. At a stage's start each block's part of the content target is placed on a
 worker (block k on worker k mod n), and stays there for the stage's steps. Per step,
 each block's pixels travel once (the two passes share them), its share of the sums comes
-back (pass 1), the slopes of J go out and its gradient comes back (pass 2). The shares
+back (pass 1), the slopes of J go out and its gradient comes back (pass 2). Region
+guides are read here at every step, as in a local run; each block's cut of the masks
+travels when the labels have changed. The shares
 are added in the grid's order, as ``BlockedImage`` does, so the result is that of the
 local blocked run (up to the workers' own float rounding).
 
@@ -30,6 +32,7 @@ from ..optimise.blocks import (
 from ..optimise.device import resolve_device
 from ..optimise.network import cached_features, network_key, rgb_features
 from ..optimise.objective import Objective, StageTargets
+from ..optimise.regions import RegionStyle
 from .cluster import on_worker, require_distributed, workers_per_host
 
 
@@ -41,18 +44,21 @@ class DaskBlocks(BlockedImage):
         self.client, self.params = client, params
         self._placed = None  # (objective, [worker], [target part future], config): a stage's
         self._pixels = None  # the blocks' pixel futures of the evaluation under way
+        self._regions = (None, None)  # (the masks read last, [each block's cut's future])
+        self._cuts = None  # the blocks' region cuts of the evaluation under way (or Nones)
 
     def first_pass(self, objective, x, keep_last: bool = False):
         # No block's graph is kept: it would live on its worker between the passes.
         grid = self.grid(x.shape[-2:])
         workers, targets, config = self._place(objective, grid)
+        self._cuts = regions = self._place_regions(objective, x, grid, workers)
         self._pixels = [
             self._submit(_hold, window.pixels(x).detach().cpu(), worker)
             for window, worker in zip(grid, workers)
         ]
         futures = [
-            self._submit(_pass_on_worker, config, window, target, pixels, None, worker)
-            for window, target, pixels, worker in zip(grid, targets, self._pixels, workers)
+            self._submit(_pass_on_worker, config, *block, None, worker)
+            for *block, worker in zip(grid, targets, regions, self._pixels, workers)
         ]
         shares = self._gather(futures, 1)
         return {k: v.to(x.device) for k, v in add_up(shares).items()}, None
@@ -62,14 +68,15 @@ class DaskBlocks(BlockedImage):
         slopes = {k: None if v is None else v.cpu() for k, v in slopes.items()}
         grid = self.grid(x.shape[-2:])
         workers, targets, config = self._place(objective, grid)
+        regions = self._cuts
         futures = [
-            self._submit(_pass_on_worker, config, window, target, pixels, slopes, worker)
-            for window, target, pixels, worker in zip(grid, targets, self._pixels, workers)
+            self._submit(_pass_on_worker, config, *block, slopes, worker)
+            for *block, worker in zip(grid, targets, regions, self._pixels, workers)
         ]
         grad = torch.zeros_like(x)
         for window, block_grad in zip(grid, self._gather(futures, 2)):
             grad[..., window.rows, window.cols] += block_grad.to(x.device)
-        self._pixels = None
+        self._pixels = self._cuts = None
         return grad
 
     def _place(self, objective, grid):
@@ -87,6 +94,19 @@ class DaskBlocks(BlockedImage):
             config = _config(self.params, objective, self.client)
             self._placed = (objective, workers, futures, config)
         return self._placed[1:]
+
+    def _place_regions(self, objective, x, grid, workers) -> list:
+        """Each block's cut of the region masks (None without guides), read for this step
+        and sent again only when the labels have changed."""
+        sizes = {n: grid[0].map_size(n) for n in objective.layers}
+        masks = objective.read_regions(tuple(x.shape[-2:]), sizes, x.device)
+        if masks is None:
+            return [None] * len(grid)
+        if masks is not self._regions[0]:
+            cuts = [_regions_cut(objective.regions, masks, window) for window in grid]
+            futures = [self._submit(_hold, cut, w) for cut, w in zip(cuts, workers)]
+            self._regions = (masks, futures)
+        return self._regions[1]
 
     def _submit(self, fn, *args):
         *args, worker = args
@@ -146,7 +166,30 @@ class _PlacedWindow(Window):
         return t
 
 
-def _pass_on_worker(config, window, target_part, pixels, slopes):
+def _regions_cut(regions: RegionStyle, masks: dict, window) -> dict:
+    """{layer: [(mask cut to the block, the whole mask's sum)]} of ``masks``, on the CPU."""
+    return {
+        layer: [
+            (m.cpu().contiguous(), total.cpu()) for m, total in regions.block_masks(layer, window)
+        ]
+        for layer in masks
+    }
+
+
+class _PlacedRegions(RegionStyle):
+    """A block's region masks, cut to it on the client (``_regions_cut``)."""
+
+    def __init__(self, cut: dict, device):
+        self.cut = {
+            layer: [(mask.to(device), total.to(device)) for mask, total in parts]
+            for layer, parts in cut.items()
+        }
+
+    def block_masks(self, layer, window=None) -> list:
+        return self.cut[layer]
+
+
+def _pass_on_worker(config, window, target_part, regions_part, pixels, slopes):
     """On a worker: one block's share of the sums (no ``slopes``), or its gradient."""
     params, keep = on_worker(config["params"], config["threads"], own_process=False)
     device = resolve_device(params.device)
@@ -155,6 +198,8 @@ def _pass_on_worker(config, window, target_part, pixels, slopes):
         target = None if target_part is None else target_part.to(device)
         targets = StageTargets(target, dict.fromkeys(config["layers"]), (), 1.0, {})
         objective = Objective(params, None, targets)
+        if regions_part is not None:
+            objective.regions = _PlacedRegions(regions_part, device)
         placed = _PlacedWindow(*(getattr(window, f.name) for f in dataclasses.fields(window)))
         features = rgb_features(net, params.checkpoint)
         if slopes is None:

@@ -174,7 +174,7 @@ class Run:
         halo = halo_for(self.params.deepest_layer)
         # A style image larger than any stage needs no backward pass: the smallest blocks.
         side = side or BLOCK_STEP
-        if self.place.on_dask is None or self.guides is not None:  # guides: read live, here
+        if self.place.on_dask is None:
             return BlockedImage(self.features, side, halo, self.between_blocks)
         return self.place.on_dask(self.features, side, halo, self.between_blocks)
 

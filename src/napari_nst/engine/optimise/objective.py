@@ -141,10 +141,12 @@ class Objective:
         self.terms = tuple(self.weights)
 
     # -- the terms on features: sums over positions, so blocks can add them up ----------
-    def read_regions(self, hw, sizes: dict, device) -> None:
-        """Read the region labels for this evaluation (they may change between steps)."""
+    def read_regions(self, hw, sizes: dict, device):
+        """Read the region labels for this evaluation (they may change between steps);
+        the masks (``RegionStyle.masks``), or None without guides."""
         if self.regions is not None:
-            self.regions.masks(hw, {n: sizes[n] for n in self.layer_weights}, device)
+            return self.regions.masks(hw, {n: sizes[n] for n in self.layer_weights}, device)
+        return None
 
     def statistics(self, feats, window=None, hw=None) -> dict:
         """What the content and style terms depend on: the content error and the Gram

@@ -49,12 +49,16 @@ class RegionStyle:
         out = {}
         for layer in layers:
             f = feats[layer] if window is None else window.inner(layer, feats[layer])
-            for k, (_, _, mask) in enumerate(self._masks[layer]):
-                if window is None:
-                    out[(layer, k)] = gram(f, mask)
-                else:
-                    out[(layer, k)] = gram(f, window.whole(layer, mask), total=mask.sum())
+            for k, (mask, total) in enumerate(self.block_masks(layer, window)):
+                out[(layer, k)] = gram(f, mask, total=total)
         return out
+
+    def block_masks(self, layer, window=None) -> list:
+        """[(mask, the whole mask's sum)] of each region at ``layer``: whole (sum None: the
+        mask's own), or cut to a block's ``window``."""
+        if window is None:
+            return [(mask, None) for _, _, mask in self._masks[layer]]
+        return [(window.whole(layer, mask), mask.sum()) for _, _, mask in self._masks[layer]]
 
     def loss(self, stats, style_grams, layer_weights, layer_loss):
         """Σ over layers and regions; ``layer_loss(layer, G, A)`` is one layer's error."""
