@@ -26,6 +26,15 @@ def template_environment(folder: Path, **filters):
     return env
 
 
+def with_rendered_block(page: str, name: str, script: str, text: str) -> str:
+    """``page`` with ``text`` between its ``<!-- name: rendered by script -->`` and
+    ``<!-- /name -->`` markers: a figure quoted in a hand-written page, from its results."""
+    start, end = f"<!-- {name}: rendered by {script} -->", f"<!-- /{name} -->"
+    before, rest = page.split(start)
+    _, after = rest.split(end)
+    return f"{before}{start}\n{text}\n{end}{after}"
+
+
 def image_pair():
     """tübingen × starry night from ../shared/data, else scikit-image's astronaut × Hubble."""
     if (SHARED / "tubingen.jpg").is_file() and (SHARED / "starry_night.jpg").is_file():

@@ -139,7 +139,6 @@ def render() -> str:
 
 
 GETTING_STARTED = HERE.parent / "docs" / "getting-started.md"
-FIRST_RUN = ("<!-- first run: rendered by benchmarks/viewer_speed.py -->", "<!-- /first run -->")
 
 
 def first_run_text() -> str:
@@ -159,11 +158,10 @@ def first_run_text() -> str:
 
 
 def with_first_run(page: str) -> str:
-    """``page`` with the text between the FIRST_RUN markers rendered afresh."""
-    start, end = FIRST_RUN
-    before, rest = page.split(start)
-    _, after = rest.split(end)
-    return f"{before}{start}\n{first_run_text()}\n{end}{after}"
+    """``page`` with its "first run" block rendered afresh."""
+    from common import with_rendered_block
+
+    return with_rendered_block(page, "first run", "benchmarks/viewer_speed.py", first_run_text())
 
 
 def write_reports() -> None:

@@ -95,7 +95,9 @@ def test_the_parameters_table_lists_every_field_with_its_declared_default_and_la
             assert default.startswith(f"{shown:g}"), (field.name, default)
 
 
-@pytest.mark.parametrize("script", ["run", "picture", "large_report", "viewer_speed"])
+@pytest.mark.parametrize(
+    "script", ["run", "picture", "large_report", "viewer_speed", "algorithm_figures"]
+)
 def test_benchmark_reports_are_rendered_from_their_results(script, monkeypatch):
     """Hand edits to a rendered report are lost at its next run, so there must be none:
     what was measured once belongs in docs/performance-notes.md."""
@@ -116,6 +118,11 @@ def test_benchmark_reports_are_rendered_from_their_results(script, monkeypatch):
         getting_started = viewer_speed.GETTING_STARTED.read_text()
         assert viewer_speed.with_first_run(getting_started) == getting_started
         rendered, path = viewer_speed.render(), viewer_speed.REPORT
+    elif script == "algorithm_figures":
+        import algorithm_figures
+
+        path = algorithm_figures.PAGE
+        rendered = algorithm_figures.render(path.read_text())
     else:
         import large_report
 
