@@ -93,6 +93,26 @@ def test_the_grid_tiles_the_image_on_the_pooling_grid():
     assert (covered == 1).all()
 
 
+@pytest.mark.parametrize(
+    ("hw", "inner", "blocks"),
+    [((1024, 1024), 768, 2), ((1024, 1024), 512, 4), ((2048, 2048), 1536, 2), (HW, INNER, 16)],
+)
+def test_the_grid_reads_fewest_pixels_in_blocks_no_larger_than_the_plans(hw, inner, blocks):
+    # Where the memory allows more than a quarter, two halves read fewer pixels than four
+    # quarters; no block is larger than the square one the memory plan counted.
+    halo = halo_for("conv5_1")
+    grid = block_grid(hw, inner, halo)
+    assert len(grid) == blocks
+    side = inner + 2 * halo
+    allowed = min(hw[0], side) * min(hw[1], side)
+    for w in grid:
+        assert (w.rows.stop - w.rows.start) * (w.cols.stop - w.cols.start) <= allowed
+        inner_area = (w.inner_rows.stop - w.inner_rows.start) * (
+            w.inner_cols.stop - w.inner_cols.start
+        )
+        assert inner_area <= inner * inner
+
+
 def test_the_halo_is_the_reach_of_the_deepest_layer():
     # conv5_1 reaches 2·1 + 2·2 + 4·4 + 4·8 + 1·16 = 70 px: 80 on the grid.
     assert halo_for("conv5_1") == 80

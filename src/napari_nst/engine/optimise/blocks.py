@@ -25,6 +25,7 @@ pixels too, and each feature is counted in exactly one block.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
@@ -133,17 +134,47 @@ class _InnerPart(torch.autograd.Function):
         return whole, None, None
 
 
-def _cuts(length: int, inner: int) -> list[int]:
-    """Block edges along one side: near-equal parts of at most ``inner`` px, on the grid."""
-    parts = -(-length // inner)
+def _cuts(length: int, parts: int) -> list[int]:
+    """Block edges along one side: ``parts`` near-equal parts, on the grid."""
     edges = [round(length * i / parts) // GRID * GRID for i in range(parts)] + [length]
     return sorted(set(edges))
 
 
-def block_grid(hw, inner: int, halo: int) -> list[Window]:
-    """Windows whose inner parts tile an H×W image, each at most ``inner`` px a side."""
+def _spans(edges: list[int], halo: int) -> list[int]:
+    """How many pixels along this side each block reads, halo included."""
+    length = edges[-1]
+    return [min(length, b + halo) - max(0, a - halo) for a, b in itertools.pairwise(edges)]
+
+
+@functools.lru_cache(maxsize=64)
+def grid_cuts(hw, inner: int, halo: int) -> tuple[list[int], list[int]]:
+    """Row and column edges of the blocks. Of the grids with no more parts along a side
+    than blocks of ``inner`` px a side need, whose blocks are no larger than such a block
+    (inner part and halo: what the memory plan allows), the one that reads fewest pixels
+    in all. A 1024 px square over 768 px blocks is cut in two halves (1.16× its pixels
+    read), not in four quarters (1.34×)."""
     h, w = hw
-    rows, cols = _cuts(h, inner), _cuts(w, inner)
+    allowed = min(h, inner + 2 * halo) * min(w, inner + 2 * halo)
+    best = None
+    for row_parts in range(1, -(-h // inner) + 1):
+        rows = _cuts(h, row_parts)
+        for col_parts in range(1, -(-w // inner) + 1):
+            cols = _cuts(w, col_parts)
+            inner_area = max(_spans(rows, 0)) * max(_spans(cols, 0))
+            block_area = max(_spans(rows, halo)) * max(_spans(cols, halo))
+            if inner_area > inner * inner or block_area > allowed:
+                continue
+            read = sum(_spans(rows, halo)) * sum(_spans(cols, halo))
+            if best is None or read < best[0]:
+                best = (read, rows, cols)
+    return best[1], best[2]
+
+
+def block_grid(hw, inner: int, halo: int) -> list[Window]:
+    """Windows whose inner parts tile an H×W image, each reading no more than a block of
+    ``inner`` px a side with its halo (``grid_cuts``)."""
+    h, w = hw
+    rows, cols = grid_cuts(hw, inner, halo)
     grid = []
     for r0, r1 in itertools.pairwise(rows):
         for c0, c1 in itertools.pairwise(cols):
