@@ -76,6 +76,31 @@ def test_gradients_match_finite_differences(term):
     assert torch.autograd.gradcheck(fn, (x,), eps=1e-6, atol=1e-5)
 
 
+@pytest.mark.parametrize("term", ["tv", "range"])
+def test_the_pixel_terms_equal_autograds_and_keep_only_the_image(term):
+    from napari_nst.engine.optimise.losses import range_penalty
+
+    torch.manual_seed(3)
+    x = (torch.rand(1, 3, 9, 7, dtype=torch.float64) * 1.4 - 0.2).requires_grad_(True)
+    if term == "tv":
+        mine = tv_loss(x)
+        dx, dy = x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :]
+        theirs = dx.pow(2).sum() + dy.pow(2).sum()
+    else:
+        mine = range_penalty(x, 0.1, 0.9)
+        theirs = ((0.1 - x).relu().pow(2) + (x - 0.9).relu().pow(2)).mean()
+    assert torch.allclose(mine, theirs)
+    (g_mine,), (g_theirs,) = (torch.autograd.grad(j * 3.0, x) for j in (mine, theirs))
+    assert torch.allclose(g_mine, g_theirs)
+    assert torch.autograd.gradcheck(
+        tv_loss if term == "tv" else lambda t: range_penalty(t, 0.1, 0.9), (x,)
+    )
+    saved = []  # what the term keeps for the backward pass: the image alone
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        tv_loss(x) if term == "tv" else range_penalty(x, 0.1, 0.9)
+    assert len(saved) == 1 and saved[0] is x
+
+
 def test_gram_and_max_pool_backward_match_autograd_in_both_layouts():
     import torch
 

@@ -84,9 +84,37 @@ def tv_loss(image):
 
     The objective divides it by the image's element count in the relative scale.
     """
-    dx = image[..., :, 1:] - image[..., :, :-1]
-    dy = image[..., 1:, :] - image[..., :-1, :]
-    return dx.pow(2).sum() + dy.pow(2).sum()
+    return _TotalVariation.apply(image)
+
+
+class _TotalVariation(torch.autograd.Function):
+    """``tv_loss``, keeping only the image for its backward pass (2·dx and 2·dy are
+    recomputed there). Autograd's own would keep both difference images until the
+    backward: at 4096 px, 2 × 192 MiB beside a blocked step's kept block."""
+
+    @staticmethod
+    def forward(ctx, image):
+        ctx.save_for_backward(image)
+        dx, dy = _differences(image)
+        return dx.pow(2).sum() + dy.pow(2).sum()
+
+    @staticmethod
+    def backward(ctx, grad):
+        (image,) = ctx.saved_tensors
+        out = torch.zeros_like(image)
+        dx, dy = _differences(image)
+        dx.mul_(2 * grad)
+        out[..., :, 1:] += dx
+        out[..., :, :-1] -= dx
+        del dx
+        dy.mul_(2 * grad)
+        out[..., 1:, :] += dy
+        out[..., :-1, :] -= dy
+        return out
+
+
+def _differences(image):
+    return image[..., :, 1:] - image[..., :, :-1], image[..., 1:, :] - image[..., :-1, :]
 
 
 def temporal_loss(image, previous, still):
@@ -103,4 +131,21 @@ def range_penalty(image, low, high):
     A smooth wall instead of clipping: a clipped pixel has no gradient, so once a
     step pushed it out it stayed pinned at 0 or 1.
     """
-    return ((low - image).relu().pow(2) + (image - high).relu().pow(2)).mean()
+    return _RangePenalty.apply(image, low, high)
+
+
+class _RangePenalty(torch.autograd.Function):
+    """``range_penalty``, keeping only the image for its backward pass (autograd's own
+    keeps both excursion images)."""
+
+    @staticmethod
+    def forward(ctx, image, low, high):
+        ctx.save_for_backward(image)
+        ctx.low, ctx.high = low, high
+        return ((low - image).relu().pow(2) + (image - high).relu().pow(2)).mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        (image,) = ctx.saved_tensors
+        below, above = (ctx.low - image).relu(), (image - ctx.high).relu()
+        return (above - below).mul_(2 * grad / image.numel()), None, None
