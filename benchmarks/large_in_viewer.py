@@ -78,7 +78,6 @@ def main() -> None:
     app = QApplication.instance()
     _wait(app, lambda: not widget.warm_up.is_alive(), 300)
     status, steps = [], []
-    widget.status.changed.connect(lambda text: status.append((time.perf_counter(), text)))
     ticks = []
     timer = QTimer()
     timer.setInterval(10)
@@ -88,6 +87,8 @@ def main() -> None:
     run.status.events.steps_done.connect(
         lambda _e: steps.append((time.perf_counter(), run.status.stage, run.status.stage_blocks))
     )
+    for event in (run.status.events.blocks, run.status.events.steps_done):  # the status line
+        event.connect(lambda _e: status.append((time.perf_counter(), run.status.text)))
     started = time.perf_counter()
     timer.start()
     _wait(app, lambda: any(blocks for _, _, blocks in steps), 3 * 3600)

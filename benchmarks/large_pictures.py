@@ -100,6 +100,7 @@ def run_one(name, content_name, style_name, init, blocked, judge):
         "init": init,
         "size": list(hw),
         "precision": "bf16",
+        "content_layer": params.content_layer,
         "memory_limit_gib": limit,
         "top_stage_blocks": blocks[-1],
         "stage_ends": stage_ends,
