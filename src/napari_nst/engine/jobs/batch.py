@@ -25,6 +25,7 @@ from ..on_dask.cluster import (
     as_finished,
     close_all,
     connect_cluster,
+    live_workers,
     on_worker,
     require_distributed,
     workers_per_host,
@@ -126,7 +127,7 @@ def _batch_results(todo, params_dict, folder, file_format, cluster, should_stop,
     )
     batch = uuid.uuid4().hex
     try:
-        ready = len(client.scheduler_info()["workers"])
+        ready = len(live_workers(client))
         tally.say(f"{ready} workers ready: painting {len(todo)} images…")
         if tally.report is not None:
             client.subscribe_topic(STEP_TOPIC, _step_listener(batch, tally))

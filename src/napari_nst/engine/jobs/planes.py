@@ -122,7 +122,9 @@ def _finished_planes(connect, work, should_stop) -> Iterator[tuple[int, Step]]:
 
 def _submit(client, frames, style, params, own_workers, at_most, threads, options) -> dict:
     """One future per frame (key: the future, value: the frame's index)."""
-    addresses = list(client.scheduler_info()["workers"])
+    from ..on_dask.cluster import live_workers
+
+    addresses = live_workers(client)
     if params.temporal_weight > 0:
         chains = frame_chains(len(frames), at_most)
     else:

@@ -33,7 +33,7 @@ from ..optimise.device import resolve_device
 from ..optimise.network import cached_features, network_key, rgb_features
 from ..optimise.objective import Objective, StageTargets
 from ..optimise.regions import RegionStyle
-from .cluster import on_worker, require_distributed, workers_per_host
+from .cluster import live_workers, on_worker, require_distributed, workers_per_host
 
 
 class DaskBlocks(BlockedImage):
@@ -83,7 +83,7 @@ class DaskBlocks(BlockedImage):
         """Each block's worker and part of the content target, and the tasks' settings,
         made once per stage."""
         if self._placed is None or self._placed[0] is not objective:
-            names = sorted(self.client.scheduler_info()["workers"])
+            names = live_workers(self.client)
             workers = [names[k % len(names)] for k in range(len(grid))]
             target, layer = objective.targets.content, objective.params.content_layer
             parts = [

@@ -34,10 +34,21 @@ def require_distributed():
     return distributed
 
 
+def live_workers(client) -> list[str]:
+    """The workers' addresses, asked of the scheduler now: the client's own
+    ``scheduler_info()`` is refreshed only every few seconds, and read right after a
+    cluster started or a worker was replaced it said "0 workers ready"."""
+    return sorted(client.nthreads())
+
+
+def _host(address: str) -> str:
+    return address.split("://")[-1].rsplit(":", 1)[0]
+
+
 def workers_per_host(client) -> dict[str, int]:
     hosts: dict[str, int] = {}
-    for worker in client.scheduler_info()["workers"].values():
-        hosts[worker["host"]] = hosts.get(worker["host"], 0) + 1
+    for address in live_workers(client):
+        hosts[_host(address)] = hosts.get(_host(address), 0) + 1
     return hosts
 
 
@@ -46,7 +57,7 @@ def _share_of_cores(workers_per_host: dict[str, int]) -> int:
     from distributed import get_worker
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    here = workers_per_host.get(get_worker().address.split("://")[-1].rsplit(":", 1)[0], 1)
+    here = workers_per_host.get(_host(get_worker().address), 1)
     return max(1, (cores or 1) // here)
 
 
