@@ -120,6 +120,9 @@ def test_batch_ctrl_c_keeps_complete_outputs_and_resumes(tmp_path):
         [sys.executable, "-m", "napari_nst.cli", *map(str, args)],
         stderr=subprocess.PIPE,
         text=True,
+        # As in a terminal: a pytest started in the background (`cmd &`) ignores SIGINT,
+        # its children inherit that, and Python then never raises KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     poll, deadline = threading.Event(), time.monotonic() + 240
     while not (out.is_dir() and list(out.glob("*.json"))):  # the first result is written
