@@ -98,8 +98,7 @@ class DaskBlocks(BlockedImage):
     def _place_regions(self, objective, x, grid, workers) -> list:
         """Each block's cut of the region masks (None without guides), read for this step
         and sent again only when the labels have changed."""
-        sizes = {n: grid[0].map_size(n) for n in objective.layers}
-        masks = objective.read_regions(tuple(x.shape[-2:]), sizes, x.device)
+        masks = self.read_regions(objective, x, grid)
         if masks is None:
             return [None] * len(grid)
         if masks is not self._regions[0]:

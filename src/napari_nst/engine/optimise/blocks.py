@@ -272,8 +272,7 @@ class BlockedImage:
         """The statistics of J (``Objective.statistics``) summed over the blocks, and with
         ``keep_last`` the last block's share with its graph (a ``KeptBlock``) for pass 2."""
         grid = self.grid(x.shape[-2:])
-        sizes = {n: grid[0].map_size(n) for n in objective.layers}
-        objective.read_regions(tuple(x.shape[-2:]), sizes, x.device)
+        self.read_regions(objective, x, grid)
         shares, kept = [], None
         for i, window in enumerate(grid):
             self._report(1, i, len(grid))
@@ -304,6 +303,12 @@ class BlockedImage:
                 )
             grad[..., window.rows, window.cols] += block_grad
         return grad
+
+    def read_regions(self, objective, x, grid):
+        """The region masks for this evaluation at every layer's map size (None without
+        guides), read once for all blocks."""
+        sizes = {n: grid[0].map_size(n) for n in objective.layers}
+        return objective.read_regions(tuple(x.shape[-2:]), sizes, x.device)
 
     def _report(self, stage_pass, index, count):
         if self.progress is not None:
