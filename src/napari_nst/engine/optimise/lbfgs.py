@@ -76,7 +76,12 @@ class CompactLBFGS:
 
     @torch.no_grad()
     def step(self, grad, loss) -> None:
-        """Judge the current ``x`` by its ``loss`` and ``grad``, then move to the next trial."""
+        """Judge the current ``x`` by its ``loss`` and ``grad`` (which may be overwritten),
+        then move to the next trial.
+
+        Image-sized temporaries are written in place: at 4096 px each is 192 MiB, and
+        the step's plain expressions held eight at once.
+        """
         g = grad.reshape(-1).to(self.history.dtype)
         loss = loss.detach().double()
         first = self.k == 0
@@ -85,39 +90,41 @@ class CompactLBFGS:
         accept = finite & (first | decrease)
         self.accepted.copy_(accept)
         # A rejected point's gradient may be inf or NaN: it must not reach the history.
-        g = torch.where(accept, g, self.prev_grad)
+        torch.where(accept, g, self.prev_grad, out=g)
         self._remember(self.prev_step, g - self.prev_grad, accept & ~first)
-        direction = -self._inverse_hessian_times(g)
+        direction = self._inverse_hessian_times(g).neg_()
         slope = torch.dot(g, direction).double()
         # Numerical trouble can leave H·g pointing uphill; fall back to −γ·g then.
         uphill = ~(slope < 0)
-        direction = torch.where(uphill, -self.gamma.to(g.dtype) * g, direction)
+        torch.where(uphill, -self.gamma.to(g.dtype) * g, direction, out=direction)
         slope = torch.where(uphill, -self.gamma * torch.dot(g, g).double(), slope)
         # torch's first step has length min(1, 1/‖g‖₁)·lr, later ones lr.
         t = torch.where(first, (1.0 / g.abs().sum().double()).clamp(max=1.0), 1.0) * self.lr
-        new_step = direction * t.to(direction.dtype)
+        step = direction.mul_(t.to(direction.dtype))
         # Backtracking: the minimum of the quadratic through J(0), J'(0) and J(1) on
         # the rejected step's line, kept within [1/10, 1/2] (1/10 when J was not finite).
         excess = loss - self.accepted_loss - self.slope
         shrink = (-self.slope / (2 * excess)).nan_to_num(nan=0.1).clamp(0.1, 0.5)
         shrink = torch.where(finite, shrink, 0.1)
-        shorter = self.prev_step * shrink.to(g.dtype)
-        step = torch.where(accept, new_step, shorter)
-        self.x.add_((step - torch.where(accept, 0.0, self.prev_step)).view_as(self.x))
+        torch.where(accept, step, self.prev_step * shrink.to(g.dtype), out=step)
+        taken_back = torch.where(accept, 0.0, self.prev_step)  # a rejected trial's step
         self.prev_step.copy_(step)
+        self.x.add_(step.sub_(taken_back).view_as(self.x))
+        del taken_back
         self.prev_grad.copy_(g)
         self.accepted_loss.copy_(torch.where(accept, loss, self.accepted_loss))
         self.slope.copy_(torch.where(accept, slope * t, self.slope * shrink))
         self.k += accept.double()
 
     def _remember(self, s, y, keep) -> None:
+        """Store the pair (s, y) in the next slot where ``keep``; ``y`` is overwritten."""
         m, slot = self.m, self.slot
         ys, yy = torch.dot(y, s).double(), torch.dot(y, y).double()
         keep = keep & (ys > 1e-10)
         # A pair left out rewrites the slot with what it held, so that the next pair
         # takes it and no older pair is lost.
         s = torch.where(keep, s, self.history.index_select(0, slot)[0])
-        y = torch.where(keep, y, self.history.index_select(0, slot + m)[0])
+        torch.where(keep, y, self.history.index_select(0, slot + m)[0], out=y)
         self.history.index_copy_(0, slot, s[None])
         self.history.index_copy_(0, slot + m, y[None])
         s_rows, y_rows = self.history[:m], self.history[m:]
@@ -157,4 +164,4 @@ class CompactLBFGS:
         coeffs = torch.zeros(2 * m, dtype=torch.float64, device=g.device)
         coeffs[order] = q_s
         coeffs[m + order] = gamma * q_y
-        return gamma.to(g.dtype) * g + self.history.T @ coeffs.to(g.dtype)
+        return (self.history.T @ coeffs.to(g.dtype)).add_(gamma.to(g.dtype) * g)
