@@ -85,6 +85,20 @@ def reuse_freed_memory():
                 libc.malloc_trim(0)
 
 
+def release_freed() -> None:
+    """Give freed heap memory back to the system now (glibc), unless runs are keeping it.
+
+    Between the blocks of a large stage: freed feature maps and image-sized temporaries
+    that glibc kept in its heaps were counted in the peak (2048 px in blocks of 448:
+    2.14 GiB above the process's start, 1.82 GiB with this).
+    """
+    if _active_runs:
+        return
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
 def active_runs() -> int:
     """How many runs are holding freed memory now (for tests)."""
     return _active_runs

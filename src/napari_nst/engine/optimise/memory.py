@@ -21,10 +21,11 @@ from .lbfgs import lbfgs_history
 # backward pass and the gradients in flight (calibrated: docs/performance-notes.md).
 _BYTES_PER_ELEMENT = {"fp32": 10.0, "bf16": 6.0}
 # Image-sized fp32 tensors (3 channels) a blocked step keeps beside the optimiser's state
-# and the content target. Calibrated at 4096 px in blocks of at most 448 px: the process's
-# peak was 6.37 GiB above its RSS before the run (2026-12-06), which 14 images cover
-# (6.50 GiB; 11 made 5.94).
-WHOLE_IMAGES = 14
+# and the content target, heap slack included. Calibrated at 4096 px in blocks of at most
+# 448 px: the process's peak was 5.09 GiB above its RSS before the run (2026-12-06, after
+# the L-BFGS step's temporaries were written in place and fine grids started giving freed
+# memory back), which 7 images cover (5.19 GiB; 14 made 6.50).
+WHOLE_IMAGES = 7
 # Block sides are multiples of this (and so of the pooling grid).
 BLOCK_STEP = 64
 
