@@ -35,11 +35,23 @@ SIZE = 2048
 BLOCK = 1024
 GRID_STEP = 16  # the seam ratio compares a border with lines on the same pooling phase
 SAME_PHASE = (-4, -3, -2, -1, 1, 2, 3, 4)
-RUNS = [  # name, content, style, init, blocked
-    ("tubingen-shipwreck-noise", "tubingen", "shipwreck", "noise", True),
-    ("tubingen-shipwreck-content", "tubingen", "shipwreck", "content", False),
-    ("tubingen-starry-noise", "tubingen", "starry_night", "noise", True),
-    ("tubingen-starry-content", "tubingen", "starry_night", "content", False),
+# The 4096 px run stops after this many top-stage steps (of 20): each takes over a minute.
+TOP_STEPS_4096 = 6
+RUNS = [  # name, content, style, init, blocked, size, top-stage steps (None: all)
+    ("tubingen-shipwreck-noise", "tubingen", "shipwreck", "noise", True, SIZE, None),
+    ("tubingen-shipwreck-content", "tubingen", "shipwreck", "content", False, SIZE, None),
+    ("tubingen-starry-noise", "tubingen", "starry_night", "noise", True, SIZE, None),
+    ("tubingen-starry-content", "tubingen", "starry_night", "content", False, SIZE, None),
+    # At 4096 px the planner chooses the blocks from this machine's free memory.
+    (
+        "tubingen-shipwreck-4096-noise",
+        "tubingen",
+        "shipwreck",
+        "noise",
+        "auto",
+        4096,
+        TOP_STEPS_4096,
+    ),
 ]
 
 
@@ -69,25 +81,33 @@ def seam_ratio(image: np.ndarray, rows: list[int], cols: list[int]) -> dict:
     }
 
 
-def run_one(name, content_name, style_name, init, blocked, judge):
+def run_one(name, content_name, style_name, init, blocked, size, top_steps, judge):
     from skimage import io
 
     from napari_nst import stylize
     from napari_nst.engine.front.images import fit_size
     from napari_nst.engine.front.params import StyleParams
     from napari_nst.engine.optimise.blocks import block_grid, halo_for
-    from napari_nst.engine.optimise.memory import blocked_bytes
+    from napari_nst.engine.optimise.device import resolve_device
+    from napari_nst.engine.optimise.memory import block_side, blocked_bytes, memory_budget
 
     content = io.imread(SHARED / "data" / f"{content_name}.jpg")
     style = io.imread(SHARED / "data" / f"{style_name}.jpg")
-    params = StyleParams(size=SIZE, init=init, precision="bf16", every=1000)
-    hw = fit_size(content.shape[:2], SIZE)
-    limit = blocked_bytes(hw, BLOCK, params) * 1.001 / 2**30 if blocked else None
-    start, blocks, stage_ends = time.perf_counter(), [], []
+    # A capped run reports every step, to stop after its top stage's first steps.
+    params = StyleParams(size=size, init=init, precision="bf16", every=1 if top_steps else 1000)
+    hw = fit_size(content.shape[:2], size)
+    limit = blocked_bytes(hw, BLOCK, params) * 1.001 / 2**30 if blocked is True else None
+    budget = memory_budget(params.replace(memory_limit=limit), resolve_device("cpu"))
+    side = block_side(hw, params, budget)
+    top = len(params.stage_sizes(max(hw))) - 1
+    start, blocks, stage_ends, top_done = time.perf_counter(), [], {}, 0
     for step in stylize(content, style, params, memory_limit=limit):
         blocks.append(step.blocks)
-        stage_ends.append((step.stage, step.iteration, round(step.elapsed, 1)))
+        top_done += step.stage == top
+        stage_ends[step.stage] = (step.stage, step.iteration, round(step.elapsed, 1))
         last = step
+        if top_done == top_steps:
+            break  # closes the run
     wall = time.perf_counter() - start
     SAVE.mkdir(parents=True, exist_ok=True)
     image8 = (np.clip(last.image, 0, 1) * 255 + 0.5).astype(np.uint8)
@@ -99,35 +119,46 @@ def run_one(name, content_name, style_name, init, blocked, judge):
         "style": style_name,
         "init": init,
         "size": list(hw),
+        "top_stage_steps": f"{top_done} (stopped there)" if top_steps else "all",
+        "block_side": side,
         "precision": "bf16",
         "content_layer": params.content_layer,
         "memory_limit_gib": limit,
         "top_stage_blocks": blocks[-1],
-        "stage_ends": stage_ends,
+        "stage_ends": list(stage_ends.values()),
         "wall_s": round(wall, 1),
         "judge": {k: (float(v) if not isinstance(v, bool) else v) for k, v in verdict.items()},
     }
-    if blocked:
-        grid = block_grid(hw, BLOCK, halo_for(params.deepest_layer))
+    if side:
+        grid = block_grid(hw, side, halo_for(params.deepest_layer))
         rows = sorted({w.inner_rows.start for w in grid} - {0})
         cols = sorted({w.inner_cols.start for w in grid} - {0})
         row["block_rows"], row["block_cols"] = rows, cols
         row["seams"] = seam_ratio(image8 / 255.0, rows, cols)  # as saved
-        if name == RUNS[0][0]:
-            _docs_images(image8, rows[0], cols[0])
+        if name in DOCS_IMAGES:
+            # Centred where borders cross (or on the one border, mid-way along it).
+            corner = (rows[0] if rows else hw[0] // 2, cols[0] if cols else hw[1] // 2)
+            _docs_images(image8, *corner, *DOCS_IMAGES[name])
     return row
 
 
-def _docs_images(image8, row, col, half=192):
+# Runs shown in docs/large-images.md: (reduced view, 1:1 crop across a block corner).
+DOCS_IMAGES = {
+    "tubingen-shipwreck-noise": ("large_2048.jpg", "large_seam_crop.jpg"),
+    "tubingen-shipwreck-4096-noise": ("large_4096.jpg", "large_4096_crop.jpg"),
+}
+
+
+def _docs_images(image8, row, col, whole_name, crop_name, half=192):
     """A reduced view of the whole result and a 1:1 crop centred on a block corner."""
     from PIL import Image
 
     IMAGES.mkdir(parents=True, exist_ok=True)
     crop = image8[row - half : row + half, col - half : col + half]
-    Image.fromarray(crop).save(IMAGES / "large_seam_crop.jpg", quality=92)
+    Image.fromarray(crop).save(IMAGES / crop_name, quality=92)
     whole = Image.fromarray(image8)
     whole.thumbnail((1024, 1024), Image.LANCZOS)
-    whole.save(IMAGES / "large_2048.jpg", quality=90)
+    whole.save(IMAGES / whole_name, quality=90)
 
 
 def main():
@@ -141,10 +172,10 @@ def main():
 
     judge = judge_module()
     record = json.loads(OUT.read_text()) if OUT.exists() else {"runs": {}}
-    for name, content, style, init, blocked in RUNS:
+    for name, *run in RUNS:
         if args.only and name not in args.only:
             continue
-        row = run_one(name, content, style, init, blocked, judge)
+        row = run_one(name, *run, judge)
         row["machine"], row["date"] = machine(), time.strftime("%Y-%m-%d")
         print(json.dumps(row), flush=True)
         record["runs"][name] = row
