@@ -88,9 +88,8 @@ def reuse_freed_memory():
 def release_freed() -> None:
     """Give freed heap memory back to the system now (glibc), unless runs are keeping it.
 
-    Between the blocks of a large stage: freed feature maps and image-sized temporaries
-    that glibc kept in its heaps were counted in the peak (2048 px in blocks of 448:
-    2.14 GiB above the process's start, 1.82 GiB with this).
+    Called between the blocks of a finely cut stage, where what glibc keeps in its heaps
+    would count in the peak (measured: ``blocks.RETURN_MEMORY_ABOVE``).
     """
     if _active_runs:
         return
