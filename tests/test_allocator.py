@@ -85,21 +85,19 @@ def test_the_cli_turns_it_on_for_its_own_run_only(monkeypatch):
     assert seen == [True] and not allocator._enabled
 
 
-def _rss() -> int:
-    with open("/proc/self/statm", encoding="ascii") as fh:
-        return int(fh.read().split()[1]) * resource.getpagesize()
-
-
 def test_release_freed_gives_a_fragmented_heap_back():
+    import psutil
     import torch
 
+    process = psutil.Process()
     # 64 KiB blocks come from the heap (below glibc's mmap threshold); freeing every other
     # one leaves holes that glibc keeps until it is asked to give them back.
     blocks = [torch.ones(16 * 1024) for _ in range(4096)]
     del blocks[::2]
-    held = _rss()
+    held = process.memory_info().rss
     allocator.release_freed()
-    assert held - _rss() > 64 * 2**20, (held, _rss())  # most of the 128 MiB freed
+    given_back = held - process.memory_info().rss
+    assert given_back > 64 * 2**20, given_back  # most of the 128 MiB freed
     del blocks
 
 

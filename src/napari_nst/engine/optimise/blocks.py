@@ -282,7 +282,7 @@ class BlockedImage:
         self.read_regions(objective, x, grid)
         shares, kept = [], None
         for i, window in enumerate(grid):
-            self._report(1, i, len(grid))
+            self._before_block(1, i, len(grid))
             if keep_last and i == len(grid) - 1:
                 kept = KeptBlock.run(self.features, objective, window, window.pixels(x))
                 shares.append({k: v.detach() for k, v in kept.share.items()})
@@ -300,7 +300,7 @@ class BlockedImage:
         if kept is not None:  # first, so that its graph is freed before the next block's
             order = order[-1:] + order[:-1]
         for done, i in enumerate(order):
-            self._report(2, done, len(grid))
+            self._before_block(2, done, len(grid))
             window = grid[i]
             if kept is not None and i == order[0]:
                 block_grad = kept.gradient(slopes)
@@ -317,9 +317,13 @@ class BlockedImage:
         sizes = {n: grid[0].map_size(n) for n in objective.layers}
         return objective.read_regions(tuple(x.shape[-2:]), sizes, x.device)
 
-    def _report(self, stage_pass, index, count):
+    def _before_block(self, stage_pass, index, count):
+        """Before a block computes here: free the last one's memory, then report."""
         if count > RETURN_MEMORY_ABOVE:
-            allocator.release_freed()  # the last block's freed memory, before the next one
+            allocator.release_freed()
+        self._report(stage_pass, index, count)
+
+    def _report(self, stage_pass, index, count):
         if self.progress is not None:
             self.progress(stage_pass, index, count)
 
