@@ -42,6 +42,9 @@ RUNS = [  # name, content, style, init, blocked, size, top-stage steps (None: al
     ("tubingen-shipwreck-content", "tubingen", "shipwreck", "content", False, SIZE, None),
     ("tubingen-starry-noise", "tubingen", "starry_night", "noise", True, SIZE, None),
     ("tubingen-starry-content", "tubingen", "starry_night", "content", False, SIZE, None),
+    # The control for the seam ratio: the blocked run above on the whole image, the same
+    # seed; its ratio over the same lines is the picture's own, with no border there.
+    ("tubingen-starry-noise-whole", "tubingen", "starry_night", "noise", False, SIZE, None),
     # At 4096 px the planner chooses the blocks from this machine's free memory.
     (
         "tubingen-shipwreck-4096-noise",
@@ -129,17 +132,34 @@ def run_one(name, content_name, style_name, init, blocked, size, top_steps, judg
         "wall_s": round(wall, 1),
         "judge": {k: (float(v) if not isinstance(v, bool) else v) for k, v in verdict.items()},
     }
-    if side:
-        grid = block_grid(hw, side, halo_for(params.deepest_layer))
+    if side or size == SIZE:
+        # A whole-image run gets the lines where a blocked run of its size has its
+        # borders: the control for that run's ratio.
+        grid = block_grid(hw, side or BLOCK, halo_for(params.deepest_layer))
         rows = sorted({w.inner_rows.start for w in grid} - {0})
         cols = sorted({w.inner_cols.start for w in grid} - {0})
+        key = "seams" if side else "seams_at_block_lines"
         row["block_rows"], row["block_cols"] = rows, cols
-        row["seams"] = seam_ratio(image8 / 255.0, rows, cols)  # as saved
-        if name in DOCS_IMAGES:
+        row[key] = seam_ratio(image8 / 255.0, rows, cols)  # as saved
+        if not side:
+            row["differs_from_blocked"] = differs_from_blocked(name, image8)
+        if side and name in DOCS_IMAGES:
             # Centred where borders cross (or on the one border, mid-way along it).
             corner = (rows[0] if rows else hw[0] // 2, cols[0] if cols else hw[1] // 2)
             _docs_images(image8, *corner, *DOCS_IMAGES[name])
     return row
+
+
+def differs_from_blocked(name, image8):
+    """Mean and 99th percentile |difference| in grey levels (of 255) between a whole-image
+    control run and its blocked run's saved result, or None if that has not run."""
+    blocked = SAVE / f"{name.removesuffix('-whole')}.png"
+    if name == blocked.stem or not blocked.exists():
+        return None
+    from skimage import io
+
+    diff = np.abs(io.imread(blocked).astype(np.float32) - image8)
+    return {"mean": round(float(diff.mean()), 2), "p99": round(float(np.percentile(diff, 99)), 1)}
 
 
 # Runs shown in docs/large-images.md: (reduced view, 1:1 crop across a block corner).
