@@ -51,7 +51,7 @@ def one(size: int, inner) -> dict:
     from napari_nst import stylize
     from napari_nst.engine.front.params import StyleParams
     from napari_nst.engine.optimise import memory
-    from napari_nst.engine.optimise.memory import block_side, blocked_bytes, estimate_bytes
+    from napari_nst.engine.optimise.memory import blocked_bytes, estimate_bytes, stage_evaluation
     from napari_nst.engine.run import warm_up
 
     warm_up()
@@ -63,7 +63,9 @@ def one(size: int, inner) -> dict:
     hw = (size, size)
     limit = None if inner is None else blocked_bytes(hw, inner, params) * 1.001 / 2**30
     budget = None if limit is None else int(limit * 2**30)
-    side = block_side(hw, params, budget)
+    # The memory limit fits blocks of ``inner`` px; the run may take the fine layers only
+    # in blocks within it, as the engine would (``stage_evaluation``).
+    evaluation, side = stage_evaluation(hw, params, budget)
     times, blocks, last = [], 0, time.perf_counter()
     for step in stylize(content, style, params, memory_limit=limit):
         now = time.perf_counter()
@@ -74,6 +76,8 @@ def one(size: int, inner) -> dict:
         "steps": steps,
         "blocks": blocks,
         "inner": side,
+        "evaluation": evaluation,
+        "limit_for_inner": inner,
         "memory_limit_gib": limit,
         "first_step_s": times[0],
         "step_s": float(np.median(times[1:])),
@@ -134,6 +138,11 @@ def dask_rows(size: int = 1024, inner: int = 512) -> list[dict]:
     return rows
 
 
+def _config(row) -> tuple:
+    """(size, the block side its memory limit was made for, or None): one of FULL."""
+    return row["size"], row.get("limit_for_inner", row["inner"])
+
+
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -181,12 +190,10 @@ def main():
     for r in rows:
         r["date"] = time.strftime("%Y-%m-%d %H:%M")
     if args.only:  # the new rows replace those of the same configuration, in FULL's order
-        kept = {(r["size"], r["inner"]): r for r in record.get("rows", [])}
-        kept.update({(r["size"], r["inner"]): r for r in rows})
+        kept = {_config(r): r for r in record.get("rows", [])}
+        kept.update({_config(r): r for r in rows})
         order = {config: k for k, config in enumerate(FULL)}
-        rows = sorted(
-            kept.values(), key=lambda r: (r["size"], order.get((r["size"], r["inner"]), 0))
-        )
+        rows = sorted(kept.values(), key=lambda r: (r["size"], order.get(_config(r), 0)))
     whole = {r["size"]: r for r in rows if r["blocks"] == 0}
     for r in rows:
         if r["blocks"] and r["size"] in whole:

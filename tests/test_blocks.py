@@ -7,6 +7,7 @@ torch = pytest.importorskip("torch")
 
 from napari_nst.engine.front.guides import Guides  # noqa: E402
 from napari_nst.engine.front.params import StyleParams  # noqa: E402
+from napari_nst.engine.optimise import shallow_blocks  # noqa: E402
 from napari_nst.engine.optimise.blocks import (  # noqa: E402
     GRID,
     BlockedImage,
@@ -22,6 +23,7 @@ from napari_nst.engine.optimise.objective import (  # noqa: E402
     style_layers_used,
     with_range_wall,
 )
+from napari_nst.engine.optimise.shallow_blocks import SHALLOW_HALO, ShallowBlocks  # noqa: E402
 
 HW = (208, 256)  # not a multiple of the grid in height: the last row of blocks is short
 INNER = 64  # 4×4 blocks
@@ -41,8 +43,8 @@ def _tensor(image, hw, grey=False):
 def _features(params):
     net, _ = cached_features(params.weights, params.deepest_layer, "max", False, "cpu")
 
-    def features(x, names):
-        return net(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x, names)
+    def features(x, names, **split):
+        return net(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x, names, **split)
 
     return features
 
@@ -64,11 +66,11 @@ def _j_and_grad(params, network, guides=None, grey=False, seed=0):
     return float(loss.detach()), grad, {k: float(v.detach()) for k, v in parts.items()}
 
 
-def _compare(params, guides=None, grey=False, halo=None):
+def _compare(params, guides=None, grey=False, halo=None, blocks=BlockedImage):
     features = _features(params)
     halo = halo_for(params.deepest_layer) if halo is None else halo
     whole = _j_and_grad(params, WholeImage(features), guides, grey)
-    blocked = _j_and_grad(params, BlockedImage(features, INNER, halo), guides, grey)
+    blocked = _j_and_grad(params, blocks(features, INNER, halo), guides, grey)
     return whole, blocked
 
 
@@ -145,6 +147,43 @@ def test_a_halo_short_of_the_reach_is_not_exact():
         _assert_equal(whole, blocked)
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"loss_scale": "paper"}, {"content_layer": "conv4_2"}],  # conv4_2: a deep content
+)
+def test_fine_layers_in_blocks_equal_the_whole_image(settings):
+    _assert_equal(*_compare(StyleParams(**settings), blocks=ShallowBlocks))
+
+
+def test_fine_layers_in_blocks_equal_the_whole_image_in_luminance_mode():
+    _assert_equal(*_compare(StyleParams(), grey=True, blocks=ShallowBlocks))
+
+
+def test_fine_blocks_need_the_reach_of_the_fine_layers_only(monkeypatch):
+    # conv3_4 reaches 2·1 + 2·2 + 4·4 = 22 px: 32 on the grid, against conv5_1's 80;
+    # one grid step less is not exact.
+    assert SHALLOW_HALO == 32 == halo_for("conv3_4")
+    monkeypatch.setattr(shallow_blocks, "SHALLOW_HALO", SHALLOW_HALO - GRID)
+    with pytest.raises(AssertionError):
+        _assert_equal(*_compare(StyleParams(), blocks=ShallowBlocks))
+
+
+def test_fine_blocks_run_the_deep_layers_once_on_the_whole_image():
+    params = StyleParams()
+    features, calls = _features(params), []
+
+    def counted(x, names, **split):  # the targets' calls have no split: plain blocks
+        calls.append((next(iter(split), "targets"), tuple(x.shape[-2:])))
+        return features(x, names, **split)
+
+    network = ShallowBlocks(counted, INNER, halo_for(params.deepest_layer))
+    blocks = network.count(HW)
+    assert blocks == len(block_grid(HW, INNER, SHALLOW_HALO))
+    _j_and_grad(params, network)
+    assert [c for c in calls if c[0] == "from_block"] == [("from_block", (HW[0] // 8, 32))]
+    assert len([c for c in calls if c[0] == "upto_block"]) == 2 * blocks - 1
+
+
 def test_an_evaluation_with_its_gradient_runs_one_block_forward_fewer():
     # Pass 1 keeps its last block's graph for pass 2: 2n − 1 forwards, not 2n; the
     # exactness checks above go through this path.
@@ -182,19 +221,31 @@ def run_hw(content, size):
     return fit_size(content.shape[:2], size)
 
 
-def test_a_stage_over_the_memory_limit_runs_in_blocks_with_the_same_result(small_pair):
+@pytest.mark.parametrize(
+    "checkpoint, evaluation",
+    # Checkpointing is for the whole network's blocks: those run then.
+    [(False, "fine blocks"), (True, "blocks")],
+)
+def test_a_stage_over_the_memory_limit_runs_in_blocks_with_the_same_result(
+    small_pair, checkpoint, evaluation
+):
     from napari_nst import stylize
-    from napari_nst.engine.optimise.memory import block_side, blocked_bytes
+    from napari_nst.engine.optimise.memory import block_side, blocked_bytes, stage_evaluation
 
     content, style = small_pair
-    params = StyleParams(size=384, scales=None, steps=4, every=1, style_scale=0.5)
+    params = StyleParams(
+        size=384, scales=None, steps=4, every=1, style_scale=0.5, checkpoint=checkpoint
+    )
     hw = run_hw(content, 384)
     limit = 1.01 * blocked_bytes(hw, 128, params) / 2**30
     assert block_side(hw, params, int(limit * 2**30)) == 128
+    how, side = stage_evaluation(hw, params, int(limit * 2**30))
+    assert how == evaluation
+    halo = SHALLOW_HALO if how == "fine blocks" else halo_for("conv5_1")
     whole = list(stylize(content, style, params))
     blocked = list(stylize(content, style, params, memory_limit=limit))
     assert [s.blocks for s in whole] == [0] * 4
-    assert [s.blocks for s in blocked] == [len(block_grid(hw, 128, halo_for("conv5_1")))] * 4
+    assert [s.blocks for s in blocked] == [len(block_grid(hw, side, halo))] * 4
     assert blocked[-1].params.memory_limit == limit  # in the run's record
     assert np.abs(blocked[-1].image - whole[-1].image).max() < 2e-3
     assert blocked[-1].losses["total"] == pytest.approx(whole[-1].losses["total"], rel=1e-3)

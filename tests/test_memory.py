@@ -8,6 +8,8 @@ from napari_nst.engine.optimise.memory import (
     blocked_bytes,
     estimate_bytes,
     plan_blocks,
+    shallow_blocked_bytes,
+    stage_evaluation,
 )
 
 torch = pytest.importorskip("torch")
@@ -40,6 +42,22 @@ def test_a_stage_too_large_for_memory_runs_in_blocks_that_fit():
         <= budget
         < blocked_bytes((4096, 4096), plan[1] + 64, p)
     )  # the largest blocks that fit: the fewest halos
+
+
+def test_the_deep_layers_run_whole_where_that_fits_and_costs_less():
+    p = StyleParams()
+    # 1024² over four 512 px blocks: the fine blocks fit the same budget and cost less.
+    budget = int(1.001 * blocked_bytes((1024, 1024), 512, p))
+    how, side = stage_evaluation((1024, 1024), p, budget)
+    assert how == "fine blocks"
+    assert shallow_blocked_bytes((1024, 1024), side, p) <= budget
+    assert stage_evaluation((1024, 1024), p, budget, guided=True) == ("blocks", 512)
+    assert stage_evaluation((1024, 1024), p.replace(checkpoint=True), budget)[0] == "blocks"
+    assert stage_evaluation((1024, 1024), p, None) == ("whole", None)
+    # 4096² in a budget of 448 px blocks: the deep layers' whole pass does not fit.
+    budget = int(1.001 * blocked_bytes((4096, 4096), 448, p))
+    assert shallow_blocked_bytes((4096, 4096), 64, p) > budget
+    assert stage_evaluation((4096, 4096), p, budget) == ("blocks", 448)
 
 
 def test_too_large_even_for_blocks_is_refused_with_a_size_that_fits():

@@ -21,6 +21,9 @@ A block is an inner part of the image plus a halo as wide as the deepest layer r
 parts start on the network's pooling grid (``GRID``) and tile every layer's map.
 Its input gradient is kept whole, halo included: the inner features depend on the halo's
 pixels too, and each feature is counted in exactly one block.
+
+Where the deep layers' pass on the whole image fits, ``shallow_blocks.ShallowBlocks``
+runs only the fine layers in blocks, with less halo.
 """
 
 from __future__ import annotations
@@ -87,7 +90,14 @@ class Window:
 
     def inner(self, name, t):
         """The block's own positions of its feature map ``t`` at layer ``name``."""
-        s = layer_stride(name)
+        return self.inner_at(layer_stride(name), t)
+
+    def whole(self, name, t):
+        """The same positions of a whole-image map ``t`` at layer ``name``."""
+        return self.whole_at(layer_stride(name), t)
+
+    def inner_at(self, s, t):
+        """The block's own positions of its map ``t`` whose positions span ``s`` pixels."""
         r0, c0 = self.rows.start // s, self.cols.start // s
         rows = slice(self.inner_rows.start // s - r0, self.inner_rows.stop // s - r0)
         cols = slice(self.inner_cols.start // s - c0, self.inner_cols.stop // s - c0)
@@ -95,9 +105,8 @@ class Window:
             return _InnerPart.apply(t, rows, cols)
         return t[..., rows, cols]
 
-    def whole(self, name, t):
-        """The same positions of a whole-image map ``t`` at layer ``name``."""
-        s = layer_stride(name)
+    def whole_at(self, s, t):
+        """The same positions of a whole-image map ``t`` whose positions span ``s`` pixels."""
         return t[
             ...,
             self.inner_rows.start // s : self.inner_rows.stop // s,

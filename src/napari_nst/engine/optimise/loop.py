@@ -22,10 +22,18 @@ from . import allocator
 from ._torch import keep_triton_out_if_llvm_loaded, torch
 from .blocks import BlockedImage, StopBetweenBlocks, WholeImage, halo_for
 from .device import resolve_device
-from .memory import BLOCK_STEP, block_side, estimate_bytes, largest_stage, plan_blocks
+from .memory import (
+    BLOCK_STEP,
+    block_side,
+    estimate_bytes,
+    largest_stage,
+    plan_blocks,
+    stage_evaluation,
+)
 from .network import cached_features, network_key, rgb_features
 from .objective import Objective, stage_targets, style_grams, style_layers_used, with_range_wall
 from .settle import SettleCheck
+from .shallow_blocks import ShallowBlocks
 from .steppers import STEPPERS, captured, on_side_stream
 from .style_cache import STYLE_GRAMS, digest
 from .weights import load_weights
@@ -134,10 +142,10 @@ class Run:
             )
         return t.clamp(0, 1)
 
-    def features(self, x, names):
+    def features(self, x, names, **split):
         if self.graphed:  # each call is a new CUDA-graph step (targets need no backward)
             torch.compiler.cudagraph_mark_step_begin()
-        return self.rgb_features(x, names)
+        return self.rgb_features(x, names, **split)
 
     def to_image(self, x):
         """The image the user sees: clipped to [0, 1], at the final size at every stage."""
@@ -168,15 +176,15 @@ class Run:
 
     def network_for(self, hw):
         """The network on an H×W image: whole, or in blocks where it does not fit the budget."""
-        side = block_side(hw, self.params, self.place.budget)
-        if side is None:
+        how, side = stage_evaluation(hw, self.params, self.place.budget, self.guides is not None)
+        if how == "whole":
             return WholeImage(self.features)
         halo = halo_for(self.params.deepest_layer)
-        # A style image larger than any stage needs no backward pass: the smallest blocks.
-        side = side or BLOCK_STEP
-        if self.place.on_dask is None:
-            return BlockedImage(self.features, side, halo, self.between_blocks)
-        return self.place.on_dask(self.features, side, halo, self.between_blocks)
+        if self.place.on_dask is not None:
+            side = block_side(hw, self.params, self.place.budget) or BLOCK_STEP
+            return self.place.on_dask(self.features, side, halo, self.between_blocks)
+        blocks = ShallowBlocks if how == "fine blocks" else BlockedImage
+        return blocks(self.features, side, halo, self.between_blocks)
 
     def between_blocks(self, stage_pass, done, count):
         if self.hooks.block_progress is not None:

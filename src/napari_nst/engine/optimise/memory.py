@@ -16,6 +16,7 @@ from ..front.vgg19_layers import conv_shapes
 from ._torch import torch
 from .blocks import halo_for
 from .lbfgs import lbfgs_history
+from .shallow_blocks import POOLED_STRIDE, SHALLOW_HALO, is_shallow, work_ratio
 
 # Bytes kept per activation element during one step: the ReLU outputs saved for the
 # backward pass and the gradients in flight (calibrated: docs/performance-notes.md).
@@ -61,11 +62,48 @@ def blocked_bytes(hw: tuple[int, int], inner: int, params: StyleParams) -> int:
     pass, the optimiser's state and the whole-image tensors a blocked step keeps."""
     side = inner + 2 * halo_for(params.deepest_layer)
     block = (min(hw[0], side), min(hw[1], side))
-    # The image, its gradient, the start, content and style tensors and the pixel terms'
-    # temporaries, and the content target at its layer.
+    return step_bytes(block, params) + _kept_by_blocked_steps(hw, params)
+
+
+def shallow_blocked_bytes(hw: tuple[int, int], inner: int, params: StyleParams) -> int:
+    """As ``blocked_bytes`` with only the fine layers in blocks (``shallow_blocks.py``):
+    one block's fine layers, the deep layers' pass on the whole image, the pooled map
+    and its gradient."""
+    side = inner + 2 * SHALLOW_HALO
+    block = (min(hw[0], side), min(hw[1], side))
+    shapes = [*conv_shapes(*block, params.deepest_layer)]
+    fine = sum(c * h * w for name, _, c, h, w in shapes if is_shallow(name))
+    deep = sum(
+        c * h * w
+        for name, _, c, h, w in conv_shapes(*hw, params.deepest_layer)
+        if not is_shallow(name)
+    )
+    *_, (_, _, channels, _, _) = (s for s in shapes if is_shallow(s[0]))
+    pooled = 2 * channels * (hw[0] // POOLED_STRIDE) * (hw[1] // POOLED_STRIDE) * 4
+    per = _BYTES_PER_ELEMENT[params.precision]
+    return int((fine + deep) * per) + pooled + _kept_by_blocked_steps(hw, params)
+
+
+def shallow_block_side(hw, params: StyleParams, budget: int | None) -> int | None:
+    """The side of the largest blocks for which a step with only the fine layers in blocks
+    fits ``budget``; None where the deep layers' whole-image pass does not fit, or the run
+    uses no deep layer, or checkpoints (that is for the whole network's blocks)."""
+    deep = any(not is_shallow(name) for name in params.layers_used)
+    if budget is None or not deep or params.checkpoint:
+        return None
+    for inner in range(max(hw) // BLOCK_STEP * BLOCK_STEP, BLOCK_STEP - 1, -BLOCK_STEP):
+        if shallow_blocked_bytes(hw, inner, params) <= budget:
+            return inner
+    return None
+
+
+def _kept_by_blocked_steps(hw, params) -> int:
+    """The optimiser's state and the whole-image tensors a blocked step keeps: the image,
+    its gradient, the start, content and style tensors and the pixel terms' temporaries,
+    and the content target at its layer."""
     *_, (_, _, channels, h, w) = conv_shapes(*hw, params.content_layer)
     whole = WHOLE_IMAGES * 12 * hw[0] * hw[1] + channels * h * w * 4
-    return step_bytes(block, params) + state_bytes(hw, params) + whole
+    return state_bytes(hw, params) + whole
 
 
 def available_bytes(device) -> int | None:
@@ -107,6 +145,21 @@ def block_side(hw, params: StyleParams, budget: int | None) -> int | None:
         if blocked_bytes(hw, inner, params) <= budget:
             return inner
     return 0
+
+
+def stage_evaluation(hw, params: StyleParams, budget: int | None, guided: bool = False):
+    """How a stage's network runs: ("whole", None), ("blocks", side) for ``BlockedImage``
+    or ("fine blocks", side) for ``ShallowBlocks``, whichever fits ``budget`` and, of the
+    blocked two, takes less work (``work_ratio``; region guides need plain blocks)."""
+    side = block_side(hw, params, budget)
+    if side is None:
+        return "whole", None
+    side = side or BLOCK_STEP  # too big even so: only a style image, measured without backward
+    fine = None if guided else shallow_block_side(hw, params, budget)
+    deepest = params.deepest_layer
+    if fine and work_ratio(hw, fine, deepest, True) < work_ratio(hw, side, deepest, False):
+        return "fine blocks", fine
+    return "blocks", side
 
 
 def plan_blocks(stage_shapes, params: StyleParams, device, available=None):

@@ -75,22 +75,36 @@ class VGGFeatures(nn.Module):
         self.channels_last = True
         return self
 
-    def forward(self, x, names, checkpoint: bool = False) -> dict:
-        """Features at ``names``; ``checkpoint`` trades compute for memory on big images."""
+    def forward(
+        self, x, names, checkpoint: bool = False, upto_block=None, from_block=None
+    ) -> dict | tuple:
+        """Features at ``names``; ``checkpoint`` trades compute for memory on big images.
+
+        A split run (``shallow_blocks.py``): ``upto_block=k`` stops at block k's pooling and
+        returns (features, its pooled map); ``from_block=k`` takes that map as ``x``.
+        """
         wanted = {self.relu_index[n]: n for n in names}
-        x = x.index_select(1, self.channel_order) * self.scale - self.offset
+        start = 0 if from_block is None else self.pool_index(from_block) + 1
+        if start == 0:
+            x = x.index_select(1, self.channel_order) * self.scale - self.offset
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        if checkpoint and x.requires_grad:
+        if checkpoint and x.requires_grad and start == 0 and upto_block is None:
             return self._forward_checkpointed(x, wanted)
-        out, last = {}, max(wanted)
-        for i in range(len(self.layers)):
+        out = {}
+        last = self.pool_index(upto_block) if upto_block is not None else max(wanted)
+        for i in range(start, len(self.layers)):
             x = self._run_layer(i, x)
             if i in wanted:
                 out[wanted[i]] = x
             if i == last:
                 break
-        return out
+        return out if upto_block is None else (out, x)
+
+    def pool_index(self, block: int) -> int:
+        """Sequential index of the pooling after VGG block ``block`` (1-based)."""
+        pools = [i for i, layer in enumerate(self.layers) if isinstance(layer, _POOLS)]
+        return pools[block - 1]
 
     def _forward_checkpointed(self, x, wanted: dict) -> dict:
         # One segment per VGG block: only block outputs stay in memory, and each
@@ -251,9 +265,9 @@ def network_key(params, device) -> tuple:
 def rgb_features(net, checkpoint: bool = False):
     """``features(x, names)`` of ``net``, taking a grey (luminance) image as grey RGB."""
 
-    def features(x, names):
+    def features(x, names, **split):
         x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-        return net(x, names, checkpoint=checkpoint)
+        return net(x, names, checkpoint=checkpoint, **split)
 
     return features
 

@@ -150,9 +150,11 @@ class Objective:
 
     def statistics(self, feats, window=None, hw=None) -> dict:
         """What the content and style terms depend on: the content error and the Gram
-        matrices, over the whole maps or, for a block (``window``), its share of each."""
+        matrices, over the whole maps or, for a block (``window``), its share of each.
+        Without guides, only of the layers in ``feats`` (a split run's shallow or deep
+        part, ``shallow_blocks.py``)."""
         stats = {}
-        if self.targets.content is not None:
+        if self.targets.content is not None and self.params.content_layer in feats:
             name, target = self.params.content_layer, self.targets.content
             f = feats[name].float()
             if window is not None:
@@ -166,7 +168,7 @@ class Objective:
                 self.read_regions(hw, sizes, next(iter(feats.values())).device)
             stats.update(self.regions.statistics(feats, self.layer_weights, window))
             return stats
-        for n in self.targets.grams:
+        for n in (n for n in self.targets.grams if n in feats):
             if window is None:
                 stats[n] = gram(feats[n])
             else:
