@@ -90,18 +90,14 @@ def run_one(name, content_name, style_name, init, blocked, size, top_steps, judg
     from napari_nst import stylize
     from napari_nst.engine.front.images import fit_size
     from napari_nst.engine.front.params import StyleParams
-    from napari_nst.engine.optimise.blocks import block_grid, halo_for
-    from napari_nst.engine.optimise.device import resolve_device
-    from napari_nst.engine.optimise.memory import block_side, blocked_bytes, memory_budget
 
     content = io.imread(SHARED / "data" / f"{content_name}.jpg")
     style = io.imread(SHARED / "data" / f"{style_name}.jpg")
     # A capped run reports every step, to stop after its top stage's first steps.
     params = StyleParams(size=size, init=init, precision="bf16", every=1 if top_steps else 1000)
     hw = fit_size(content.shape[:2], size)
-    limit = blocked_bytes(hw, BLOCK, params) * 1.001 / 2**30 if blocked is True else None
-    budget = memory_budget(params.replace(memory_limit=limit), resolve_device("cpu"))
-    side = block_side(hw, params, budget)
+    limit = blocked_limit(hw, params) if blocked is True else None
+    evaluation, side, rows, cols = block_lines(hw, params, limit)  # from the memory free now
     top = len(params.stage_sizes(max(hw))) - 1
     start, blocks, stage_ends, top_done = time.perf_counter(), [], {}, 0
     for step in stylize(content, style, params, memory_limit=limit):
@@ -124,6 +120,7 @@ def run_one(name, content_name, style_name, init, blocked, size, top_steps, judg
         "size": list(hw),
         "top_stage_steps": f"{top_done} (stopped there)" if top_steps else "all",
         "block_side": side,
+        "evaluation": evaluation,
         "precision": "bf16",
         "content_layer": params.content_layer,
         "memory_limit_gib": limit,
@@ -132,22 +129,46 @@ def run_one(name, content_name, style_name, init, blocked, size, top_steps, judg
         "wall_s": round(wall, 1),
         "judge": {k: (float(v) if not isinstance(v, bool) else v) for k, v in verdict.items()},
     }
-    if side or size == SIZE:
-        # A whole-image run gets the lines where a blocked run of its size has its
-        # borders: the control for that run's ratio.
-        grid = block_grid(hw, side or BLOCK, halo_for(params.deepest_layer))
-        rows = sorted({w.inner_rows.start for w in grid} - {0})
-        cols = sorted({w.inner_cols.start for w in grid} - {0})
-        key = "seams" if side else "seams_at_block_lines"
+    if side:
         row["block_rows"], row["block_cols"] = rows, cols
-        row[key] = seam_ratio(image8 / 255.0, rows, cols)  # as saved
-        if not side:
-            row["differs_from_blocked"] = differs_from_blocked(name, image8)
-        if side and name in DOCS_IMAGES:
+        row["seams"] = seam_ratio(image8 / 255.0, rows, cols)  # as saved
+        if name in DOCS_IMAGES:
             # Centred where borders cross (or on the one border, mid-way along it).
             corner = (rows[0] if rows else hw[0] // 2, cols[0] if cols else hw[1] // 2)
             _docs_images(image8, *corner, *DOCS_IMAGES[name])
+    elif size == SIZE:
+        # The control for a blocked run of this size: the lines where its blocks meet.
+        *_, rows, cols = block_lines(hw, params, blocked_limit(hw, params))
+        row["block_rows"], row["block_cols"] = rows, cols
+        row["seams_at_block_lines"] = seam_ratio(image8 / 255.0, rows, cols)
+        row["differs_from_blocked"] = differs_from_blocked(name, image8)
     return row
+
+
+def blocked_limit(hw, params) -> float:
+    """A memory_limit (GiB) that just fits whole-network blocks of ``BLOCK`` px."""
+    from napari_nst.engine.optimise.memory import blocked_bytes
+
+    return blocked_bytes(hw, BLOCK, params) * 1.001 / 2**30
+
+
+def block_lines(hw, params, limit):
+    """How a stage of ``hw`` runs within ``limit`` (None: 0.85 of the memory free now):
+    (evaluation, block side or None, the rows and columns where its blocks meet)."""
+    from napari_nst.engine.optimise.blocks import block_grid, halo_for
+    from napari_nst.engine.optimise.device import resolve_device
+    from napari_nst.engine.optimise.memory import memory_budget, stage_evaluation
+    from napari_nst.engine.optimise.shallow_blocks import SHALLOW_HALO
+
+    budget = memory_budget(params.replace(memory_limit=limit), resolve_device("cpu"))
+    evaluation, side = stage_evaluation(hw, params, budget)
+    if evaluation == "whole":
+        return evaluation, None, [], []
+    halo = SHALLOW_HALO if evaluation == "fine blocks" else halo_for(params.deepest_layer)
+    grid = block_grid(hw, side, halo)
+    rows = sorted({w.inner_rows.start for w in grid} - {0})
+    cols = sorted({w.inner_cols.start for w in grid} - {0})
+    return evaluation, side, rows, cols
 
 
 def differs_from_blocked(name, image8):
