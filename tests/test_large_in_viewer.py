@@ -39,11 +39,13 @@ def large_setup(make_napari_viewer):
 def _blocks_for(limit_gib):
     from napari_nst.engine.front.params import StyleParams
     from napari_nst.engine.optimise.blocks import block_grid, halo_for
-    from napari_nst.engine.optimise.memory import block_side
+    from napari_nst.engine.optimise.memory import stage_evaluation
+    from napari_nst.engine.optimise.shallow_blocks import SHALLOW_HALO
 
     params = StyleParams(memory_limit=limit_gib)
-    side = block_side((SIDE, SIDE), params, int(limit_gib * 2**30))
-    return len(block_grid((SIDE, SIDE), side, halo_for(params.deepest_layer)))
+    how, side = stage_evaluation((SIDE, SIDE), params, int(limit_gib * 2**30))
+    halo = SHALLOW_HALO if how == "fine blocks" else halo_for(params.deepest_layer)
+    return len(block_grid((SIDE, SIDE), side, halo))
 
 
 def test_a_run_over_the_memory_limit_goes_block_by_block_and_saves_whole(

@@ -21,9 +21,6 @@ A block is an inner part of the image plus a halo as wide as the deepest layer r
 parts start on the network's pooling grid (``GRID``) and tile every layer's map.
 Its input gradient is kept whole, halo included: the inner features depend on the halo's
 pixels too, and each feature is counted in exactly one block.
-
-Where the deep layers' pass on the whole image fits, ``shallow_blocks.ShallowBlocks``
-runs only the fine layers in blocks, with less halo.
 """
 
 from __future__ import annotations
