@@ -155,17 +155,15 @@ def blocked_limit(hw, params) -> float:
 def block_lines(hw, params, limit):
     """How a stage of ``hw`` runs within ``limit`` (None: 0.85 of the memory free now):
     (evaluation, block side or None, the rows and columns where its blocks meet)."""
-    from napari_nst.engine.optimise.blocks import block_grid, halo_for
     from napari_nst.engine.optimise.device import resolve_device
     from napari_nst.engine.optimise.memory import memory_budget, stage_evaluation
-    from napari_nst.engine.optimise.shallow_blocks import SHALLOW_HALO
+    from napari_nst.engine.optimise.shallow_blocks import blocks_of
 
     budget = memory_budget(params.replace(memory_limit=limit), resolve_device("cpu"))
     evaluation, side = stage_evaluation(hw, params, budget)
     if evaluation == "whole":
         return evaluation, None, [], []
-    halo = SHALLOW_HALO if evaluation == "fine blocks" else halo_for(params.deepest_layer)
-    grid = block_grid(hw, side, halo)
+    grid = blocks_of(hw, side, params.deepest_layer, evaluation == "fine blocks")
     rows = sorted({w.inner_rows.start for w in grid} - {0})
     cols = sorted({w.inner_cols.start for w in grid} - {0})
     return evaluation, side, rows, cols

@@ -23,7 +23,11 @@ from napari_nst.engine.optimise.objective import (  # noqa: E402
     style_layers_used,
     with_range_wall,
 )
-from napari_nst.engine.optimise.shallow_blocks import SHALLOW_HALO, ShallowBlocks  # noqa: E402
+from napari_nst.engine.optimise.shallow_blocks import (  # noqa: E402
+    SHALLOW_HALO,
+    ShallowBlocks,
+    blocks_of,
+)
 
 HW = (208, 256)  # not a multiple of the grid in height: the last row of blocks is short
 INNER = 64  # 4×4 blocks
@@ -241,11 +245,11 @@ def test_a_stage_over_the_memory_limit_runs_in_blocks_with_the_same_result(
     assert block_side(hw, params, int(limit * 2**30)) == 128
     how, side = stage_evaluation(hw, params, int(limit * 2**30))
     assert how == evaluation
-    halo = SHALLOW_HALO if how == "fine blocks" else halo_for("conv5_1")
+    grid = blocks_of(hw, side, params.deepest_layer, how == "fine blocks")
     whole = list(stylize(content, style, params))
     blocked = list(stylize(content, style, params, memory_limit=limit))
     assert [s.blocks for s in whole] == [0] * 4
-    assert [s.blocks for s in blocked] == [len(block_grid(hw, side, halo))] * 4
+    assert [s.blocks for s in blocked] == [len(grid)] * 4
     assert blocked[-1].params.memory_limit == limit  # in the run's record
     assert np.abs(blocked[-1].image - whole[-1].image).max() < 2e-3
     assert blocked[-1].losses["total"] == pytest.approx(whole[-1].losses["total"], rel=1e-3)

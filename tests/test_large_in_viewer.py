@@ -38,14 +38,12 @@ def large_setup(make_napari_viewer):
 
 def _blocks_for(limit_gib):
     from napari_nst.engine.front.params import StyleParams
-    from napari_nst.engine.optimise.blocks import block_grid, halo_for
     from napari_nst.engine.optimise.memory import stage_evaluation
-    from napari_nst.engine.optimise.shallow_blocks import SHALLOW_HALO
+    from napari_nst.engine.optimise.shallow_blocks import blocks_of
 
     params = StyleParams(memory_limit=limit_gib)
     how, side = stage_evaluation((SIDE, SIDE), params, int(limit_gib * 2**30))
-    halo = SHALLOW_HALO if how == "fine blocks" else halo_for(params.deepest_layer)
-    return len(block_grid((SIDE, SIDE), side, halo))
+    return len(blocks_of((SIDE, SIDE), side, params.deepest_layer, how == "fine blocks"))
 
 
 def test_a_run_over_the_memory_limit_goes_block_by_block_and_saves_whole(

@@ -51,7 +51,7 @@ def test_the_deep_layers_run_whole_where_that_fits_and_costs_less():
     how, side = stage_evaluation((1024, 1024), p, budget)
     assert how == "fine blocks"
     assert shallow_blocked_bytes((1024, 1024), side, p) <= budget
-    assert stage_evaluation((1024, 1024), p, budget, guided=True) == ("blocks", 512)
+    assert stage_evaluation((1024, 1024), p, budget, plain_only=True) == ("blocks", 512)
     assert stage_evaluation((1024, 1024), p.replace(checkpoint=True), budget)[0] == "blocks"
     assert stage_evaluation((1024, 1024), p, None) == ("whole", None)
     # 4096² in a budget of 448 px blocks: the deep layers' whole pass does not fit.

@@ -120,7 +120,7 @@ class Window:
         return self.hw[0] // s, self.hw[1] // s
 
 
-def _layout(t):
+def memory_layout(t):
     channels_last = t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last)
     return torch.channels_last if channels_last else torch.contiguous_format
 
@@ -135,7 +135,7 @@ class _InnerPart(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, t, rows, cols):
-        ctx.shape, ctx.layout, ctx.rows, ctx.cols = t.shape, _layout(t), rows, cols
+        ctx.shape, ctx.layout, ctx.rows, ctx.cols = t.shape, memory_layout(t), rows, cols
         return t[..., rows, cols].clone(memory_format=ctx.layout)
 
     @staticmethod
@@ -373,13 +373,13 @@ class KeptBlock:
     def gradient(self, slopes):
         """d(Σ slopes·share)/d(pixels), halo included; frees the graph."""
         with torch.enable_grad():
-            surrogate = sum(
-                (slopes[k].to(v.dtype) * v).sum()
-                for k, v in self.share.items()
-                if slopes[k] is not None
-            )
-            (grad,) = torch.autograd.grad(surrogate, self.pixels)
+            (grad,) = torch.autograd.grad(sum(weighted_shares(slopes, self.share)), self.pixels)
         return grad
+
+
+def weighted_shares(slopes, share) -> list:
+    """Each statistic of a share times its slope, summed: the terms whose gradient is ∇J's."""
+    return [(slopes[k].to(v.dtype) * v).sum() for k, v in share.items() if slopes[k] is not None]
 
 
 class _BlockedTerms(torch.autograd.Function):

@@ -23,8 +23,6 @@ from ._torch import keep_triton_out_if_llvm_loaded, torch
 from .blocks import BlockedImage, StopBetweenBlocks, WholeImage, halo_for
 from .device import resolve_device
 from .memory import (
-    BLOCK_STEP,
-    block_side,
     estimate_bytes,
     largest_stage,
     plan_blocks,
@@ -176,13 +174,14 @@ class Run:
 
     def network_for(self, hw):
         """The network on an H×W image: whole, or in blocks where it does not fit the budget."""
-        how, side = stage_evaluation(hw, self.params, self.place.budget, self.guides is not None)
+        on_dask = self.place.on_dask
+        plain_only = self.guides is not None or on_dask is not None
+        how, side = stage_evaluation(hw, self.params, self.place.budget, plain_only)
         if how == "whole":
             return WholeImage(self.features)
         halo = halo_for(self.params.deepest_layer)
-        if self.place.on_dask is not None:
-            side = block_side(hw, self.params, self.place.budget) or BLOCK_STEP
-            return self.place.on_dask(self.features, side, halo, self.between_blocks)
+        if on_dask is not None:
+            return on_dask(self.features, side, halo, self.between_blocks)
         blocks = ShallowBlocks if how == "fine blocks" else BlockedImage
         return blocks(self.features, side, halo, self.between_blocks)
 

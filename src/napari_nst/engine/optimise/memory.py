@@ -147,15 +147,16 @@ def block_side(hw, params: StyleParams, budget: int | None) -> int | None:
     return 0
 
 
-def stage_evaluation(hw, params: StyleParams, budget: int | None, guided: bool = False):
+def stage_evaluation(hw, params: StyleParams, budget: int | None, plain_only: bool = False):
     """How a stage's network runs: ("whole", None), ("blocks", side) for ``BlockedImage``
     or ("fine blocks", side) for ``ShallowBlocks``, whichever fits ``budget`` and, of the
-    blocked two, takes less work (``work_ratio``; region guides need plain blocks)."""
+    blocked two, takes less work (``work_ratio``). ``plain_only``: region guides and
+    Dask's blocks (``DaskBlocks``) need whole-network blocks."""
     side = block_side(hw, params, budget)
     if side is None:
         return "whole", None
     side = side or BLOCK_STEP  # too big even so: only a style image, measured without backward
-    fine = None if guided else shallow_block_side(hw, params, budget)
+    fine = None if plain_only else shallow_block_side(hw, params, budget)
     deepest = params.deepest_layer
     if fine and work_ratio(hw, fine, deepest, True) < work_ratio(hw, side, deepest, False):
         return "fine blocks", fine

@@ -25,7 +25,15 @@ from dataclasses import dataclass
 
 from ..front.vgg19_layers import VGG19_BLOCKS, conv_shapes
 from ._torch import torch
-from .blocks import BlockedImage, add_up, block_grid, halo_for, statistics_slopes
+from .blocks import (
+    BlockedImage,
+    add_up,
+    block_grid,
+    halo_for,
+    memory_layout,
+    statistics_slopes,
+    weighted_shares,
+)
 
 # The blocks run VGG19 up to this block's pooling: past it, maps are 1/8 of the image.
 SPLIT_BLOCK = 3
@@ -44,7 +52,7 @@ def work_ratio(hw, inner: int, deepest: str, shallow_only: bool) -> float:
     reads its halo too; pass 1 runs a forward and pass 2 a forward and a backward, less
     the one forward of the block pass 1 keeps; with ``shallow_only`` (``ShallowBlocks``)
     only the fine layers run so, and the deep ones once on the whole image."""
-    grid = block_grid(tuple(hw), inner, SHALLOW_HALO if shallow_only else halo_for(deepest))
+    grid = blocks_of(hw, inner, deepest, shallow_only)
     area = sum((w.rows.stop - w.rows.start) * (w.cols.stop - w.cols.start) for w in grid)
     read = area / (hw[0] * hw[1])
     work = {name: cin * cout * h * w for name, cin, cout, h, w in conv_shapes(*hw, deepest)}
@@ -52,6 +60,12 @@ def work_ratio(hw, inner: int, deepest: str, shallow_only: bool) -> float:
     once = sum(work.values()) - blocked
     passes = 4 - 1 / len(grid)
     return (passes * read * blocked + 3 * once) / (3 * sum(work.values()))
+
+
+def blocks_of(hw, side: int, deepest: str, fine: bool) -> list:
+    """The windows of a stage in blocks of ``side`` px: ``ShallowBlocks``'s with ``fine``,
+    else ``BlockedImage``'s (each with its halo)."""
+    return block_grid(tuple(hw), side, SHALLOW_HALO if fine else halo_for(deepest))
 
 
 class ShallowBlocks(BlockedImage):
@@ -100,12 +114,12 @@ class ShallowBlocks(BlockedImage):
         for done, i in enumerate(order):
             self._before_block(2, done, len(grid))
             window = grid[i]
-            block = kept_block if done == 0 else None
-            if block is None:
+            if done == 0:
+                block, kept_block = kept_block, None
+            else:
                 block = ShallowBlock.run(
                     self.features, objective, window, window.pixels(x), shallow, True
                 )
-            kept_block = None
             part = None if pooled_grad is None else window.whole_at(POOLED_STRIDE, pooled_grad)
             grad[..., window.rows, window.cols] += block.gradient(slopes, part)
         return grad
@@ -114,13 +128,8 @@ class ShallowBlocks(BlockedImage):
 def _pooled_map(part, hw):
     """An empty whole-image map like a block's part of the pooled map."""
     shape = (*part.shape[:2], hw[0] // POOLED_STRIDE, hw[1] // POOLED_STRIDE)
-    channels_last = part.dim() == 4 and part.is_contiguous(memory_format=torch.channels_last)
-    layout = torch.channels_last if channels_last else torch.contiguous_format
+    layout = memory_layout(part)
     return torch.empty(shape, dtype=part.dtype, device=part.device, memory_format=layout)
-
-
-def _weighted(slopes, share) -> list:
-    return [(slopes[k].to(v.dtype) * v).sum() for k, v in share.items() if slopes[k] is not None]
 
 
 @dataclass
@@ -144,7 +153,7 @@ class ShallowBlock:
     def gradient(self, slopes, pooled_grad):
         """d(Σ slopes·share + ⟨pooled_grad, pooled⟩)/d(pixels), halo included."""
         with torch.enable_grad():
-            terms = _weighted(slopes, self.share)
+            terms = weighted_shares(slopes, self.share)
             if pooled_grad is not None:
                 terms.append((pooled_grad.to(self.pooled.dtype) * self.pooled).sum())
             if not terms:
@@ -172,7 +181,7 @@ class DeepPart:
     def gradient(self, slopes):
         """The pooled map's gradient of Σ slopes·share (None: no deep term); frees the graph."""
         with torch.enable_grad():
-            terms = _weighted(slopes, self.share)
+            terms = weighted_shares(slopes, self.share)
             if not terms:
                 return None
             (grad,) = torch.autograd.grad(sum(terms), self.pooled)
