@@ -153,7 +153,8 @@ def test_a_halo_short_of_the_reach_is_not_exact():
 
 @pytest.mark.parametrize(
     "settings",
-    [{}, {"loss_scale": "paper"}, {"content_layer": "conv4_2"}],  # conv4_2: a deep content
+    # conv4_2: a deep content; the layout term is on the whole image's pixels
+    [{}, {"loss_scale": "paper"}, {"content_layer": "conv4_2"}, {"layout_weight": 1.0}],
 )
 def test_fine_layers_in_blocks_equal_the_whole_image(settings):
     _assert_equal(*_compare(StyleParams(**settings), blocks=ShallowBlocks))

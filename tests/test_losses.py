@@ -149,3 +149,26 @@ def test_gram_of_a_bf16_map_and_its_gradient_are_computed_in_fp32(block_rows, mo
     # product converged measurably worse): exactly the fp32 gradient, rounded.
     assert da.dtype == torch.bfloat16
     assert torch.equal(da, db.to(torch.bfloat16))
+
+
+def test_the_layout_term_sees_where_the_light_lies_not_how_light():
+    from napari_nst.engine.optimise.losses import coarse_luminance, layout_loss
+
+    torch.manual_seed(4)
+    photo = torch.rand(1, 3, 48, 64)
+    photo[..., :24, :] *= 0.2  # a dark top half: a night sky over a lit ground
+    target = coarse_luminance(photo)
+    assert target.shape == (1, 1, 12, 16)  # 16 cells along the longer side
+    # A brighter, flatter copy keeps the layout; the same photo upside down does not.
+    assert float(layout_loss(0.3 + 0.5 * photo, target)) == pytest.approx(0.0, abs=1e-6)
+    flipped = float(layout_loss(photo.flip(-2), target))
+    assert flipped > 1.0
+    # 2·(1 − r), r the correlation of the two grids of cell means.
+    a, b = coarse_luminance(photo.flip(-2)).flatten(), target.flatten()
+    r = torch.corrcoef(torch.stack([a, b]))[0, 1]
+    assert flipped == pytest.approx(float(2 * (1 - r)), rel=1e-4)
+    # A grey (one-channel) image is its own luminance.
+    grey = (photo * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    assert torch.allclose(coarse_luminance(grey), target, atol=1e-5)
+    x = torch.rand(1, 3, 48, 64, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: layout_loss(t, target.double()), (x,))

@@ -70,3 +70,29 @@ def test_the_range_wall_is_j_inside_the_range_and_scales_with_j_outside():
         penalty = 3 * (1.5 - 254 / 255) ** 2 / outside.numel()  # its 3 channels stray
         assert walled / float(j) == pytest.approx(1 + RANGE_WEIGHT * penalty, rel=1e-4)
     assert float(with_range_wall(torch.tensor(float("inf")), inside)) == float("inf")
+
+
+def _objective(params, content, style):
+    net, _ = cached_features(params.weights, params.deepest_layer, "max", False, "cpu")
+    network = WholeImage(lambda image, names: net(image, names))
+    grams = style_grams(network, style, style_layers_used(params))
+    return Objective(params, network, stage_targets(network, content, [grams], [1.0], params))
+
+
+def test_the_layout_term_is_part_of_the_content_and_off_by_default(photo_and_style):
+    from napari_nst.engine.optimise.objective import small_stage_emphasis
+
+    content, style = photo_and_style
+    assert "layout" not in _objective(StyleParams(), content, style).terms
+    objective = _objective(StyleParams(alpha=1.5, layout_weight=2.0), content, style)
+    assert objective.weights["layout"] == pytest.approx(2.0 * 1.5 * small_stage_emphasis(content))
+    assert float(objective(content)[1]["layout"]) == pytest.approx(0.0, abs=1e-6)
+    assert float(objective(content.flip(-2))[1]["layout"]) > 0.5
+    # The paper's sums: weighed as the content term is, by ½‖P‖² of the content layer.
+    paper = _objective(StyleParams(loss_scale="paper", layout_weight=1.0), content, style)
+    relative = _objective(StyleParams(loss_scale="relative", layout_weight=1.0), content, style)
+    target = paper.targets.content
+    ratio = float(paper(content.flip(-2))[1]["layout"]) / float(
+        relative(content.flip(-2))[1]["layout"]
+    )
+    assert ratio == pytest.approx(float(0.5 * target.pow(2).sum()), rel=1e-4)

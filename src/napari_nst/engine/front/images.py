@@ -88,8 +88,9 @@ def fit_size(shape: tuple[int, int], longer_side: int | None) -> tuple[int, int]
 
 
 # ITU-R BT.601 luma and the YIQ chroma axes (the colour space of Gatys et al. 2017).
+BT601_LUMA = (0.299, 0.587, 0.114)
 _RGB_TO_YIQ = np.array(
-    [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]],
+    [BT601_LUMA, [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]],
     dtype=np.float64,
 )
 _YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ)

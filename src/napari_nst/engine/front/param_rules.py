@@ -36,8 +36,8 @@ def validate(p) -> None:
 
 
 def _check_weights(p) -> None:
-    """α, β, γ and the temporal weight."""
-    for name in ("alpha", "beta", "tv_weight", "temporal_weight"):
+    """α, β, γ, the layout and the temporal weight."""
+    for name in ("alpha", "beta", "tv_weight", "layout_weight", "temporal_weight"):
         check_number(name, getattr(p, name), low=0.0)
     if p.alpha == 0 and p.beta == 0:
         raise ValueError(

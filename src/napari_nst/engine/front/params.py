@@ -57,7 +57,8 @@ def knob_of(name: str) -> Mapping[str, Any]:
 class StyleParams:
     """Parameters of one run of Gatys et al.'s neural style transfer.
 
-    J(G) = alpha·J_content + beta·J_style + tv_weight·TV(G).
+    J(G) = alpha·J_content + beta·J_style + tv_weight·TV(G)
+    (+ layout_weight·alpha·J_layout, see ``objective.py``).
     """
 
     # Each field says, once, what the widget and the CLI show for it (see ``knob``).
@@ -66,6 +67,13 @@ class StyleParams:
     alpha: float = knob(1.0, "Content weight α in J = α·J_content + β·J_style.", "α (content)")
     beta: float = knob(5.0, "Style weight β. Raise it (lower α/β) for more style.", "β (style)")
     tv_weight: float = knob(1.0, "Total-variation weight γ: smooths the result.", "TV weight γ")
+    layout_weight: float = knob(
+        0.0,
+        "Weight of the content's light layout: the result's luminance on a coarse grid "
+        "correlated with the content's, so a night sky stays darker than a lit ground "
+        "while the style sets the overall light. 0: off (the paper's J).",
+        "Light layout",
+    )
     temporal_weight: float = knob(
         0.0,
         "Stacks: keep each frame close to the previous result where the content did not "

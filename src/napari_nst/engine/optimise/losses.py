@@ -5,7 +5,11 @@ N_l is the number of filters, M_l = H·W the number of positions.
 
 from __future__ import annotations
 
+from ..front.images import BT601_LUMA
 from ._torch import torch
+
+# The light layout's grid: this many cells along the longer side (``coarse_luminance``).
+LAYOUT_CELLS = 16
 
 
 def content_loss(features, target):
@@ -115,6 +119,28 @@ class _TotalVariation(torch.autograd.Function):
 
 def _differences(image):
     return image[..., :, 1:] - image[..., :, :-1], image[..., 1:, :] - image[..., :-1, :]
+
+
+def coarse_luminance(image, cells: int = LAYOUT_CELLS):
+    """The mean luminance of each cell of a grid with ``cells`` cells along the longer
+    side, standardised (mean 0, spread 1): where an image is light and dark, not how
+    light. A grey image (one channel) is its own luminance."""
+    if image.shape[1] == 3:
+        # Python scalars, not a tensor made here: no host-to-device copy in a CUDA graph.
+        image = sum(w * image[:, c : c + 1] for c, w in enumerate(BT601_LUMA))
+    h, w = image.shape[-2:]
+    grid = (max(1, round(cells * h / max(h, w))), max(1, round(cells * w / max(h, w))))
+    wide = image.to(torch.promote_types(image.dtype, torch.float32))  # bf16 widened
+    cells_mean = torch.nn.functional.adaptive_avg_pool2d(wide, grid)
+    centred = cells_mean - cells_mean.mean()
+    # A flat image has no layout: its spread is floored, so it standardises to ~0.
+    return centred / centred.pow(2).mean().sqrt().clamp_min(1e-3)
+
+
+def layout_loss(image, target_layout):
+    """Mean of (L(G) − L(C))² over the cells, L = ``coarse_luminance``: 2·(1 − r), with r
+    the correlation of the two coarse luminances (0 when G's light lies where C's does)."""
+    return (coarse_luminance(image) - target_layout).pow(2).mean()
 
 
 def temporal_loss(image, previous, still):

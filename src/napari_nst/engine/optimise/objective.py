@@ -17,6 +17,13 @@ Three scales (``StyleParams.loss_scale``):
   The content term grows with the pixel count, so the balance shifts with size.
 
 Below 256 px the per-element scales weigh the content more (``small_stage_emphasis``).
+
+The layout term (``layout_weight`` > 0) belongs to the content: weighed by α and that
+emphasis, it is 2·(1 − r), r the correlation of G's and C's luminance on a coarse grid
+(``losses.coarse_luminance``). The content layer's ReLU features answer local contrast,
+not where the picture is light and dark, so without it a night sky takes a light style's
+light (docs/algorithm.md, "Dark photos turn light"). In the paper scale it is multiplied
+by the content term's ½‖P‖².
 The mapping between them: relative α equals paper α·‖P‖²/2 (÷ that emphasis), and the relative
 weight of layer l equals the paper weight·‖A_l‖²/(4·N_l²), with Gram matrices
 divided by M_l.
@@ -59,6 +66,8 @@ class StageTargets:
     content_factor: float | torch.Tensor  # multiplies the paper's content term
     style_factors: dict  # layer -> multiplies the paper's E_l
     content_emphasis: float = 1.0  # multiplies α under 256 px (small_stage_emphasis)
+    layout: torch.Tensor | None = None  # C's coarse luminance (losses.coarse_luminance)
+    layout_scale: float | torch.Tensor = 1.0  # the paper scale's ½‖P‖², as the content's
     previous: torch.Tensor | None = None  # stacks: the previous frame's result
     still: torch.Tensor | None = None  # stacks: 1 where the content did not change
 
@@ -90,6 +99,10 @@ def stage_targets(network, content, per_style, weights, params, previous=None, s
         content_factor, style_factors = 1.0, dict.fromkeys(layers, 1.0)
         if relative and target is not None:
             content_factor = 2.0 / target.pow(2).sum().clamp_min(1e-12)
+        layout, layout_scale = None, 1.0
+        if params.layout_weight > 0 and target is not None:
+            layout = losses.coarse_luminance(content)
+            layout_scale = 1.0 if relative else 0.5 * target.pow(2).sum()
         if relative:
             style_factors = {
                 n: 4.0 * a.shape[0] ** 2 / _style_norm(a, own_grams[n] if gap else None)
@@ -102,6 +115,8 @@ def stage_targets(network, content, per_style, weights, params, previous=None, s
         content_factor,
         style_factors,
         small_stage_emphasis(content) if relative else 1.0,
+        layout,
+        layout_scale,
         previous,
         still,
     )
@@ -135,6 +150,9 @@ class Objective:
         self.pixel_terms = {}
         if params.tv_weight > 0:
             self.weights["tv"], self.pixel_terms["tv"] = params.tv_weight, self.tv
+        if targets.layout is not None:
+            self.weights["layout"] = params.layout_weight * self.weights["content"]
+            self.pixel_terms["layout"] = self.layout
         if targets.previous is not None and params.temporal_weight > 0:
             self.weights["temporal"] = params.temporal_weight
             self.pixel_terms["temporal"] = self.temporal
@@ -200,6 +218,9 @@ class Objective:
     # -- the terms on pixels ------------------------------------------------------------
     def tv(self, x):
         return losses.tv_loss(x) / (x.numel() if self.relative else 1.0)
+
+    def layout(self, x):
+        return losses.layout_loss(x, self.targets.layout) * self.targets.layout_scale
 
     def temporal(self, x):
         t = self.targets
