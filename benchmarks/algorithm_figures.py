@@ -4,8 +4,10 @@
 
 Each block sits between ``<!-- name: rendered by benchmarks/algorithm_figures.py -->``
 and ``<!-- /name -->``; the text around it is written by hand. The results come from
-``docs/scripts/make_figures.py`` (figures.json) and ``benchmarks/quality_levels.py``
-(quality_levels.json); rerunning those and then this keeps the page true.
+``docs/scripts/make_figures.py`` (figures.json), ``benchmarks/quality_levels.py``
+(quality_levels.json), ``benchmarks/picture.py`` (picture.json's hit rate) and
+``benchmarks/compare_settings.py`` (settings/layout_weight*.json); rerunning those and
+then this keeps the page true.
 """
 
 from __future__ import annotations
@@ -58,13 +60,72 @@ def quality_levels_text(levels: dict) -> str:
     return "\n".join(lines)
 
 
+LAYOUT_STUDIES = ("layout_weight.json", "layout_weight_512.json")
+
+
+def layout_rows() -> list[dict]:
+    """The whole set's runs with ``layout_weight`` 1 (benchmarks/compare_settings.py)."""
+    import picture_set
+
+    rows = []
+    for name in LAYOUT_STUDIES:
+        for row in json.loads((RESULTS / "settings" / name).read_text())["rows"]:
+            tuned = (row["content"], row["style"]) in picture_set.TUNING
+            rows.append({**row, "part": "tuning" if tuned else "held-out"})
+    return rows
+
+
+def layout_text(defaults: list[dict], layout: list[dict]) -> str:
+    """Good runs per part and size at the defaults and with the layout term, the median
+    edge agreement (not our loss), and every run whose verdict changed."""
+    import statistics
+
+    key = ("content", "style", "size", "init")
+    before = {tuple(r[k] for k in key): r for r in defaults}
+    pairs = [(before[tuple(r[k] for k in key)], r) for r in layout]
+    lines = [
+        "| part | size | runs | good, layout_weight 0 (defaults) | good, layout_weight 1 "
+        "| median edges, 0 → 1 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for part in ("tuning", "held-out", "all"):
+        for size in (*sorted({r["size"] for r in layout}), "all"):
+            chosen = [
+                (a, b)
+                for a, b in pairs
+                if part in (b["part"], "all") and size in (b["size"], "all")
+            ]
+            good = [sum(r["good"] for r in side) for side in zip(*chosen)]
+            edges = [statistics.median(r["edges"] for r in side) for side in zip(*chosen)]
+            lines.append(
+                f"| {part} | {size} | {len(chosen)} | {good[0]} ({good[0] / len(chosen):.0%}) "
+                f"| {good[1]} ({good[1] / len(chosen):.0%}) | {edges[0]:.2f} → {edges[1]:.2f} |"
+            )
+    lines += ["", "Every run whose verdict changed (style_ratio / structure, 0 → 1):", ""]
+    for a, b in pairs:
+        if a["good"] != b["good"]:
+            word = "now good" if b["good"] else "no longer good"
+            lines.append(
+                f"- {b['content']} × {b['style']}, {b['size']} px from {b['init']} ({b['part']}):"
+                f" {a['style_ratio']:.2f} / {a['structure']:.2f} → "
+                f"{b['style_ratio']:.2f} / {b['structure']:.2f}, {word}"
+            )
+    largest = max(r["stuck"] for r in layout)
+    lines += ["", f"The largest stuck share with the term: {100 * largest:.2f}%."]
+    return "\n".join(lines)
+
+
 def render(page: str) -> str:
     """``page`` (docs/algorithm.md) with every block rendered afresh."""
     from common import with_rendered_block
 
     figures = json.loads((RESULTS / "figures.json").read_text())
     levels = json.loads((RESULTS / "quality_levels.json").read_text())
+    picture = json.loads((RESULTS / "picture.json").read_text())
     page = with_rendered_block(page, "figure 2", SCRIPT, figure2_text(figures))
+    page = with_rendered_block(
+        page, "light layout", SCRIPT, layout_text(picture["hit_rate"], layout_rows())
+    )
     return with_rendered_block(page, "quality levels", SCRIPT, quality_levels_text(levels))
 
 

@@ -34,6 +34,10 @@ FACE_SETTINGS = {
     "no conv5_1": {"style_layers": ("conv1_1", "conv2_1", "conv3_1", "conv4_1")},
     "256:64:16:4:1": {"style_layer_weights": (0.751, 0.188, 0.047, 0.0117, 0.0029)},
 }
+# Dark photos in lighter styles (a tuning and a held-out pair), without and with the
+# light-layout term.
+DARK_PAIRS = (("hubble_deep_field", "starry_night"), ("rocket", "the_scream"))
+LAYOUT_WEIGHTS = (0.0, 1.0)
 RECORD = Path(__file__).resolve().parents[1] / "results" / "figures.json"
 
 
@@ -100,7 +104,7 @@ def main() -> None:
     ap.add_argument(
         "--only",
         nargs="*",
-        default=["default", "evolution", "sweep", "figure2", "colour", "figure3", "faces"],
+        default=["default", "evolution", "sweep", "figure2", "colour", "figure3", "faces", "dark"],
     )
     ap.add_argument("--grid-size", type=int, default=256, help="Figure 3's and the sweep's size")
     ap.add_argument("--thumb", type=int, default=160, help="tile height in the grids, px")
@@ -219,6 +223,8 @@ def main() -> None:
         save(out / "figure3.jpg", tile(tiles, len(FIGURE3_STRENGTHS), height=args.thumb * 3 // 4))
     if "faces" in args.only:
         faces(data, grid, note, out / "faces.jpg", args.thumb)
+    if "dark" in args.only:
+        dark(grid, note, out / "dark_layout.jpg", args.thumb)
 
 
 def faces(data, grid, note, path, thumb):
@@ -234,6 +240,28 @@ def faces(data, grid, note, path, thumb):
         note(f"faces {label}", step, sec, **judged(step.image, tubingen, astronaut))
         tiles.append(step.image)
     save(path, tile(tiles, len(tiles), height=thumb * 3 // 2))
+
+
+def dark(grid, note, path, thumb):
+    """Dark photos in lighter styles at the grid size, from noise: the photo, then
+    ``layout_weight`` 0 and 1; a row per pair of ``DARK_PAIRS`` (the picture set's images,
+    benchmarks/picture_set.py, which reads ../shared/data)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import picture_set
+
+    tiles = []
+    for content_name, style_name in DARK_PAIRS:
+        content, style = picture_set.load(content_name), picture_set.load(style_name)
+        tiles.append(to01(content))
+        for weight in LAYOUT_WEIGHTS:
+            step, sec = run(content, style, **grid, layout_weight=weight)
+            grey = float(step.image[..., :3].mean())
+            verdict = judged(step.image, content, style)
+            note(f"dark {content_name} {style_name} {weight:g}", step, sec, grey=grey, **verdict)
+            tiles.append(step.image)
+    save(path, tile(tiles, 1 + len(LAYOUT_WEIGHTS), height=thumb * 3 // 2))
 
 
 if __name__ == "__main__":
