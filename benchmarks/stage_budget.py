@@ -1,6 +1,7 @@
 """A study for issue 26: time to the first good picture against the first stage's share.
 
     python benchmarks/stage_budget.py        # write docs/results/settings/stage_budget.json
+    python benchmarks/stage_budget.py --name stage_budget_layout --set layout_weight=1
 
 The defaults give the pyramid's first stage (128 px, where noise becomes a picture) two
 thirds of the 300 steps and the later stages a sixth each: at 512 px, 200, 50 and 50
@@ -24,9 +25,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-OUT = HERE.parent / "docs" / "results" / "settings" / "stage_budget.json"
+RESULTS = HERE.parent / "docs" / "results" / "settings"
 # (first stage's share, each middle stage's share); the top stage takes the rest.
-SCHEDULES = ((2 / 3, 1 / 6), (1 / 3, 1 / 12))
+SCHEDULES = ((2 / 3, 1 / 6), (1 / 3, 1 / 12), (1 / 6, 1 / 20))
 # Also judged: the image after this many top-stage steps (the defaults' top stage has 50).
 TOP_STEPS = 50
 EVERY = 5
@@ -57,7 +58,7 @@ def spread(first, middle):
         StyleParams.stage_steps = shipped
 
 
-def time_to_good_rows() -> list[dict]:
+def time_to_good_rows(settings: dict) -> list[dict]:
     import picture_set
     from napari_nst import stylize
     from napari_nst.engine.front.params import StyleParams
@@ -72,7 +73,7 @@ def time_to_good_rows() -> list[dict]:
                 # The image after TOP_STEPS of the top stage: a run with that budget ends there.
                 short = sum(stages[:-1]) + TOP_STEPS
                 good, judging, at_short, last = None, 0.0, None, None
-                for step in stylize(content, style, size=SIZE, every=EVERY):
+                for step in stylize(content, style, size=SIZE, every=EVERY, **settings):
                     last = step
                     if good is None:
                         t = time.perf_counter()
@@ -98,13 +99,22 @@ def time_to_good_rows() -> list[dict]:
 
 
 def main():
+    import argparse
+
     from common import machine
 
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--name", default="stage_budget", help="the results file's name")
+    parser.add_argument("--set", nargs="*", default=[], help="parameter=JSON value")
+    args = parser.parse_args()
+    settings = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     record = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "size": SIZE}
-    record["rows"] = time_to_good_rows()
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {OUT}")
+    record["settings"] = settings
+    record["rows"] = time_to_good_rows(settings)
+    out = RESULTS / f"{args.name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
