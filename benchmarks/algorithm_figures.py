@@ -78,7 +78,7 @@ def layout_rows() -> list[dict]:
 def layout_text(defaults: list[dict], layout: list[dict]) -> str:
     """Good runs per part and size at the defaults and with the layout term, the median
     edge agreement (not our loss), and every run whose verdict changed."""
-    import statistics
+    from common import median
 
     key = ("content", "style", "size", "init")
     before = {tuple(r[k] for k in key): r for r in defaults}
@@ -96,7 +96,7 @@ def layout_text(defaults: list[dict], layout: list[dict]) -> str:
                 if part in (b["part"], "all") and size in (b["size"], "all")
             ]
             good = [sum(r["good"] for r in side) for side in zip(*chosen)]
-            edges = [statistics.median(r["edges"] for r in side) for side in zip(*chosen)]
+            edges = [median([r["edges"] for r in side]) for side in zip(*chosen)]
             lines.append(
                 f"| {part} | {size} | {len(chosen)} | {good[0]} ({good[0] / len(chosen):.0%}) "
                 f"| {good[1]} ({good[1] / len(chosen):.0%}) | {edges[0]:.2f} → {edges[1]:.2f} |"

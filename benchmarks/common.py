@@ -110,6 +110,13 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+def settings_given(pairs) -> dict:
+    """``--set`` arguments, each ``parameter=JSON value``, as keywords of ``stylize``."""
+    import json
+
+    return {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in pairs)}
+
+
 def median(values) -> float:
     return float(np.median(np.asarray(values, dtype=float)))
 

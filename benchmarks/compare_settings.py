@@ -59,9 +59,9 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], help="parameter=JSON value")
     parser.add_argument("--images", type=Path, default=None)
     args = parser.parse_args()
-    from common import machine
+    from common import machine, settings_given
 
-    settings = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    settings = settings_given(args.set)
     images = args.images or Path(tempfile.mkdtemp(prefix=f"settings_{args.name}_"))
     images.mkdir(parents=True, exist_ok=True)
     print(f"images in {images}", flush=True)

@@ -101,13 +101,13 @@ def time_to_good_rows(settings: dict) -> list[dict]:
 def main():
     import argparse
 
-    from common import machine
+    from common import machine, settings_given
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--name", default="stage_budget", help="the results file's name")
     parser.add_argument("--set", nargs="*", default=[], help="parameter=JSON value")
     args = parser.parse_args()
-    settings = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    settings = settings_given(args.set)
     record = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "size": SIZE}
     record["settings"] = settings
     record["rows"] = time_to_good_rows(settings)

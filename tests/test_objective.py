@@ -32,12 +32,15 @@ def photo_and_style():
     return _tensor(skimage.data.chelsea()), _tensor(skimage.data.gravel())
 
 
-def _style_term(params, content, style, x):
+def _objective(params, content, style):
     net, _ = cached_features(params.weights, params.deepest_layer, "max", False, "cpu")
     network = WholeImage(lambda image, names: net(image, names))
     grams = style_grams(network, style, style_layers_used(params))
-    targets = stage_targets(network, content, [grams], [1.0], params)
-    return float(Objective(params, network, targets)(x)[1]["style"])
+    return Objective(params, network, stage_targets(network, content, [grams], [1.0], params))
+
+
+def _style_term(params, content, style, x):
+    return float(_objective(params, content, style)(x)[1]["style"])
 
 
 def test_the_gap_scale_counts_the_photo_as_one_and_the_style_as_nought(photo_and_style):
@@ -70,13 +73,6 @@ def test_the_range_wall_is_j_inside_the_range_and_scales_with_j_outside():
         penalty = 3 * (1.5 - 254 / 255) ** 2 / outside.numel()  # its 3 channels stray
         assert walled / float(j) == pytest.approx(1 + RANGE_WEIGHT * penalty, rel=1e-4)
     assert float(with_range_wall(torch.tensor(float("inf")), inside)) == float("inf")
-
-
-def _objective(params, content, style):
-    net, _ = cached_features(params.weights, params.deepest_layer, "max", False, "cpu")
-    network = WholeImage(lambda image, names: net(image, names))
-    grams = style_grams(network, style, style_layers_used(params))
-    return Objective(params, network, stage_targets(network, content, [grams], [1.0], params))
 
 
 def test_the_layout_term_is_part_of_the_content_and_off_by_default(photo_and_style):

@@ -17,6 +17,9 @@ Three scales (``StyleParams.loss_scale``):
   The content term grows with the pixel count, so the balance shifts with size.
 
 Below 256 px the per-element scales weigh the content more (``small_stage_emphasis``).
+The mapping between them: relative α equals paper α·‖P‖²/2 (÷ that emphasis), and the relative
+weight of layer l equals the paper weight·‖A_l‖²/(4·N_l²), with Gram matrices
+divided by M_l.
 
 The layout term (``layout_weight`` > 0) belongs to the content: weighed by α and that
 emphasis, it is 2·(1 − r), r the correlation of G's and C's luminance on a coarse grid
@@ -24,9 +27,6 @@ emphasis, it is 2·(1 − r), r the correlation of G's and C's luminance on a co
 not where the picture is light and dark, so without it a night sky takes a light style's
 light (docs/algorithm.md, "Dark photos turn light"). In the paper scale it is multiplied
 by the content term's ½‖P‖².
-The mapping between them: relative α equals paper α·‖P‖²/2 (÷ that emphasis), and the relative
-weight of layer l equals the paper weight·‖A_l‖²/(4·N_l²), with Gram matrices
-divided by M_l.
 """
 
 from __future__ import annotations
