@@ -6,8 +6,8 @@ Each block sits between ``<!-- name: rendered by benchmarks/algorithm_figures.py
 and ``<!-- /name -->``; the text around it is written by hand. The results come from
 ``docs/scripts/make_figures.py`` (figures.json), ``benchmarks/quality_levels.py``
 (quality_levels.json), ``benchmarks/picture.py`` (picture.json's hit rate) and
-``benchmarks/compare_settings.py`` (settings/layout_weight*.json); rerunning those and
-then this keeps the page true.
+settings/layout_weight_0.json (that hit rate at the defaults before ``layout_weight`` became 1,
+kept from picture.json); rerunning those and then this keeps the page true.
 """
 
 from __future__ import annotations
@@ -60,31 +60,25 @@ def quality_levels_text(levels: dict) -> str:
     return "\n".join(lines)
 
 
-LAYOUT_STUDIES = ("layout_weight.json", "layout_weight_512.json")
+EARLIER_DEFAULTS = RESULTS / "settings" / "layout_weight_0.json"
 
 
-def layout_rows() -> list[dict]:
-    """The whole set's runs with ``layout_weight`` 1 (benchmarks/compare_settings.py)."""
-    import picture_set
-
-    rows = []
-    for name in LAYOUT_STUDIES:
-        for row in json.loads((RESULTS / "settings" / name).read_text())["rows"]:
-            tuned = (row["content"], row["style"]) in picture_set.TUNING
-            rows.append({**row, "part": "tuning" if tuned else "held-out"})
-    return rows
+def without_layout() -> list[dict]:
+    """The hit rate's runs at the defaults before ``layout_weight`` became 1."""
+    return json.loads(EARLIER_DEFAULTS.read_text())["rows"]
 
 
 def layout_text(defaults: list[dict], layout: list[dict]) -> str:
-    """Good runs per part and size at the defaults and with the layout term, the median
-    edge agreement (not our loss), and every run whose verdict changed."""
+    """Good runs per part and size without the layout term (``defaults``: the earlier
+    defaults) and with it (``layout``: today's), the median edge agreement (not our loss),
+    and every run whose verdict changed."""
     from common import median
 
     key = ("content", "style", "size", "init")
     before = {tuple(r[k] for k in key): r for r in defaults}
     pairs = [(before[tuple(r[k] for k in key)], r) for r in layout]
     lines = [
-        "| part | size | runs | good, layout_weight 0 (defaults) | good, layout_weight 1 "
+        "| part | size | runs | good, layout_weight 0 | good, layout_weight 1 (defaults) "
         "| median edges, 0 → 1 |",
         "|---|---|---|---|---|---|",
     ]
@@ -124,7 +118,7 @@ def render(page: str) -> str:
     picture = json.loads((RESULTS / "picture.json").read_text())
     page = with_rendered_block(page, "figure 2", SCRIPT, figure2_text(figures))
     page = with_rendered_block(
-        page, "light layout", SCRIPT, layout_text(picture["hit_rate"], layout_rows())
+        page, "light layout", SCRIPT, layout_text(without_layout(), picture["hit_rate"])
     )
     return with_rendered_block(page, "quality levels", SCRIPT, quality_levels_text(levels))
 

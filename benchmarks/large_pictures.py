@@ -123,6 +123,7 @@ def run_one(name, content_name, style_name, init, blocked, size, top_steps, judg
         "evaluation": evaluation,
         "precision": "bf16",
         "content_layer": params.content_layer,
+        "layout_weight": params.layout_weight,
         "memory_limit_gib": limit,
         "top_stage_blocks": blocks[-1],
         "stage_ends": list(stage_ends.values()),

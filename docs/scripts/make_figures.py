@@ -125,13 +125,18 @@ def main() -> None:
     base = {"size": args.size, "every": 10_000, **steps}
     grid = {**base, "size": args.grid_size}
 
-    def note(name, step, seconds, **extra):
+    from napari_nst.engine.front.params import StyleParams
+
+    default_layout = StyleParams().layout_weight
+
+    def note(name, step, seconds, layout_weight=default_layout, **extra):
         record["runs"].append(
             {
                 "name": name,
                 "J": step.losses,
                 "seconds": round(seconds, 2),
                 "device": step.device,
+                "layout_weight": layout_weight,  # a run without it predates the term
                 **extra,
             }
         )
@@ -259,7 +264,8 @@ def dark(grid, note, path, thumb):
             step, sec = run(content, style, **grid, layout_weight=weight)
             grey = float(step.image[..., :3].mean())
             verdict = judged(step.image, content, style)
-            note(f"dark {content_name} {style_name} {weight:g}", step, sec, grey=grey, **verdict)
+            name = f"dark {content_name} {style_name} {weight:g}"
+            note(name, step, sec, layout_weight=weight, grey=grey, **verdict)
             tiles.append(step.image)
     save(path, tile(tiles, 1 + len(LAYOUT_WEIGHTS), height=thumb * 3 // 2))
 

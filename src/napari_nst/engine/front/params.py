@@ -68,7 +68,7 @@ class StyleParams:
     beta: float = knob(5.0, "Style weight β. Raise it (lower α/β) for more style.", "β (style)")
     tv_weight: float = knob(1.0, "Total-variation weight γ: smooths the result.", "TV weight γ")
     layout_weight: float = knob(
-        0.0,
+        1.0,
         "Weight of the content's light layout: the result's luminance on a coarse grid "
         "correlated with the content's, so a night sky stays darker than a lit ground "
         "while the style sets the overall light. 0: off (the paper's J).",
