@@ -247,9 +247,9 @@ def test_fast_mode_reaches_about_the_same_loss_as_fp32(small_pair, losses_of):
 def test_lbfgs_reports_a_falling_j_and_the_image_it_was_measured_on(small_pair, losses_of):
     # From this noise, fixed-step L-BFGS raised J at 5 of 40 steps (and ended 9% higher);
     # the run now takes such steps back, and each step reports its last accepted point.
-    # The reported J leaves out the range wall that the steps lower, so J alone may rise
-    # where a point comes back inside [0, 1]; this case is the paper's J (no layout term),
-    # where it did not.
+    # A step is accepted on J times the range wall (loop.py) but reports J alone, so J may
+    # rise: with the layout term it did once (3.74 -> 3.85 at step 10, cause not traced
+    # further); this case is the paper's J (no layout term), where it did not.
     content, style = small_pair
     run = {**SMALL, "size": 96, "layout_weight": 0.0}
     steps = list(stylize(content, style, steps=40, seed=1, **run))
