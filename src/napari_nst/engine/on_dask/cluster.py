@@ -7,6 +7,7 @@ the allocator).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 
@@ -17,6 +18,9 @@ from ..optimise import allocator
 from ..optimise._torch import torch
 
 POLL_S = 0.25  # how often a waiting client looks at should_stop
+# Closing cancels what the workers run, and each cancelled task is logged by these (a
+# warning, at times a traceback): noise for a user who stopped the run on purpose.
+SHUTDOWN_LOGGERS = ("distributed", "tornado")
 WORKER_MEMORY_GIB = 2  # a CPU worker's network and one 512 px run, with room to spare
 MISSING_DASK = (
     "Batch runs need Dask's distributed scheduler: "
@@ -124,14 +128,38 @@ def as_finished(distributed, futures: dict, should_stop, started) -> Iterator[tu
             for future in done:
                 yield future, futures.pop(future)
     finally:
-        for future in pending:
+        close_all(started, cancel=pending)
+
+
+def close_all(started, cancel=()) -> None:
+    """Cancel the futures ``cancel``, then close what was ``started``, quietly."""
+    with _quiet_logs(started):
+        for future in cancel:
             future.cancel()
-        close_all(started)
+        for thing in started:
+            thing.close()
 
 
-def close_all(started) -> None:
-    for thing in started:
-        thing.close()
+@contextlib.contextmanager
+def _quiet_logs(started):
+    """While what was ``started`` here closes: its workers' and this process's
+    SHUTDOWN_LOGGERS print nothing (this process's levels are restored after)."""
+    if len(started) == 2:  # [client, LocalCluster] (connect_cluster): the workers are ours
+        with contextlib.suppress(Exception):  # a worker already gone needs no quiet
+            started[0].run(_silence, SHUTDOWN_LOGGERS)
+    loggers = [logging.getLogger(name) for name in SHUTDOWN_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    try:
+        _silence(SHUTDOWN_LOGGERS)
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def _silence(names) -> None:
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _local_cluster(distributed, workers, threads_per_worker):
