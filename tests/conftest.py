@@ -1,5 +1,13 @@
+import os
+
 import numpy as np
 import pytest
+
+# The suite runs on pytest-xdist's workers (pyproject's addopts): each gets its share of
+# the cores, since torch would take them all in every worker (set before torch loads).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 
 
 @pytest.fixture(scope="session")

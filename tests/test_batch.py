@@ -157,18 +157,22 @@ def test_resume_computes_only_what_is_missing(tmp_path, images, client):
     folder, style = images
     jobs = jobs_from_inputs([folder], style)
     out = tmp_path / "out"
-    batch = stylize_batch(jobs, PARAMS, output_dir=out, client=client)
+    # Jobs long enough (30 steps) that those started after the first two are still running.
+    params = PARAMS.replace(steps=30)
+    batch = stylize_batch(jobs, params, output_dir=out, client=client)
     first = [next(batch), next(batch)]
     batch.close()  # cancelled halfway, as by Ctrl-C or the widget's Cancel
     assert not [p for p in out.iterdir() if ".partial-" in p.name]
-    kept = {r.name: (out / f"{r.name}.png").stat().st_mtime_ns for r in first}
-    again = {r.name: r.status for r in stylize_batch(jobs, PARAMS, output_dir=out, client=client)}
-    assert [again[name] for name in kept] == ["skipped", "skipped"]
-    assert sorted(again.values()).count("done") >= 2
+    # A job already running when the batch was closed may still finish and be written.
+    kept = {p.stem: p.stat().st_mtime_ns for p in out.glob("*.png")}
+    assert {r.name for r in first} <= set(kept) and len(kept) < len(jobs)
+    again = {r.name: r.status for r in stylize_batch(jobs, params, output_dir=out, client=client)}
+    assert {name for name, status in again.items() if status == "skipped"} == set(kept)
+    assert {name for name, status in again.items() if status == "done"} == set(again) - set(kept)
     assert all((out / f"{name}.png").stat().st_mtime_ns == t for name, t in kept.items())
     changed = {
         r.status
-        for r in stylize_batch(jobs, PARAMS.replace(seed=1), output_dir=out, client=client)
+        for r in stylize_batch(jobs, params.replace(seed=1), output_dir=out, client=client)
     }
     assert changed == {"done"}  # other parameters: nothing is skipped
 
