@@ -71,12 +71,15 @@ def without_layout() -> list[dict]:
 def layout_text(defaults: list[dict], layout: list[dict]) -> str:
     """Good runs per part and size without the layout term (``defaults``: the earlier
     defaults) and with it (``layout``: today's), the median edge agreement (not our loss),
-    and every run whose verdict changed."""
+    and every run whose verdict changed; runs measured only with the term (the 512 px
+    content starts) are left out of the comparison."""
     from common import median
 
     key = ("content", "style", "size", "init")
     before = {tuple(r[k] for k in key): r for r in defaults}
-    pairs = [(before[tuple(r[k] for k in key)], r) for r in layout]
+    pairs = [
+        (before[tuple(r[k] for k in key)], r) for r in layout if tuple(r[k] for k in key) in before
+    ]
     lines = [
         "| part | size | runs | good, layout_weight 0 | good, layout_weight 1 (defaults) "
         "| median edges, 0 → 1 |",

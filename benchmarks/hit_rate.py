@@ -45,7 +45,7 @@ def judged_run(content_name, style_name, size, init, **settings):
     return row, last.image
 
 
-def measure(sizes=SIZES, parts=("tuning", "held-out"), on_row=None) -> list[dict]:
+def measure(sizes=SIZES, parts=("tuning", "held-out"), on_row=None, starts=STARTS) -> list[dict]:
     """One row per run, every run new; ``on_row(rows)`` after each (to keep partial results)."""
     import picture_set
 
@@ -53,7 +53,7 @@ def measure(sizes=SIZES, parts=("tuning", "held-out"), on_row=None) -> list[dict
     # The small sizes first, and each size from noise on every pair before the content
     # starts: a run stopped early still has whole columns.
     for size in sizes:
-        for start in STARTS:
+        for start in starts:
             for part in parts:
                 for content_name, style_name in picture_set.pairs(part):
                     row, image = judged_run(content_name, style_name, size, start)
