@@ -144,9 +144,11 @@ def close_all(started, cancel=()) -> None:
 def _quiet_logs(started):
     """While what was ``started`` here closes: its workers' and this process's
     SHUTDOWN_LOGGERS print nothing (this process's levels are restored after)."""
-    if len(started) == 2:  # [client, LocalCluster] (connect_cluster): the workers are ours
-        with contextlib.suppress(Exception):  # a worker already gone needs no quiet
-            started[0].run(_silence, SHUTDOWN_LOGGERS)
+    for client in started:
+        if any(getattr(client, "cluster", None) is cluster for cluster in started):
+            # A client of a cluster started here: the cluster's workers are ours.
+            with contextlib.suppress(Exception):  # a worker already gone needs no quiet
+                client.run(_silence, SHUTDOWN_LOGGERS)
     loggers = [logging.getLogger(name) for name in SHUTDOWN_LOGGERS]
     levels = [logger.level for logger in loggers]
     try:
