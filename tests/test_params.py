@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from napari_nst.engine.front.params import StyleParams
+from napari_nst.engine.front.params import AUTO_LOWER_STEPS, AUTO_STEPS_CAP, StyleParams
 
 
 @pytest.mark.parametrize(
@@ -75,6 +75,16 @@ def test_the_first_stage_keeps_two_thirds_of_the_steps_at_every_size(steps):
         firsts.add(counts[0])
     assert firsts == {round(2 * steps / 3)}
     assert p.stage_steps(1) == (steps,)
+
+
+def test_stopping_when_settled_the_lower_stages_are_capped_alike_at_every_size():
+    auto, fixed = StyleParams(steps="auto"), StyleParams(steps=AUTO_STEPS_CAP)
+    first, middle = AUTO_LOWER_STEPS
+    for stages in range(2, 8):
+        counts = auto.stage_steps(stages)
+        assert counts[:-1] == (first, *[middle] * (stages - 2))
+        assert counts[-1] == fixed.stage_steps(stages)[-1]  # the last stage keeps its cap
+    assert auto.stage_steps(1) == (AUTO_STEPS_CAP,)
 
 
 def test_a_budget_smaller_than_the_stages_still_runs_every_stage():

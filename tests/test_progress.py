@@ -97,7 +97,7 @@ def test_a_batch_tally_counts_results_and_estimates_from_running_steps():
 
 
 def test_with_auto_stop_the_time_left_waits_for_the_last_stage():
-    plan = RunPlan.of(StyleParams(steps="auto"), 256)  # 128 px then 256 px, caps 400, 200
+    plan = RunPlan.of(StyleParams(steps="auto"), 256)  # 128 px then 256 px, caps 75, 200
     progress = Progress(plan)
     progress.report(0, 0, 1, seconds=1.0)
     progress.report(0, 0, 11, seconds=2.0)

@@ -163,6 +163,21 @@ def test_several_styles_and_coarse_to_fine(small_pair):
     assert steps[-1].total_steps == 4
 
 
+def test_stopping_when_settled_the_lower_stages_take_few_steps_and_the_last_its_cap(small_pair):
+    # They only lay out what the last stage refines until it settles: their steps were
+    # the most of the time to the first good picture (docs/algorithm.md).
+    from napari_nst.engine.front.params import AUTO_LOWER_STEPS, StyleParams
+
+    content, style = small_pair
+    run = stylize(
+        content, style, scales=(32, 48, 64), steps="auto", settle_levels=1e-9, every=10_000
+    )
+    ends = [s.iteration for s in run]  # reported: each stage's end
+    first, middle = AUTO_LOWER_STEPS
+    last_cap = StyleParams(steps="auto").stage_steps(3)[-1]
+    assert ends == [first, first + middle, first + middle + last_cap]
+
+
 def test_a_huge_learning_rate_is_taken_back_not_followed_into_divergence(small_pair):
     # Fixed-step L-BFGS with a step length of 1e30 ended in NaN here within 30 steps.
     content, style = small_pair

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import param_rules
 from .param_rules import (  # noqa: F401 - where the rest of the package reads them
+    AUTO_LOWER_STEPS,
     AUTO_STEPS_CAP,
     COLOR_MODES,
     DEVICES,
@@ -284,13 +285,18 @@ class StyleParams:
         becomes a picture) gets two thirds at any size, the later stages share the rest.
 
         The first stage's steps do not shrink as the output grows: the layout forms there
-        and the larger stages only refine it (docs/algorithm.md)."""
+        and the larger stages only refine it (docs/algorithm.md). With steps="auto" these
+        are caps, and the first and middle stages' are ``AUTO_LOWER_STEPS``: the last
+        stage ends when settled, so their steps only delay the first good picture."""
         budget = self.step_budget
         if stages == 1:
             return (budget,)
         first = (2 * budget + 1) // 3
         each, extra = divmod(budget - first, stages - 1)
         later = [max(1, each + (i < extra)) for i in range(stages - 1)]
+        if self.stop_when_settled:
+            lower_first, middle = AUTO_LOWER_STEPS
+            return (lower_first, *[middle] * (stages - 2), later[-1])
         return (first, *later)  # first ≥ 1: the budget is at least 1
 
     def stack_steps(self, frames: int) -> int:
