@@ -5,7 +5,8 @@
 Each block sits between ``<!-- name: rendered by benchmarks/algorithm_figures.py -->``
 and ``<!-- /name -->``; the text around it is written by hand. The results come from
 ``docs/scripts/make_figures.py`` (figures.json), ``benchmarks/quality_levels.py``
-(quality_levels.json), ``benchmarks/picture.py`` (picture.json's hit rate) and
+(quality_levels.json), ``benchmarks/picture.py`` (picture.json's hit rate and time to
+good) and
 settings/layout_weight_0.json (that hit rate at the defaults before ``layout_weight`` became 1,
 kept from picture.json); rerunning those and then this keeps the page true.
 """
@@ -48,6 +49,8 @@ def figure2_text(figures: dict) -> str:
 
 def quality_levels_text(levels: dict) -> str:
     lines = [
+        f"Measured {levels['date']} on {levels['machine']}:" if "machine" in levels else "",
+        "",
         "| pair | Quality | steps | time | style_ratio | structure | judged good |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -112,6 +115,32 @@ def layout_text(defaults: list[dict], layout: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def time_to_good_auto_text(rows: list[dict]) -> str:
+    """picture.json's time to good: steps="auto" beside the fixed 300 steps, per pair."""
+    fixed = {(r["pair"], r["precision"]): r for r in rows if r.get("steps", 300) != "auto"}
+    lines = [
+        "| pair | precision | first good, auto | × pastiche's 300 | first good, 300 steps "
+        "| whole run, auto | final, auto |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def good(r):
+        g = r["first_good"]
+        return f"step {g['step']}, {g['seconds']:.1f} s" if g else "never"
+
+    for r in (r for r in rows if r.get("steps") == "auto"):
+        g, before = r["first_good"], fixed.get((r["pair"], r["precision"]))
+        ratio = f"{g['seconds'] / r['pastiche_300_steps_seconds']:.3f}×" if g else "—"
+        held = " (held out)" if r["held_out"] else ""
+        lines.append(
+            f"| {r['pair']}{held} | {r['precision']} | {good(r)} | {ratio} "
+            f"| {good(before) if before else '—'} | {r['steps_run']} steps, "
+            f"{r['run_seconds']:.0f} s | {r['final']['style_ratio']:.2f} / "
+            f"{r['final']['structure']:.2f}, {'good' if r['final']['good'] else 'not good'} |"
+        )
+    return "\n".join(lines)
+
+
 def render(page: str) -> str:
     """``page`` (docs/algorithm.md) with every block rendered afresh."""
     from common import with_rendered_block
@@ -122,6 +151,9 @@ def render(page: str) -> str:
     page = with_rendered_block(page, "figure 2", SCRIPT, figure2_text(figures))
     page = with_rendered_block(
         page, "light layout", SCRIPT, layout_text(without_layout(), picture["hit_rate"])
+    )
+    page = with_rendered_block(
+        page, "time to good, auto", SCRIPT, time_to_good_auto_text(picture["time_to_good"])
     )
     return with_rendered_block(page, "quality levels", SCRIPT, quality_levels_text(levels))
 

@@ -46,6 +46,8 @@ STEPS = 300
 LOWER_EVERY = 10  # time to good: below the top stage, every 10th step is judged
 # Time to good: two tuning pairs and one held-out pair (picture_set.py).
 TTG_PAIRS = [("tubingen", "shipwreck"), ("tubingen", "starry_night"), ("camera", "starry_night")]
+# Time to good: a script's fixed steps and the widget's first Run (stop when settled).
+TTG_STEPS = (STEPS, "auto")
 # Sections that run no pastiche: where their numbers come from instead.
 OWN_SOURCES = {
     "every_size": "ours only",
@@ -128,7 +130,7 @@ def ours(content, style, size, steps=STEPS, judge_each=False, **params):
 
     top = len(StyleParams(size=size, **params).stage_sizes(size)) - 1
     first_good, judge_seconds, last = None, 0.0, None
-    every = 1 if judge_each else steps
+    every = 1 if judge_each else StyleParams(steps=steps).step_budget
     for step in stylize(content, style, size=size, steps=steps, every=every, **params):
         last = step
         if not judge_each or first_good is not None:
@@ -255,17 +257,21 @@ def _save_result(name, init, size, image):
     io.imsave(path, (np.clip(image, 0, 1) * 255).round().astype(np.uint8), quality=85)
 
 
-def time_to_good(sizes=(512,), recorded=None):
-    """On ``TTG_PAIRS`` from noise: our first good picture, fp32 and bf16, beside pastiche's
-    300 steps on the same content at the same size (its time per step does not depend on
-    the style, so one pastiche run serves each content)."""
+def time_to_good(sizes=(512,), recorded=None, steps=TTG_STEPS):
+    """On ``TTG_PAIRS`` from noise: our first good picture, fp32 and bf16, with each of
+    ``steps`` (the recorded rows of the others are kept), beside pastiche's 300 steps on
+    the same content at the same size (its time per step does not depend on the style,
+    so one pastiche run serves each content)."""
     import picture_set
 
+    earlier_rows = (
+        json.loads(RESULTS.read_text()).get("time_to_good", []) if RESULTS.is_file() else []
+    )
     earlier = {
         (r.get("content", "tubingen"), r["size"]): r["pastiche_300_steps_seconds"]
-        for r in (recorded or {}).get("time_to_good", [])
+        for r in (recorded or {}).get("time_to_good", earlier_rows)
     }
-    rows = []
+    rows = [r for r in earlier_rows if r.get("steps", STEPS) not in steps]
     for size in sizes:
         for content_name, style_name in TTG_PAIRS:
             content, style = picture_set.load(content_name), picture_set.load(style_name)
@@ -273,25 +279,28 @@ def time_to_good(sizes=(512,), recorded=None):
                 with tempfile.TemporaryDirectory() as tmp:
                     _, seconds, _ = pastiche(content, style, size, STEPS, True, Path(tmp))
                 earlier[content_name, size] = seconds
-            for precision in ("fp32", "bf16"):
-                last, seconds, good = ours(
-                    content, style, size, judge_each=True, precision=precision
-                )
-                rows.append(
-                    {
-                        "pair": f"{content_name} × {style_name}",
-                        "content": content_name,
-                        "held_out": (content_name, style_name) in picture_set.HELD_OUT,
-                        "size": size,
-                        "precision": precision,
-                        "first_good": good,
-                        "run_seconds": round(seconds, 1),
-                        "final": judged(last.image, content, style),
-                        "pastiche_300_steps_seconds": round(earlier[content_name, size], 1),
-                    }
-                )
-                print(json.dumps(rows[-1]), flush=True)
-    return rows
+            for run_steps in steps:
+                for precision in ("fp32", "bf16"):
+                    last, seconds, good = ours(
+                        content, style, size, run_steps, judge_each=True, precision=precision
+                    )
+                    rows.append(
+                        {
+                            "pair": f"{content_name} × {style_name}",
+                            "content": content_name,
+                            "held_out": (content_name, style_name) in picture_set.HELD_OUT,
+                            "size": size,
+                            "steps": run_steps,
+                            "steps_run": last.iteration,
+                            "precision": precision,
+                            "first_good": good,
+                            "run_seconds": round(seconds, 1),
+                            "final": judged(last.image, content, style),
+                            "pastiche_300_steps_seconds": round(earlier[content_name, size], 1),
+                        }
+                    )
+                    print(json.dumps(rows[-1]), flush=True)
+    return sorted(rows, key=lambda r: TTG_STEPS.index(r.get("steps", STEPS)))  # stable
 
 
 def save_strip(name, init, size, content, style, mine, theirs):
@@ -326,11 +335,12 @@ def render(results: dict) -> str:
         for r in results.get("equal_steps", [])
     )
     ttg_rows = "\n".join(
-        "| {pair}{held} | {size} | {precision} | {good} | "
+        "| {pair}{held} | {size} | {mode} | {precision} | {good} | "
         "{final[style_ratio]} / {final[structure]} | {run_seconds} | "
         "{pastiche_300_steps_seconds} | {ratio} |".format(
             **r,
             held=" (held out)" if r.get("held_out") else "",
+            mode=_steps_mode(r),
             good=(
                 f"step {r['first_good']['step']}, {r['first_good']['seconds']:.1f} s"
                 if r["first_good"]
@@ -373,6 +383,13 @@ def render(results: dict) -> str:
         ),
         sheet=SHEET.relative_to(ROOT / "docs") if SHEET.is_file() else None,
     )
+
+
+def _steps_mode(row) -> str:
+    steps = row.get("steps", STEPS)
+    if steps == "auto":
+        return f"auto (stopped at {row['steps_run']})"
+    return str(steps)
 
 
 def section_measured(results: dict, name: str) -> dict | None:
@@ -470,6 +487,13 @@ def main() -> None:
         help="the hit rate's starts (default: noise content)",
     )
     parser.add_argument(
+        "--ttg-steps",
+        nargs="+",
+        default=[str(s) for s in TTG_STEPS],
+        choices=[str(s) for s in TTG_STEPS],
+        help="time to good: the steps to measure, keeping the other's rows (default: both)",
+    )
+    parser.add_argument(
         "--hit-parts",
         nargs="+",
         default=["tuning", "held-out"],
@@ -493,15 +517,16 @@ def main() -> None:
         results.update(machine=machine(), date=today, pastiche_date=pastiche_date)
         for name, measure in SECTIONS.items():
             if args.only is None or name in args.only:
-                sizes = (
-                    {
+                sizes = {
+                    "hit_rate": {
                         "sizes": tuple(args.hit_sizes),
                         "parts": tuple(args.hit_parts),
                         "starts": tuple(args.hit_starts),
-                    }
-                    if name == "hit_rate"
-                    else {}
-                )
+                    },
+                    "time_to_good": {
+                        "steps": tuple(s if s == "auto" else int(s) for s in args.ttg_steps)
+                    },
+                }.get(name, {})
                 results[name] = measure(recorded=recorded, **sizes)
                 results.setdefault("measured", {})[name] = {
                     "date": today,

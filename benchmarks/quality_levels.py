@@ -29,6 +29,7 @@ SIZE = 256
 def main() -> int:
     from PIL import Image
 
+    from common import machine
     from napari_nst import stylize
     from napari_nst._qt.knob_controls import QUALITY_LEVELS
 
@@ -59,7 +60,8 @@ def main() -> int:
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
             row_tiles.append((np.clip(last.image, 0, 1) * 255).astype(np.uint8))
         tiles.append(np.concatenate(row_tiles, axis=1))
-    OUT.write_text(json.dumps({"size": SIZE, "rows": rows}, indent=2))
+    record = {"size": SIZE, "machine": machine(), "date": time.strftime("%Y-%m-%d")}
+    OUT.write_text(json.dumps({**record, "rows": rows}, indent=2))
     width = max(t.shape[1] for t in tiles)
     strip = np.concatenate([np.pad(t, ((0, 0), (0, width - t.shape[1]), (0, 0))) for t in tiles])
     Image.fromarray(strip).save(STRIP, quality=85)

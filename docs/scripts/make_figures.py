@@ -32,6 +32,7 @@ PAINTINGS = ("shipwreck", "starry_night", "the_scream")
 FACE_SETTINGS = {
     "defaults": {},
     "no conv5_1": {"style_layers": ("conv1_1", "conv2_1", "conv3_1", "conv4_1")},
+    "16:8:4:2:1": {"style_layer_weights": (0.516, 0.258, 0.129, 0.0645, 0.0323)},
     "256:64:16:4:1": {"style_layer_weights": (0.751, 0.188, 0.047, 0.0117, 0.0029)},
 }
 # Dark photos in lighter styles (a tuning and a held-out pair), without and with the
