@@ -110,6 +110,16 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+def picture_defaults(params=None) -> dict:
+    """The settings whose defaults changed what a run paints, as a results row records
+    them, so that a page can say which of its figures predate a change (``params``: the
+    run's, else the defaults)."""
+    from napari_nst.engine.front.params import StyleParams
+
+    params = params or StyleParams()
+    return {"content_layer": params.content_layer, "layout_weight": params.layout_weight}
+
+
 def settings_given(pairs) -> dict:
     """``--set`` arguments, each ``parameter=JSON value``, as keywords of ``stylize``."""
     import json

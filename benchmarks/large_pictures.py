@@ -87,6 +87,7 @@ def seam_ratio(image: np.ndarray, rows: list[int], cols: list[int]) -> dict:
 def run_one(name, content_name, style_name, init, blocked, size, top_steps, judge):
     from skimage import io
 
+    from common import picture_defaults
     from napari_nst import stylize
     from napari_nst.engine.front.images import fit_size
     from napari_nst.engine.front.params import StyleParams
@@ -122,8 +123,7 @@ def run_one(name, content_name, style_name, init, blocked, size, top_steps, judg
         "block_side": side,
         "evaluation": evaluation,
         "precision": "bf16",
-        "content_layer": params.content_layer,
-        "layout_weight": params.layout_weight,
+        **picture_defaults(params),
         "memory_limit_gib": limit,
         "top_stage_blocks": blocks[-1],
         "stage_ends": list(stage_ends.values()),

@@ -11,9 +11,10 @@ Measures (on this machine, one process at a time):
    ``benchmarks/quality.py``'s ``judge``;
 2. *every size*: the same pairs and starts at 128 and 512 px, ours only, judged;
 3. *time to a good picture*: at 512 px on ``TTG_PAIRS`` from noise, fp32 and bf16,
-   the wall time until a reported image is first judged good (every step of the top
-   stage is judged; the judge's own time is not counted), beside pastiche's wall
-   time for its 300 steps on the same content at the same size;
+   with 300 steps and with steps="auto" (the widget's first Run), the wall time until
+   a reported image is first judged good (every step of the top stage is judged; the
+   judge's own time is not counted), beside pastiche's wall time for its 300 steps on
+   the same content at the same size;
 4. *second opinion*: ``benchmarks/second_opinion.py``'s measures (not our loss) of
    ours and pastiche's equal-steps results, read from the saved strips;
 5. *hit rate*: the whole picture set (``benchmarks/picture_set.py``: tuning and
@@ -269,7 +270,7 @@ def time_to_good(sizes=(512,), recorded=None, steps=TTG_STEPS):
     )
     earlier = {
         (r.get("content", "tubingen"), r["size"]): r["pastiche_300_steps_seconds"]
-        for r in (recorded or {}).get("time_to_good", earlier_rows)
+        for r in (recorded or {}).get("time_to_good", [])
     }
     rows = [r for r in earlier_rows if r.get("steps", STEPS) not in steps]
     for size in sizes:
@@ -409,6 +410,17 @@ def section_measured(results: dict, name: str) -> dict | None:
     return {**m, "source": source}
 
 
+def _pastiche_run(recorded: dict | None, name: str) -> str:
+    """Where section ``name``'s pastiche results come from: "same run", or the date of the
+    run that measured them, when they are kept from the record."""
+    if recorded is None:
+        return "same run"
+    earlier = recorded.get("measured", {}).get(name, {})
+    if earlier.get("pastiche", "same run") == "same run":
+        return earlier.get("date", "an earlier run")
+    return earlier["pastiche"]
+
+
 def _measured(results: dict) -> str:
     lines = []
     for name in SECTIONS:
@@ -491,7 +503,8 @@ def main() -> None:
         nargs="+",
         default=[str(s) for s in TTG_STEPS],
         choices=[str(s) for s in TTG_STEPS],
-        help="time to good: the steps to measure, keeping the other's rows (default: both)",
+        help="time to good: the steps to measure, keeping the other's rows (default: both; "
+        "with one, add --pastiche-from-record so that the kept rows' pastiche is the new's)",
     )
     parser.add_argument(
         "--hit-parts",
@@ -503,18 +516,13 @@ def main() -> None:
     args = parser.parse_args()
     if not args.render_only:
         sys.path.insert(0, str(ROOT / "benchmarks"))
-        from common import machine
-        from napari_nst.engine.front.params import StyleParams
+        from common import machine, picture_defaults
 
         results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
         recorded = dict(results) if args.pastiche_from_record else None
         today = time.strftime("%Y-%m-%d")
-        runs_pastiche = any(n in (args.only or SECTIONS) for n in ("equal_steps", "time_to_good"))
-        if recorded or not runs_pastiche:  # pastiche's record stays the run it came from
-            pastiche_date = results.get("pastiche_date", results.get("date"))
-        else:
-            pastiche_date = today
-        results.update(machine=machine(), date=today, pastiche_date=pastiche_date)
+        results.update(machine=machine(), date=today)
+        results.pop("pastiche_date", None)  # each section records its own (below)
         for name, measure in SECTIONS.items():
             if args.only is None or name in args.only:
                 sizes = {
@@ -531,9 +539,8 @@ def main() -> None:
                 results.setdefault("measured", {})[name] = {
                     "date": today,
                     "machine": results["machine"],
-                    "pastiche": pastiche_date if recorded else "same run",
-                    "content_layer": StyleParams().content_layer,
-                    "layout_weight": StyleParams().layout_weight,
+                    "pastiche": _pastiche_run(recorded, name),
+                    **picture_defaults(),
                 }
                 RESULTS.write_text(json.dumps(results, indent=1))
     REPORT.write_text(render(json.loads(RESULTS.read_text())))
