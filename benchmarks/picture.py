@@ -525,7 +525,7 @@ def main() -> None:
         results.pop("pastiche_date", None)  # each section records its own (below)
         for name, measure in SECTIONS.items():
             if args.only is None or name in args.only:
-                sizes = {
+                section_args = {
                     "hit_rate": {
                         "sizes": tuple(args.hit_sizes),
                         "parts": tuple(args.hit_parts),
@@ -535,7 +535,7 @@ def main() -> None:
                         "steps": tuple(s if s == "auto" else int(s) for s in args.ttg_steps)
                     },
                 }.get(name, {})
-                results[name] = measure(recorded=recorded, **sizes)
+                results[name] = measure(recorded=recorded, **section_args)
                 results.setdefault("measured", {})[name] = {
                     "date": today,
                     "machine": results["machine"],
