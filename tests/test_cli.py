@@ -29,7 +29,7 @@ def test_cli_writes_image_and_parameters(tmp_path):
     assert image.shape == (32, 48, 3) and image.dtype == np.uint8
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["params"]["steps"] == 4 and record["params"]["size"] == 48
-    assert set(record["losses"]) == {"content", "style", "tv", "layout", "total"}
+    assert set(record["losses"]) == {"content", "style", "tv", "layout", "range", "total"}
     assert "4/4" in done.stderr  # the progress bar reached the end
 
 

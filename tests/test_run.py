@@ -31,14 +31,27 @@ def test_real_run_meets_the_papers_goals(small_pair, losses_of):
     assert final.losses["content"] * 2.5 <= noise["content"]
     assert final.image.shape == (85, 128, 3) and final.image.dtype == np.float32
     assert final.image.min() >= 0.0 and final.image.max() <= 1.0
-    total = final.losses
-    # Under 256 px the content weighs more (objective.small_stage_emphasis).
-    alpha = final.params.alpha * small_stage_emphasis(final.image.transpose(2, 0, 1))
-    content_side = total["content"] + final.params.layout_weight * total["layout"]
-    assert total["total"] == pytest.approx(
-        alpha * content_side + final.params.beta * total["style"], rel=1e-4
-    )
+    assert final.losses["total"] == pytest.approx(weighted_sum(final.losses, final), rel=1e-4)
     assert np.array_equal(content, content_before)
+
+
+def weighted_sum(losses, step):
+    """α·(content + layout) + β·style + γ·tv + the range wall's share, from ``losses``."""
+    p = step.params
+    # Under 256 px the content weighs more (objective.small_stage_emphasis).
+    alpha = p.alpha * small_stage_emphasis(step.image.transpose(2, 0, 1))
+    content_side = losses["content"] + p.layout_weight * losses["layout"]
+    weighted = alpha * content_side + p.beta * losses["style"] + p.tv_weight * losses["tv"]
+    return weighted + losses["range"]
+
+
+def test_reported_j_includes_the_range_wall(small_pair):
+    content, style = small_pair
+    black = np.zeros(content.shape, np.float32)  # every value outside the penalised range
+    once = {**SMALL, "steps": 1, "optimizer": "adam", "learning_rate": 1e-30}
+    start = next(stylize(content, style, init=black, **once))
+    assert start.losses["range"] > 0
+    assert start.losses["total"] == pytest.approx(weighted_sum(start.losses, start), rel=1e-4)
 
 
 def test_same_seed_same_image_and_other_seed_differs(small_pair):
@@ -262,19 +275,20 @@ def test_fast_mode_reaches_about_the_same_loss_as_fp32(small_pair, losses_of):
 def test_lbfgs_reports_a_falling_j_and_the_image_it_was_measured_on(small_pair, losses_of):
     # From this noise, fixed-step L-BFGS raised J at 5 of 40 steps (and ended 9% higher);
     # the run now takes such steps back, and each step reports its last accepted point.
-    # A step is accepted on J times the range wall (loop.py) but reports J alone, so J may
-    # rise: with the layout term it did once (3.74 -> 3.85 at step 10, cause not traced
-    # further); this case is the paper's J (no layout term), where it did not.
+    # The reported J is the one minimised, range wall included (when it left the wall
+    # out, J rose once with the layout term: 3.74 -> 3.85 at step 10).
     content, style = small_pair
-    run = {**SMALL, "size": 96, "layout_weight": 0.0}
+    run = {**SMALL, "size": 96}
     steps = list(stylize(content, style, steps=40, seed=1, **run))
     totals = [s.losses["total"] for s in steps]
     assert totals == sorted(totals, reverse=True)
-    # The reported J is the J of the reported point, measured afresh; the range wall
-    # keeps that point inside [0, 1], so it is also the image the user gets.
+    # The reported terms are those of the reported point, measured afresh. The image
+    # the user gets is that point clamped to [0, 1]: the wall's share, 3·10⁴ × J per
+    # unit of stray, feels a clamp that J itself does not.
     assert steps[-1].losses["total"] > 0
     again = losses_of(content, style, steps[-1].image, **run)
-    assert again["total"] == pytest.approx(totals[-1], rel=1e-5)
+    without_wall = [x["total"] - x["range"] for x in (again, steps[-1].losses)]
+    assert without_wall[0] == pytest.approx(without_wall[1], rel=1e-5)
 
 
 def test_a_style_seen_before_in_this_process_reuses_its_targets(small_pair):

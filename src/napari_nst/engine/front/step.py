@@ -17,7 +17,7 @@ class Step:
 
     iteration: int  # gradient evaluations so far, over all stages
     image: np.ndarray  # float32 H×W×3 in [0, 1], on the CPU
-    losses: dict[str, float]  # content, style, tv, total (= α·content + β·style + γ·tv)
+    losses: dict[str, float]  # each term of J unweighted, range (the wall's share) and total
     elapsed: float  # seconds since the run started
     total_steps: int = 0
     stage: int = 0  # index into params.stage_sizes

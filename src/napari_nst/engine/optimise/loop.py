@@ -207,15 +207,15 @@ class Run:
         return Objective(self.params, network, targets, self.guides), c
 
     def stepper(self, objective, x):
-        names = ["total", *objective.terms]
+        # "total" is the J minimised, the range wall included; "range" is the wall's share.
+        names = ["total", *objective.terms, "range"]
 
         def evaluate(image):
             total, parts = objective(image)
             loss = with_range_wall(total, image)
-            report = torch.stack(
-                [total.detach().double()] + [parts[n].detach().double() for n in objective.terms]
-            )
-            return loss, report
+            terms = [parts[n].detach().double() for n in objective.terms]
+            wall = (loss - total).detach().double()
+            return loss, torch.stack([loss.detach().double(), *terms, wall])
 
         stepper = STEPPERS[self.params.optimizer](x, evaluate, self.params.lr, len(names))
         return stepper, names
