@@ -35,6 +35,8 @@ FACE_SETTINGS = {
     "16:8:4:2:1": {"style_layer_weights": (0.516, 0.258, 0.129, 0.0645, 0.0323)},
     "256:64:16:4:1": {"style_layer_weights": (0.751, 0.188, 0.047, 0.0117, 0.0029)},
 }
+# The size of the faces strip's second row: the defaults and no conv5_1, from each start.
+FACES_LARGE = 512
 # Dark photos in lighter styles (a tuning and a held-out pair), without and with the
 # light-layout term.
 DARK_PAIRS = (("hubble_deep_field", "starry_night"), ("rocket", "the_scream"))
@@ -229,6 +231,7 @@ def main() -> None:
         save(out / "figure3.jpg", tile(tiles, len(FIGURE3_STRENGTHS), height=args.thumb * 3 // 4))
     if "faces" in args.only:
         faces(data, grid, note, out / "faces.jpg", args.thumb)
+        faces_large(data, {**base, "size": FACES_LARGE}, note, out / "faces_512.jpg", args.thumb)
     if "dark" in args.only:
         dark(grid, note, out / "dark_layout.jpg", args.thumb)
 
@@ -245,6 +248,23 @@ def faces(data, grid, note, path, thumb):
         step, sec = run(tubingen, astronaut, **grid, **settings)
         note(f"faces {label}", step, sec, **judged(step.image, tubingen, astronaut))
         tiles.append(step.image)
+    save(path, tile(tiles, len(tiles), height=thumb * 3 // 2))
+
+
+def faces_large(data, large, note, path, thumb):
+    """The same pair at ``FACES_LARGE`` px, from noise and from the photo: the defaults,
+    then without conv5_1."""
+    import skimage.data
+    from skimage import io
+
+    tubingen, astronaut = io.imread(data / "tubingen.jpg"), skimage.data.astronaut()
+    tiles = []
+    for label in ("defaults", "no conv5_1"):
+        for init in ("noise", "content"):
+            step, sec = run(tubingen, astronaut, init=init, **large, **FACE_SETTINGS[label])
+            judgement = judged(step.image, tubingen, astronaut)
+            note(f"faces {label} {init} {FACES_LARGE}", step, sec, init=init, **judgement)
+            tiles.append(step.image)
     save(path, tile(tiles, len(tiles), height=thumb * 3 // 2))
 
 
