@@ -230,15 +230,16 @@ def main() -> None:
                 tiles.append(step.image)
         save(out / "figure3.jpg", tile(tiles, len(FIGURE3_STRENGTHS), height=args.thumb * 3 // 4))
     if "faces" in args.only:
-        faces(data, grid, note, out / "faces.jpg", args.thumb)
-        faces_large(data, {**base, "size": FACES_LARGE}, note, out / "faces_512.jpg", args.thumb)
+        faces(data, grid, {**base, "size": FACES_LARGE}, note, out, args.thumb)
     if "dark" in args.only:
         dark(grid, note, out / "dark_layout.jpg", args.thumb)
 
 
-def faces(data, grid, note, path, thumb):
-    """Tübingen × the astronaut (a portrait photo) at the grid size, from noise: does the
-    painting borrow the face? The defaults, then the deep layers weighed less."""
+def faces(data, grid, large, note, out, thumb):
+    """Tübingen × the astronaut (a portrait photo): does the painting borrow the face?
+    At the grid size from noise, the defaults, then the deep layers weighed less
+    (faces.jpg); at ``FACES_LARGE`` px from noise and from the photo, the defaults, then
+    without conv5_1 (faces_512.jpg)."""
     import skimage.data
     from skimage import io
 
@@ -248,16 +249,7 @@ def faces(data, grid, note, path, thumb):
         step, sec = run(tubingen, astronaut, **grid, **settings)
         note(f"faces {label}", step, sec, **judged(step.image, tubingen, astronaut))
         tiles.append(step.image)
-    save(path, tile(tiles, len(tiles), height=thumb * 3 // 2))
-
-
-def faces_large(data, large, note, path, thumb):
-    """The same pair at ``FACES_LARGE`` px, from noise and from the photo: the defaults,
-    then without conv5_1."""
-    import skimage.data
-    from skimage import io
-
-    tubingen, astronaut = io.imread(data / "tubingen.jpg"), skimage.data.astronaut()
+    save(out / "faces.jpg", tile(tiles, len(tiles), height=thumb * 3 // 2))
     tiles = []
     for label in ("defaults", "no conv5_1"):
         for init in ("noise", "content"):
@@ -265,7 +257,7 @@ def faces_large(data, large, note, path, thumb):
             judgement = judged(step.image, tubingen, astronaut)
             note(f"faces {label} {init} {FACES_LARGE}", step, sec, init=init, **judgement)
             tiles.append(step.image)
-    save(path, tile(tiles, len(tiles), height=thumb * 3 // 2))
+    save(out / f"faces_{FACES_LARGE}.jpg", tile(tiles, len(tiles), height=thumb * 3 // 2))
 
 
 def dark(grid, note, path, thumb):
