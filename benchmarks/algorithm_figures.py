@@ -7,8 +7,9 @@ and ``<!-- /name -->``; the text around it is written by hand. The results come 
 ``docs/scripts/make_figures.py`` (figures.json), ``benchmarks/quality_levels.py``
 (quality_levels.json), ``benchmarks/picture.py`` (picture.json's hit rate and time to
 good) and
-settings/layout_weight_0.json (that hit rate at the defaults before ``layout_weight`` became 1,
-kept from picture.json); rerunning those and then this keeps the page true.
+settings/layout_weight_0.json and conv5_1_beta_5.json (that hit rate at the defaults before
+``layout_weight`` became 1 and before ``conv5_1`` left, kept from picture.json); rerunning
+those and then this keeps the page true.
 """
 
 from __future__ import annotations
@@ -63,45 +64,43 @@ def quality_levels_text(levels: dict) -> str:
     return "\n".join(lines)
 
 
-EARLIER_DEFAULTS = RESULTS / "settings" / "layout_weight_0.json"
+def earlier_hit_rate(name: str) -> list[dict]:
+    """The hit rate's runs at earlier defaults, kept from picture.json in
+    results/settings/``name``.json: layout_weight_0 (before ``layout_weight`` became 1)
+    and conv5_1_beta_5 (before ``conv5_1`` left the style layers)."""
+    return json.loads((RESULTS / "settings" / f"{name}.json").read_text())["rows"]
 
 
-def without_layout() -> list[dict]:
-    """The hit rate's runs at the defaults before ``layout_weight`` became 1."""
-    return json.loads(EARLIER_DEFAULTS.read_text())["rows"]
-
-
-def layout_text(defaults: list[dict], layout: list[dict]) -> str:
-    """Good runs per part and size without the layout term (``defaults``: the earlier
-    defaults) and with it (``layout``: today's), the median edge agreement (not our loss),
-    and every run whose verdict changed; runs measured only with the term (the 512 px
-    content starts) are left out of the comparison."""
+def verdicts_text(before: list[dict], after: list[dict], labels: tuple[str, str]) -> str:
+    """Good runs per part and size at two settings (``labels``: how the table names
+    them), the median edge agreement (not our loss), the largest stuck share after, and
+    every run whose verdict changed; runs measured at one setting only are left out."""
     from common import median
 
     key = ("content", "style", "size", "init")
-    before = {tuple(r[k] for k in key): r for r in defaults}
-    pairs = [
-        (before[tuple(r[k] for k in key)], r) for r in layout if tuple(r[k] for k in key) in before
-    ]
+    earlier = {tuple(r[k] for k in key): r for r in before}
+    pairs = [(earlier[k], r) for r in after if (k := tuple(r[c] for c in key)) in earlier]
     lines = [
-        "| part | size | runs | good, layout_weight 0 | good, layout_weight 1 (defaults) "
-        "| median edges, 0 → 1 |",
+        f"| part | size | runs | good, {labels[0]} | good, {labels[1]} "
+        "| median edges, before → after |",
         "|---|---|---|---|---|---|",
     ]
     for part in ("tuning", "held-out", "all"):
-        for size in (*sorted({r["size"] for r in layout}), "all"):
+        for size in (*sorted({r["size"] for r in after}), "all"):
             chosen = [
                 (a, b)
                 for a, b in pairs
                 if part in (b["part"], "all") and size in (b["size"], "all")
             ]
+            if not chosen:  # a part not measured at this size
+                continue
             good = [sum(r["good"] for r in side) for side in zip(*chosen)]
             edges = [median([r["edges"] for r in side]) for side in zip(*chosen)]
             lines.append(
                 f"| {part} | {size} | {len(chosen)} | {good[0]} ({good[0] / len(chosen):.0%}) "
                 f"| {good[1]} ({good[1] / len(chosen):.0%}) | {edges[0]:.2f} → {edges[1]:.2f} |"
             )
-    lines += ["", "Every run whose verdict changed (style_ratio / structure, 0 → 1):", ""]
+    lines += ["", "Every run whose verdict changed (style_ratio / structure, before → after):", ""]
     for a, b in pairs:
         if a["good"] != b["good"]:
             word = "now good" if b["good"] else "no longer good"
@@ -110,8 +109,8 @@ def layout_text(defaults: list[dict], layout: list[dict]) -> str:
                 f" {a['style_ratio']:.2f} / {a['structure']:.2f} → "
                 f"{b['style_ratio']:.2f} / {b['structure']:.2f}, {word}"
             )
-    largest = max(r["stuck"] for r in layout)
-    lines += ["", f"The largest stuck share with the term: {100 * largest:.2f}%."]
+    largest = max(r["stuck"] for r in after)
+    lines += ["", f"The largest stuck share after: {100 * largest:.2f}%."]
     return "\n".join(lines)
 
 
@@ -146,9 +145,18 @@ def render(page: str) -> str:
     levels = json.loads((RESULTS / "quality_levels.json").read_text())
     picture = json.loads((RESULTS / "picture.json").read_text())
     page = with_rendered_block(page, "figure 2", SCRIPT, figure2_text(figures))
-    page = with_rendered_block(
-        page, "light layout", SCRIPT, layout_text(without_layout(), picture["hit_rate"])
+    layout = verdicts_text(
+        earlier_hit_rate("layout_weight_0"),
+        earlier_hit_rate("conv5_1_beta_5"),
+        ("layout_weight 0", "layout_weight 1"),
     )
+    page = with_rendered_block(page, "light layout", SCRIPT, layout)
+    layers = verdicts_text(
+        earlier_hit_rate("conv5_1_beta_5"),
+        picture["hit_rate"],
+        ("with conv5_1, β 5", "without, β 7.5 (defaults)"),
+    )
+    page = with_rendered_block(page, "style layers", SCRIPT, layers)
     page = with_rendered_block(
         page, "time to good, auto", SCRIPT, time_to_good_auto_text(picture["time_to_good"])
     )

@@ -117,7 +117,12 @@ def picture_defaults(params=None) -> dict:
     from napari_nst.engine.front.params import StyleParams
 
     params = params or StyleParams()
-    return {"content_layer": params.content_layer, "layout_weight": params.layout_weight}
+    return {
+        "content_layer": params.content_layer,
+        "layout_weight": params.layout_weight,
+        "style_layers": list(params.style_layers),
+        "beta": params.beta,
+    }
 
 
 def settings_given(pairs) -> dict:

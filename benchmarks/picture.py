@@ -433,9 +433,12 @@ def _measured(results: dict) -> str:
         if m is not None:
             layer = m.get("content_layer", "conv4_2")  # recorded since conv3_2 became the default
             layout = m.get("layout_weight", 0)  # recorded since the term became the default
+            deepest = m.get("style_layers", ["conv5_1"])[-1]  # recorded since conv5_1 left
+            beta = m.get("beta", 5.0)
             lines.append(
                 f"- {name.replace('_', ' ')}: {m['date']}, {m['machine']}; {m['source']}; "
-                f"defaults with the content on `{layer}` and `layout_weight` {layout:g}"
+                f"defaults with the content on `{layer}`, `layout_weight` {layout:g}, "
+                f"style layers up to `{deepest}` and β {beta:g}"
             )
     return "\n".join(lines)
 

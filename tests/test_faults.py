@@ -91,11 +91,14 @@ def test_out_of_memory_mid_run_keeps_the_last_image(qtbot, setup, monkeypatch):
 
     _, widget = setup
     widget.warm_up.join()  # its own tiny run would count style-loss calls too
+    from napari_nst.engine.front.params import StyleParams
+
     real, calls = losses.style_layer_loss, []
+    per_step = len(StyleParams().style_layers)  # style-loss calls a step
 
     def failing(*args):
         calls.append(1)
-        if len(calls) > 5 * 4:  # fails during the 5th step (5 style layers a step)
+        if len(calls) > per_step * 4:  # fails during the 5th step
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real(*args)
 

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from napari_nst.engine.front.params import AUTO_LOWER_STEPS, AUTO_STEPS_CAP, StyleParams
+from napari_nst.engine.front.vgg19_layers import PAPER_STYLE_LAYERS as FIVE_LAYERS
 
 
 @pytest.mark.parametrize(
@@ -25,7 +26,7 @@ from napari_nst.engine.front.params import AUTO_LOWER_STEPS, AUTO_STEPS_CAP, Sty
         ({"style_layer_weights": (1.0,)}, "style_layer_weights"),
         ({"preserve_color": "sepia"}, "preserve_color"),
         ({"pooling": "min"}, "pooling"),
-        ({"scales": (8, 512)}, "scales"),
+        ({"scales": (4, 512)}, "scales"),
         ({"style_scale": 0.0}, "style_scale"),
         ({"every": 0}, "every"),
         ({"alpha": float("nan")}, "alpha"),
@@ -38,10 +39,22 @@ def test_bad_values_raise_value_error_naming_the_parameter(changes, name):
 
 
 def test_size_minimum_follows_the_deepest_layer():
-    assert StyleParams().min_size == 16  # conv5_1 is behind four 2×2 poolings
+    assert StyleParams().min_size == 8  # conv4_1 is behind three 2×2 poolings
+    assert StyleParams(style_layers=FIVE_LAYERS).min_size == 16  # conv5_1: four
     assert StyleParams(content_layer="conv2_2", style_layers=("conv1_1",), size=2).min_size == 2
+    with pytest.raises(ValueError, match="size = 7 is out of range: it must be from 8"):
+        StyleParams(size=7)
     with pytest.raises(ValueError, match="size = 15 is out of range: it must be from 16"):
-        StyleParams(size=15)
+        StyleParams(size=15, style_layers=FIVE_LAYERS)
+
+
+def test_the_default_style_stops_at_conv4_1_and_weighs_style_up():
+    # conv5_1's face-sized parts paint a portrait style's eyes onto buildings
+    # (docs/algorithm.md, "Portrait styles"); beta 7.5 gives back the style it carried.
+    p = StyleParams()
+    assert p.style_layers == ("conv1_1", "conv2_1", "conv3_1", "conv4_1")
+    assert p.deepest_layer == "conv4_1"  # so the network is cut there, not at conv5_1
+    assert p.beta == 7.5
 
 
 def test_round_trips_through_a_plain_json_dict():
@@ -59,7 +72,7 @@ def test_ratio_and_derived_values():
     p = StyleParams(alpha=1.0, beta=1e3, scales=(64, 128), steps=10)
     assert p.ratio == pytest.approx(1e-3)
     assert p.step_budget == 10 and p.stage_steps(2) == (7, 3)
-    assert p.layer_weights == (0.2,) * 5
+    assert p.layer_weights == (0.25,) * 4
 
 
 @pytest.mark.parametrize("steps", [30, 300, 601])

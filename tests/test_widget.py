@@ -660,7 +660,7 @@ def test_the_first_view_is_simple_and_advanced_unfolds(viewer_and_widget):
     assert shown(widget.folder_in) and shown(widget.apply_button)
     widget.inputs.add_style_row()
     assert shown(widget.style_weight)
-    assert widget.strength_value.value == "5"  # the strength itself, not the slider position
+    assert widget.strength_value.value == "7.5"  # the strength itself, not the slider position
     widget.strength.value = 8.0  # the slider's resolution gives 7.59
     assert widget.strength_value.value == widget.beta.value  # α = 1
     assert abs(float(widget.strength_value.value) - 8) < 0.5

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_nst.engine.front.vgg19_layers import PAPER_STYLE_LAYERS as FIVE_LAYERS
+
 STYLE_LAYER_SETS = {
     "conv1_1": ("conv1_1",),
     "…conv2_1": ("conv1_1", "conv2_1"),
@@ -26,16 +28,26 @@ STYLE_LAYER_SETS = {
 }
 # Style strengths (β/α, relative losses): Figure 3's columns and the sweep.
 FIGURE3_STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
-SWEEP_STRENGTHS = (1.25, 2.5, 5.0, 10.0, 20.0)
+SWEEP_STRENGTHS = (1.875, 3.75, 7.5, 15.0, 30.0)
 PAINTINGS = ("shipwreck", "starry_night", "the_scream")
-# A portrait as the style over buildings: the defaults, then less weight on the deep layers.
+# A portrait as the style over buildings: the defaults before 2026-12-07 (conv5_1 in,
+# beta 5), today's (without conv5_1, beta 7.5), then the five layers with the deep ones
+# weighed less.
 FACE_SETTINGS = {
+    "with conv5_1": {"style_layers": FIVE_LAYERS, "beta": 5.0},
     "defaults": {},
-    "no conv5_1": {"style_layers": ("conv1_1", "conv2_1", "conv3_1", "conv4_1")},
-    "16:8:4:2:1": {"style_layer_weights": (0.516, 0.258, 0.129, 0.0645, 0.0323)},
-    "256:64:16:4:1": {"style_layer_weights": (0.751, 0.188, 0.047, 0.0117, 0.0029)},
+    "16:8:4:2:1": {
+        "style_layers": FIVE_LAYERS,
+        "beta": 5.0,
+        "style_layer_weights": (0.516, 0.258, 0.129, 0.0645, 0.0323),
+    },
+    "256:64:16:4:1": {
+        "style_layers": FIVE_LAYERS,
+        "beta": 5.0,
+        "style_layer_weights": (0.751, 0.188, 0.047, 0.0117, 0.0029),
+    },
 }
-# The size of the faces strip's second row: the defaults and no conv5_1, from each start.
+# The size of the faces strip's second row: with conv5_1 and the defaults, from each start.
 FACES_LARGE = 512
 # Dark photos in lighter styles (a tuning and a held-out pair), without and with the
 # light-layout term.
@@ -237,9 +249,9 @@ def main() -> None:
 
 def faces(data, grid, large, note, out, thumb):
     """Tübingen × the astronaut (a portrait photo): does the painting borrow the face?
-    At the grid size from noise, the defaults, then the deep layers weighed less
-    (faces.jpg); at ``FACES_LARGE`` px from noise and from the photo, the defaults, then
-    without conv5_1 (faces_512.jpg)."""
+    At the grid size from noise, the earlier defaults (with conv5_1), today's, then the
+    deep layers weighed less (faces.jpg); at ``FACES_LARGE`` px from noise and from the
+    photo, with conv5_1, then the defaults (faces_512.jpg)."""
     import skimage.data
     from skimage import io
 
@@ -251,7 +263,7 @@ def faces(data, grid, large, note, out, thumb):
         tiles.append(step.image)
     save(out / "faces.jpg", tile(tiles, len(tiles), height=thumb * 3 // 2))
     tiles = []
-    for label in ("defaults", "no conv5_1"):
+    for label in ("with conv5_1", "defaults"):
         for init in ("noise", "content"):
             step, sec = run(tubingen, astronaut, init=init, **large, **FACE_SETTINGS[label])
             judgement = judged(step.image, tubingen, astronaut)

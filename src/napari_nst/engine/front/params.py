@@ -27,7 +27,7 @@ from .param_rules import (  # noqa: F401 - where the rest of the package reads t
     PYRAMID_START,
     unknown_text,
 )
-from .vgg19_layers import CONV_LAYERS, min_size_for
+from .vgg19_layers import CONV_LAYERS, PAPER_STYLE_LAYERS, min_size_for
 
 
 def knob(default, help: str, label: str | None = None, choices=None, *, kind=None):
@@ -66,7 +66,7 @@ class StyleParams:
     # α, β and γ weigh relative errors (loss_scale="gap"): the same values give the same
     # balance at every size and about the same on every pair (docs/algorithm.md).
     alpha: float = knob(1.0, "Content weight α in J = α·J_content + β·J_style.", "α (content)")
-    beta: float = knob(5.0, "Style weight β. Raise it (lower α/β) for more style.", "β (style)")
+    beta: float = knob(7.5, "Style weight β. Raise it (lower α/β) for more style.", "β (style)")
     tv_weight: float = knob(1.0, "Total-variation weight γ: smooths the result.", "TV weight γ")
     layout_weight: float = knob(
         1.0,
@@ -91,8 +91,9 @@ class StyleParams:
     content_layer: str = knob(
         "conv3_2", "The layer where the content is compared.", choices=CONV_LAYERS
     )
+    # Without conv5_1: its face-sized parts paint a portrait style's eyes onto buildings.
     style_layers: tuple[str, ...] = knob(
-        ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"),
+        PAPER_STYLE_LAYERS[:4],
         "The layers where the Gram matrices are compared.",
         kind="layers",
     )

@@ -16,6 +16,8 @@ CONV_LAYERS = tuple(
     for block, count in enumerate(VGG19_BLOCKS, start=1)
     for i in range(1, count + 1)
 )
+# The paper's style layers; the default leaves out conv5_1 (params.py says why).
+PAPER_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 
 
 def conv_shapes(h: int, w: int, deepest: str = "conv5_4"):
