@@ -11,6 +11,7 @@ import pytest
 import skimage.data
 
 from napari_nst import stylize
+from napari_nst.engine.front.vgg19_layers import PAPER_STYLE_LAYERS
 from napari_nst.engine.run import last_step
 from quality import judge  # benchmarks/quality.py, on pytest's pythonpath
 
@@ -142,18 +143,18 @@ def _mark_size(image) -> float:
 
 
 def test_a_larger_style_scale_paints_larger_marks():
-    """Style only, from noise, on a dotted style at three style scales (measured: 48, 71
-    and 111 px² at 0.5, 1 and 2 after 80 steps; with style_scale ignored they are alike)."""
+    """Style only, from noise, on a dotted style at three style scales, with the paper's
+    layers (measured: 39, 65 and 122 px² at 0.5, 1 and 2 after 80 steps; with style_scale
+    ignored they are alike). Up to conv4_1 the marks part less (48, 71, 111 px² in one
+    process, 51, 63, 121 in another)."""
     grey, dots = np.full((96, 96, 3), 0.5, np.float32), _dots()
+    run = {"size": 96, "steps": 80, "alpha": 0.0, "every": 1000}
+    run["style_layers"] = PAPER_STYLE_LAYERS
     sizes = [
-        _mark_size(
-            last_step(
-                stylize(grey, dots, size=96, steps=80, alpha=0.0, style_scale=scale, every=1000)
-            ).image
-        )
+        _mark_size(last_step(stylize(grey, dots, style_scale=scale, **run)).image)
         for scale in (0.5, 1.0, 2.0)
     ]
-    assert sizes[1] > 1.3 * sizes[0] and sizes[2] > 1.3 * sizes[1], sizes
+    assert sizes[1] > 1.4 * sizes[0] and sizes[2] > 1.4 * sizes[1], sizes
 
 
 def test_a_night_photo_keeps_where_its_light_lies_with_the_layout_term():
