@@ -19,12 +19,9 @@ import numpy as np
 
 from napari_nst.engine.front.vgg19_layers import PAPER_STYLE_LAYERS as FIVE_LAYERS
 
+# Figure 3's rows: the paper's style layers up to each one.
 STYLE_LAYER_SETS = {
-    "conv1_1": ("conv1_1",),
-    "…conv2_1": ("conv1_1", "conv2_1"),
-    "…conv3_1": ("conv1_1", "conv2_1", "conv3_1"),
-    "…conv4_1": ("conv1_1", "conv2_1", "conv3_1", "conv4_1"),
-    "…conv5_1": ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"),
+    ("…" if n > 1 else "") + FIVE_LAYERS[n - 1]: FIVE_LAYERS[:n] for n in range(1, 6)
 }
 # Style strengths (β/α, relative losses): Figure 3's columns and the sweep.
 FIGURE3_STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
@@ -33,17 +30,16 @@ PAINTINGS = ("shipwreck", "starry_night", "the_scream")
 # A portrait as the style over buildings: the defaults before 2026-12-07 (conv5_1 in,
 # beta 5), today's (without conv5_1, beta 7.5), then the five layers with the deep ones
 # weighed less.
+EARLIER_DEFAULTS = {"style_layers": FIVE_LAYERS, "beta": 5.0}
 FACE_SETTINGS = {
-    "with conv5_1": {"style_layers": FIVE_LAYERS, "beta": 5.0},
+    "with conv5_1": EARLIER_DEFAULTS,
     "defaults": {},
     "16:8:4:2:1": {
-        "style_layers": FIVE_LAYERS,
-        "beta": 5.0,
+        **EARLIER_DEFAULTS,
         "style_layer_weights": (0.516, 0.258, 0.129, 0.0645, 0.0323),
     },
     "256:64:16:4:1": {
-        "style_layers": FIVE_LAYERS,
-        "beta": 5.0,
+        **EARLIER_DEFAULTS,
         "style_layer_weights": (0.751, 0.188, 0.047, 0.0117, 0.0029),
     },
 }
