@@ -312,7 +312,8 @@ def test_all_slices_gives_a_stack_of_the_same_shape(qtbot, make_napari_viewer):
     assert run.output.translate[0] == 2
 
 
-def test_closing_the_viewer_mid_run_stops_the_worker(qtbot, make_napari_viewer):
+def _endless_run_widget(make_napari_viewer):
+    """A viewer with two layers and the widget set to a run far too long to finish."""
     viewer = make_napari_viewer()
     viewer.add_image(np.random.default_rng(0).random((32, 32)), name="a")
     viewer.add_image(np.random.default_rng(1).random((32, 32)), name="b")
@@ -320,12 +321,29 @@ def test_closing_the_viewer_mid_run_stops_the_worker(qtbot, make_napari_viewer):
     widget.size.value = 32
     widget.auto_stop.value = False
     widget.steps.value = 100_000
+    return viewer, widget
+
+
+def test_closing_the_viewer_mid_run_stops_the_worker(qtbot, make_napari_viewer):
+    viewer, widget = _endless_run_widget(make_napari_viewer)
     run = widget.start()
     qtbot.waitUntil(lambda: len(run.history) >= 1, timeout=30_000)
     worker = run.worker
     viewer.close()
     # 100 000 steps take hours: the worker ends within seconds only because it was stopped.
     qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
+
+
+def test_a_closing_viewer_gets_no_output_layer(qtbot, make_napari_viewer):
+    viewer, widget = _endless_run_widget(make_napari_viewer)
+    run = widget.start()
+    waiting = []  # steps handed to the display but not drawn yet, as when close comes
+    run.display.offer = lambda key, event: waiting.append(event)
+    qtbot.waitUntil(lambda: len(waiting) >= 1, timeout=30_000)
+    viewer.layers.clear()  # what Viewer.close does before it closes the window
+    run._show(waiting[-1:])  # the draw that was already scheduled
+    assert len(viewer.layers) == 0
+    qtbot.waitUntil(lambda: not run.worker.is_running, timeout=30_000)
 
 
 def test_several_styles_blend_with_weights(qtbot, viewer_and_widget):

@@ -258,6 +258,8 @@ class ViewerRun:
         """Put the newest image of each slice in the layer, with the record."""
         if self.out.layer is not None and not self.out.in_viewer():
             return  # deleted: the run has been stopped
+        if self.out.layer is None and self._viewer_closing():
+            return  # a closing viewer's layer controls are gone: a new layer breaks them
         for event in events:
             self.out.show(event.index, event.step.image, event.shown)
         if self.first_output_at is None:
@@ -330,9 +332,12 @@ class ViewerRun:
         next_turn(lambda: self._notify(message), ms=0)
 
     def _notify(self, message: str):
-        if len(self.viewer.layers) == 0:  # the viewer is closing (it removes every layer)
-            return
-        show_error(message)
+        if not self._viewer_closing():
+            show_error(message)
+
+    def _viewer_closing(self) -> bool:
+        """napari's ``Viewer.close`` removes every layer first, then the window."""
+        return len(self.viewer.layers) == 0
 
     def _on_finished(self):
         if self.error is None:  # the last images, whatever the gap
