@@ -63,6 +63,12 @@ def test_round_trips_through_a_plain_json_dict():
     assert StyleParams.from_dict(data) == p
 
 
+def test_scales_none_as_the_help_writes_it_means_the_size_only():
+    p = StyleParams(scales="none")
+    assert p.scales is None and p.stage_sizes(512) == (512,)
+    assert StyleParams(scales="auto").stage_sizes(512) != (512,)
+
+
 def test_from_dict_refuses_unknown_keys():
     with pytest.raises(ValueError, match=r"Unknown parameter 'gamma_ray'"):
         StyleParams.from_dict({"alpha": 1.0, "gamma_ray": 3})

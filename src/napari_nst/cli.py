@@ -134,7 +134,7 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
 
 def _scales(values: list[str]):
     if values in (["auto"], ["none"]):
-        return None if values == ["none"] else "auto"
+        return values[0]
     try:
         return tuple(int(v) for v in values)
     except ValueError:
