@@ -721,6 +721,9 @@ def test_controls_show_the_labels_and_help_that_style_params_declares(viewer_and
     widget.alpha.value = "x"
     with pytest.raises(ValueError, match=r"α \(content\) must be a number"):
         widget.params()
+    widget.alpha.value = "1"
+    widget.scales.value = "none"  # as the Scales help offers it: the size only
+    assert widget.params().scales is None
 
 
 def test_a_whole_run_reads_no_private_napari_attribute(qtbot, viewer_and_widget, monkeypatch):

@@ -189,8 +189,8 @@ def _scales(field) -> KnobControl:
 
     def read():
         text = widget.value.strip()
-        if text == "auto":
-            return "auto"
+        if text in ("auto", "none"):  # the words the help offers; StyleParams reads them
+            return text
         sizes = text.replace(",", " ").split()
         try:
             return tuple(int(s) for s in sizes) if sizes else None

@@ -199,7 +199,7 @@ class StyleParams:
             value = getattr(self, name)
             if value is not None and not isinstance(value, (tuple, str)):
                 setattr(self, name, tuple(value))
-        if self.scales == "none":  # the word the help and the CLI use
+        if self.scales == "none":  # the word the help offers (the CLI and widget pass it on)
             self.scales = None
         self.validate()
 
