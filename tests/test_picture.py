@@ -148,8 +148,13 @@ def test_a_larger_style_scale_paints_larger_marks():
     ignored they are alike). Up to conv4_1 the marks part less (48, 71, 111 px² in one
     process, 51, 63, 121 in another)."""
     grey, dots = np.full((96, 96, 3), 0.5, np.float32), _dots()
-    run = {"size": 96, "steps": 80, "alpha": 0.0, "every": 1000}
-    run["style_layers"] = PAPER_STYLE_LAYERS
+    run = {
+        "size": 96,
+        "steps": 80,
+        "alpha": 0.0,
+        "every": 1000,
+        "style_layers": PAPER_STYLE_LAYERS,
+    }
     sizes = [
         _mark_size(last_step(stylize(grey, dots, style_scale=scale, **run)).image)
         for scale in (0.5, 1.0, 2.0)
