@@ -133,9 +133,12 @@ def _judge_file(path: Path) -> None:
 
 def render() -> str:
     from common import template_environment
+    from picture import defaults_words
 
     env = template_environment(HERE / "templates")
-    return env.get_template("viewer-speed.md.j2").render(r=json.loads(RESULTS.read_text()))
+    results = json.loads(RESULTS.read_text())
+    painting = defaults_words(results["sizes"][0]["params"])
+    return env.get_template("viewer-speed.md.j2").render(r=results, painting=painting)
 
 
 GETTING_STARTED = HERE.parent / "docs" / "getting-started.md"
@@ -145,15 +148,20 @@ def first_run_text() -> str:
     """getting-started.md's sentence on the widget's first Run, from the results."""
     rows = {r["size"]: r for r in json.loads(RESULTS.read_text())["sizes"]}
 
-    def times(size):
+    def when(size):
         row = rows[size]
-        return round(row["widget_first_good_s"]), round(row["widget_run"]["wall_s"])
+        end = round(row["widget_run"]["wall_s"])
+        if row["widget_first_good_s"] is None:
+            last = row["widget_judged"][-1]
+            return (
+                f"is not judged good by its end at {end} s (style_ratio "
+                f"{last['style_ratio']:.2f}, structure {last['structure']:.2f})"
+            )
+        return f"is judged good at {round(row['widget_first_good_s'])} s and ends at {end} s"
 
-    (good_256, end_256), (good_512, end_512) = times(256), times(512)
     return (
         f"Measured in the widget on a 2-core CPU ([viewer-speed.md](viewer-speed.md)), the "
-        f"sample pair's first Run is judged good at {good_256} s and ends at {end_256} s, "
-        f"where 512 px is good at {good_512} s and ends at {end_512} s."
+        f"sample pair's first Run at 256 px {when(256)}; at 512 px it {when(512)}."
     )
 
 
