@@ -299,5 +299,6 @@ def report(res) -> str:
         gpu_changes=changes,
         gpu_strict=strict,
         temporal=temporal,
+        temporal_defaults=defaults_words(temporal) if temporal else None,
         **(temporal_summary(temporal) if temporal else {}),
     )

@@ -102,7 +102,12 @@ def main() -> None:
         "frame_steps": args.frame_steps,
         "every": args.steps,
     }
+    from common import machine, picture_defaults
+
     result = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(),
+        **picture_defaults(),
         "frames": args.frames,
         "size": args.size,
         "steps": args.steps,
