@@ -79,6 +79,7 @@ def measure(stack, style, params, how: str, workers: int = 0) -> dict:
                     content_limits=(0, 1),
                     client=client,
                     threads_per_worker=threads,
+                    chains=workers,  # one chain per worker (the default is two)
                 )
             )
     seconds = time.perf_counter() - start
