@@ -38,10 +38,10 @@ from .losses import gram
 GRID = 16
 # A pass over more blocks than this gives freed memory back to the system before each
 # block. What the heap keeps grows with the blocks of a pass (after a 4096 px step in 90
-# blocks, 1.8 GiB above the live tensors), and a grid this fine means a tight budget;
-# it costs time (2048 px in 25 blocks: 66 s a step instead of 59 s, peak 1.80 GiB above
-# the start instead of 2.14-2.28).
-RETURN_MEMORY_ABOVE = 32
+# blocks, 1.8 GiB above the live tensors), and many blocks mean a tight budget. It costs
+# time: 2048 px in 16 blocks took 47.7-49.1 s a step instead of 45.1 s and held 1.82 GiB, not
+# 2.02, against a 1.96 GiB memory_limit (2026-12-07, AMD EPYC).
+RETURN_MEMORY_ABOVE = 8
 
 
 class StopBetweenBlocks(Exception):

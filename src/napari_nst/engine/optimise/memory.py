@@ -23,10 +23,9 @@ from .shallow_blocks import POOLED_STRIDE, SHALLOW_HALO, is_shallow, work_ratio
 _BYTES_PER_ELEMENT = {"fp32": 10.0, "bf16": 6.0}
 # Image-sized fp32 tensors (3 channels) a blocked step keeps beside the optimiser's state
 # and the content target, heap slack included. Calibrated at 4096 px in blocks of at most
-# 448 px: the process's peak was 5.09 GiB above its RSS before the run (2026-12-06, after
-# the L-BFGS step's temporaries were written in place and fine grids started giving freed
-# memory back), which 7 images cover (5.19 GiB; 14 made 6.50).
-WHOLE_IMAGES = 7
+# 448 px at the default layers (up to conv4_1): the process's peak was 5.03-5.06 GiB above its
+# RSS before the run (2026-12-07), which 9 images cover (5.21 GiB; 7 made 4.84).
+WHOLE_IMAGES = 9
 # Block sides are multiples of this (and so of the pooling grid).
 BLOCK_STEP = 64
 
