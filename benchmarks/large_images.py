@@ -47,7 +47,7 @@ def one(size: int, inner) -> dict:
     import numpy as np
     import skimage.data
 
-    from common import machine
+    from common import machine, picture_defaults
     from napari_nst import stylize
     from napari_nst.engine.front.params import StyleParams
     from napari_nst.engine.optimise import memory
@@ -87,6 +87,7 @@ def one(size: int, inner) -> dict:
         "whole_estimate_gib": estimate_bytes(hw, params) / 2**30,
         "whole_images_in_estimate": memory.WHOLE_IMAGES,
         "machine": machine(),
+        **picture_defaults(params),
     }
 
 
@@ -168,7 +169,13 @@ def main():
         return
     if args.dask:
         record = json.loads(args.out.read_text())
-        record["dask"] = {"date": time.strftime("%Y-%m-%d"), "rows": dask_rows()}
+        from common import picture_defaults
+
+        record["dask"] = {
+            "date": time.strftime("%Y-%m-%d"),
+            "rows": dask_rows(),
+            **picture_defaults(),
+        }
         args.out.write_text(json.dumps(record, indent=2) + "\n")
         print(f"wrote {args.out}")
         return

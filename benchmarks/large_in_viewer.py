@@ -61,7 +61,7 @@ def main() -> None:
     from qtpy.QtCore import QTimer
     from qtpy.QtWidgets import QApplication
 
-    from common import machine
+    from common import machine, picture_defaults
     from napari_nst._napari.output_layer import pyramid
     from napari_nst._napari.writer import read_record
 
@@ -119,6 +119,7 @@ def main() -> None:
     result = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": machine(),
+        **picture_defaults(run.params),
         "content_hw": list(HW),
         "steps_param": args.steps,
         "stage_sizes": list(run.params.stage_sizes(max(HW))),

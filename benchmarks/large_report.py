@@ -29,8 +29,13 @@ def _load(name: str):
 
 
 def render() -> str:
-    env = template_environment(TEMPLATE.parent, gib=lambda mib: f"{mib / 1024:.1f} GiB")
+    from napari_nst.engine.optimise.blocks import RETURN_MEMORY_ABOVE, halo_for
+
+    env = template_environment(
+        TEMPLATE.parent, gib=lambda mib: f"{mib / 1024:.1f} GiB", halo=halo_for
+    )
     return env.get_template(TEMPLATE.name).render(
+        return_memory_above=RETURN_MEMORY_ABOVE,
         memory=_load("large_images.json"),
         pictures=_load("large_pictures.json"),
         viewer=_load("large_in_viewer.json"),
