@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -119,15 +118,15 @@ def main() -> int:
     for row in rows:
         row["overhead_share_of_256px_job"] = row["overhead_per_job_s"] / reference
         print(json.dumps(row), file=sys.stderr)
-    OUT.write_text(
-        json.dumps(
-            {
-                "machine": f"{platform.processor() or platform.machine()}, {cores} cores",
-                "rows": rows,
-            },
-            indent=2,
-        )
-    )
+    from common import machine, picture_defaults
+
+    record = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(),
+        **picture_defaults(),
+        "rows": rows,
+    }
+    OUT.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {OUT}", file=sys.stderr)
     return 0
 
