@@ -101,9 +101,19 @@ def main() -> int:
             p.terminate()
     rows["ratio_now"] = rows["viewer_nice0_s"] / rows["cli_s"]
     rows["ratio_nice10"] = rows["viewer_nice10_s"] / rows["cli_s"]
-    OUT.write_text(
-        json.dumps({"size": SIZE, "steps": STEPS, "busy_processes": 2, **rows}, indent=2)
-    )
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import machine, picture_defaults
+
+    record = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(),
+        **picture_defaults(),
+        "size": SIZE,
+        "steps": STEPS,
+        "busy_processes": 2,
+        **rows,
+    }
+    OUT.write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(rows), file=sys.stderr)
     return 0
 
