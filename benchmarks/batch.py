@@ -118,15 +118,9 @@ def main() -> int:
     for row in rows:
         row["overhead_share_of_256px_job"] = row["overhead_per_job_s"] / reference
         print(json.dumps(row), file=sys.stderr)
-    from common import machine, picture_defaults
+    from common import measured_with
 
-    record = {
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": machine(),
-        **picture_defaults(),
-        "rows": rows,
-    }
-    OUT.write_text(json.dumps(record, indent=2) + "\n")
+    OUT.write_text(json.dumps({**measured_with(), "rows": rows}, indent=2) + "\n")
     print(f"wrote {OUT}", file=sys.stderr)
     return 0
 

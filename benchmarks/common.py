@@ -125,6 +125,12 @@ def picture_defaults(params=None) -> dict:
     }
 
 
+def measured_with(params=None) -> dict:
+    """The head of a results record: today's date, this machine and the painting
+    defaults the runs had (``picture_defaults``)."""
+    return {"date": time.strftime("%Y-%m-%d"), "machine": machine(), **picture_defaults(params)}
+
+
 def settings_given(pairs) -> dict:
     """``--set`` arguments, each ``parameter=JSON value``, as keywords of ``stylize``."""
     import json

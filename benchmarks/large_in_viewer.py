@@ -61,7 +61,7 @@ def main() -> None:
     from qtpy.QtCore import QTimer
     from qtpy.QtWidgets import QApplication
 
-    from common import machine, picture_defaults
+    from common import measured_with
     from napari_nst._napari.output_layer import pyramid
     from napari_nst._napari.writer import read_record
 
@@ -117,9 +117,7 @@ def main() -> None:
         app.processEvents()
         floor[f"add_{name}_ms"] = round(1000 * (time.perf_counter() - t), 1)
     result = {
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": machine(),
-        **picture_defaults(run.params),
+        **measured_with(run.params),
         "content_hw": list(HW),
         "steps_param": args.steps,
         "stage_sizes": list(run.params.stage_sizes(max(HW))),

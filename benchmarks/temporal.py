@@ -102,12 +102,10 @@ def main() -> None:
         "frame_steps": args.frame_steps,
         "every": args.steps,
     }
-    from common import machine, picture_defaults
+    from common import measured_with
 
     result = {
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": machine(),
-        **picture_defaults(),
+        **measured_with(),
         "frames": args.frames,
         "size": args.size,
         "steps": args.steps,

@@ -101,13 +101,10 @@ def main() -> int:
             p.terminate()
     rows["ratio_now"] = rows["viewer_nice0_s"] / rows["cli_s"]
     rows["ratio_nice10"] = rows["viewer_nice10_s"] / rows["cli_s"]
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from common import machine, picture_defaults
+    from common import measured_with
 
     record = {
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": machine(),
-        **picture_defaults(),
+        **measured_with(),
         "size": SIZE,
         "steps": STEPS,
         "busy_processes": 2,
