@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 
 from .engine.front import params as params_module
-from .engine.front.params import AUTO_STEPS_CAP, StyleParams, knob_kind, knob_of
+from .engine.front.params import AUTO_STEPS_CAP, INITS, StyleParams, knob_kind, knob_of
 from .engine.front.vgg19_layers import CONV_LAYERS
+
+NAMED_STARTS = tuple(s for s in INITS if s != "array")  # --init takes these or a file
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -196,9 +198,11 @@ def _run_batch(args) -> int:
     from .engine.jobs.batch import stylize_batch
     from .engine.jobs.batch_jobs import jobs_from_inputs
 
-    if args.init not in ("noise", "content"):
+    if args.init not in NAMED_STARTS:
         raise ValueError(
-            "A batch starts each image from noise or its content: --init noise|content."
+            "A batch starts each image from noise or its content: --init "
+            + "|".join(f"'{s}'" for s in NAMED_STARTS)
+            + "."
         )
     weights = _style_weights(len(args.style), args.style_weights)
     style = list(zip(args.style, weights)) if len(args.style) > 1 else args.style[0]
@@ -238,7 +242,7 @@ def _run(args) -> int:
     content = io.imread(args.content)
     styles = [io.imread(s) for s in args.style]
     weights = _style_weights(len(styles), args.style_weights)
-    init = args.init if args.init in ("noise", "content") else io.imread(args.init)
+    init = args.init if args.init in NAMED_STARTS else io.imread(args.init)
     params = _params(args, "array" if not isinstance(init, str) else init)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -27,9 +27,9 @@ def stylize(
     ``style`` is one image or a list of ``(image, weight)``; the target Gram
     matrices are the weighted mix. Parameters are those of ``StyleParams`` (given as
     ``params`` and/or as keywords, ``style_strength`` among them); ``init`` may be
-    "noise", "content" or an image. The other keywords are ``request_of``'s. Everything
-    is checked before any work: a bad value raises ``ValueError`` at the call. Closing
-    the iterator stops the run at once.
+    "noise" (white), "style noise" (in the style's colours), "content" or an image. The other
+    keywords are ``request_of``'s. Everything is checked before any work: a bad value
+    raises ``ValueError`` at the call. Closing the iterator stops the run at once.
     """
     return run(*request_of(content, style, params, **options))
 

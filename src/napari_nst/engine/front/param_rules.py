@@ -9,7 +9,7 @@ import math
 
 from .vgg19_layers import CONV_LAYERS, min_size_for
 
-INITS = ("noise", "content", "array")
+INITS = ("noise", "style noise", "content", "array")
 OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("max", "avg")
 COLOR_MODES = (None, "luminance", "histogram")

@@ -121,7 +121,8 @@ class StyleParams:
     )
     init: str = knob(
         "noise",
-        "Start from white noise (the paper), the content, or an image.",
+        "Start from white noise (the paper), noise in the style's colours, the content, or an "
+        "image.",
         "Start from",
         kind="init",
     )

@@ -32,6 +32,7 @@ from .network import cached_features, network_key, rgb_features
 from .objective import Objective, stage_targets, style_grams, style_layers_used, with_range_wall
 from .settle import SettleCheck
 from .shallow_blocks import ShallowBlocks
+from .start import initial_image
 from .steppers import STEPPERS, captured, on_side_stream
 from .style_cache import STYLE_GRAMS, digest
 from .weights import load_weights
@@ -271,7 +272,7 @@ class Run:
     def stage_start(self, previous_image, c, hw):
         """A stage's first image: the run's start, or the last stage's result enlarged."""
         if previous_image is None:
-            return _initial_image(self.params, c, self.init_image, self.to_tensor, hw)
+            return initial_image(self.params, c, self.init_image, self.styles, self.to_tensor, hw)
         return torch.nn.functional.interpolate(
             previous_image, size=hw, mode="bicubic", align_corners=False
         ).clamp(0, 1)
@@ -334,22 +335,6 @@ def _diverged_message(loss, iteration, last_step):
         "The last finite result was kept. Try a smaller learning rate, the L-BFGS "
         "optimiser, or a lower beta."
     )
-
-
-def _initial_image(params, content, init_image, to_tensor, hw):
-    channels = content.shape[1]
-    if params.init == "content":
-        return content.clone()
-    if params.init == "array":
-        return to_tensor(init_image, hw)
-    generator = torch.Generator()
-    if params.seed is None:
-        generator.seed()
-    else:
-        generator.manual_seed(params.seed)
-    # White noise, drawn on the CPU so a seed gives the same start on every device.
-    noise = torch.rand((1, channels, *hw), generator=generator)
-    return noise.to(content.device)
 
 
 @contextlib.contextmanager
