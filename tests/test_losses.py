@@ -172,3 +172,14 @@ def test_the_layout_term_sees_where_the_light_lies_not_how_light():
     assert torch.allclose(coarse_luminance(grey), target, atol=1e-5)
     x = torch.rand(1, 3, 48, 64, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: layout_loss(t, target.double()), (x,))
+
+
+def test_the_layout_term_of_a_flat_image_has_a_finite_gradient():
+    """A flat image (a flat style's start, a flat photo) has no layout: the term is
+    finite and so is its gradient (it was NaN: the root's slope at 0 times the floor's 0)."""
+    from napari_nst.engine.optimise.losses import coarse_luminance, layout_loss
+
+    target = coarse_luminance(torch.rand(1, 3, 48, 64))
+    flat = torch.ones(1, 3, 48, 64, requires_grad=True)
+    layout_loss(flat, target).backward()
+    assert torch.isfinite(flat.grad).all()

@@ -134,7 +134,8 @@ def coarse_luminance(image, cells: int = LAYOUT_CELLS):
     cells_mean = torch.nn.functional.adaptive_avg_pool2d(wide, grid)
     centred = cells_mean - cells_mean.mean()
     # A flat image has no layout: its spread is floored, so it standardises to ~0.
-    return centred / centred.pow(2).mean().sqrt().clamp_min(1e-3)
+    # Floored before the root: √ at 0 has an infinite slope, and 0 · ∞ made the gradient NaN.
+    return centred / centred.pow(2).mean().clamp_min(1e-6).sqrt()
 
 
 def layout_loss(image, target_layout):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ._torch import torch
 
 UNIFORM_SPREAD = 12**0.5  # a uniform draw on [0, 1) has standard deviation 1/√12
-MIN_SPREAD = 0.05  # a flat style still gives noise: a flat start gives the layout term 0/0
+MIN_SPREAD = 0.05  # a flat style still gives noise, not a flat start
 STATISTICS_SIDE = 2048  # px: a larger style's statistics are read from every n-th pixel
 
 
