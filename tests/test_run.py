@@ -191,6 +191,18 @@ def test_stopping_when_settled_the_lower_stages_take_few_steps_and_the_last_its_
     assert ends == [first, first + middle, first + middle + last_cap]
 
 
+def test_carry_step_scale_makes_a_later_stages_first_step_a_full_one(small_pair):
+    # Without it a stage's first step is torch's tiny one and its image barely moves.
+    content, style = small_pair
+
+    def first_move(carry):
+        run = stylize(content, style, scales=(32, 64), steps=8, carry_step_scale=carry)
+        later = [s.image for s in run if s.stage == 1]  # the start, then the first step
+        return float(np.abs(later[1] - later[0]).mean())
+
+    assert first_move(True) > 10 * first_move(False)
+
+
 def test_a_huge_learning_rate_is_taken_back_not_followed_into_divergence(small_pair):
     # Fixed-step L-BFGS with a step length of 1e30 ended in NaN here within 30 steps.
     content, style = small_pair

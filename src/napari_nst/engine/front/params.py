@@ -119,6 +119,11 @@ class StyleParams:
     learning_rate: float | None = knob(
         None, "Step size (none: 1 for L-BFGS, 0.02 for Adam).", kind="float"
     )
+    carry_step_scale: bool = knob(
+        False,
+        "L-BFGS: each later pyramid stage starts with the last stage's step scale instead "
+        "of a tiny first step (two fewer evaluations a stage; docs/algorithm.md).",
+    )
     init: str = knob(
         "noise",
         "Start from white noise (the paper), noise in the style's colours, the content, or an "

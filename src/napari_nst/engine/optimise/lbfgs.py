@@ -53,7 +53,9 @@ class CompactLBFGS:
     steps that raised J a millionfold or made it NaN.
     """
 
-    def __init__(self, x, lr: float = 1.0, history: int = 20):
+    def __init__(self, x, lr: float = 1.0, history: int = 20, scale=None):
+        """``scale``: a known inverse-Hessian scale γ (a 0-d tensor), which makes the first
+        step −lr·γ·g instead of torch's tiny min(1, 1/‖g‖₁)·lr·g."""
         n, m = x.numel(), history
         self.x, self.lr, self.m = x, lr, m
         self.history = x.new_zeros(2 * m, n)  # rows [0, m): s_i, rows [m, 2m): y_i
@@ -62,6 +64,9 @@ class CompactLBFGS:
         self.y_dot_y = torch.zeros(m, m, **small)
         self.age = torch.full((m,), -1.0, **small)  # step of each pair; −1: empty/skipped
         self.gamma = torch.ones((), **small)  # initial inverse-Hessian scale, sᵀy / yᵀy
+        if scale is not None:
+            self.gamma.copy_(scale)
+        self.scale_known = torch.tensor(scale is not None, device=x.device)
         self.k = torch.zeros((), **small)  # accepted steps
         self.slot = torch.zeros(1, dtype=torch.long, device=x.device)  # the next pair's slot
         self.prev_grad = x.new_zeros(n)  # the gradient at the last accepted point
@@ -98,8 +103,10 @@ class CompactLBFGS:
         uphill = ~(slope < 0)
         torch.where(uphill, -self.gamma.to(g.dtype) * g, direction, out=direction)
         slope = torch.where(uphill, -self.gamma * torch.dot(g, g).double(), slope)
-        # torch's first step has length min(1, 1/‖g‖₁)·lr, later ones lr.
-        t = torch.where(first, (1.0 / g.abs().sum().double()).clamp(max=1.0), 1.0) * self.lr
+        # torch's first step has length min(1, 1/‖g‖₁)·lr, later ones (or all, with a
+        # known scale) lr.
+        tiny_first = first & ~self.scale_known
+        t = torch.where(tiny_first, (1.0 / g.abs().sum().double()).clamp(max=1.0), 1.0) * self.lr
         step = direction.mul_(t.to(direction.dtype))
         # Backtracking: the minimum of the quadratic through J(0), J'(0) and J(1) on
         # the rejected step's line, kept within [1/10, 1/2] (1/10 when J was not finite).

@@ -207,7 +207,7 @@ class Run:
         )
         return Objective(self.params, network, targets, self.guides), c
 
-    def stepper(self, objective, x):
+    def stepper(self, objective, x, scale_per_value=None):
         # "total" is the J minimised, the range wall included; "range" is the wall's share.
         names = ["total", *objective.terms, "range"]
 
@@ -218,11 +218,13 @@ class Run:
             wall = (loss - total).detach().double()
             return loss, torch.stack([loss.detach().double(), *terms, wall])
 
-        stepper = STEPPERS[self.params.optimizer](x, evaluate, self.params.lr, len(names))
+        stepper = STEPPERS[self.params.optimizer](
+            x, evaluate, self.params.lr, len(names), scale_per_value
+        )
         return stepper, names
 
     def steps(self) -> Iterator[Step]:
-        iteration, last, previous_image = 0, None, None
+        iteration, last, previous_image, scale = 0, None, None, None
         try:
             with (
                 self.memory_kept(),
@@ -235,7 +237,7 @@ class Run:
                     start = self.stage_start(previous_image, c, hw)
                     x = start.detach().clone(memory_format=torch.contiguous_format)
                     del c, start  # image-sized: a large stage keeps only what it needs
-                    stepper, names = self.stepper(objective, x.requires_grad_(True))
+                    stepper, names = self.stepper(objective, x.requires_grad_(True), scale)
                     settle = self.settle_check(stepper)
                     final_stage = stage == len(self.stage_shapes) - 1
                     blocks = objective.network.count(hw)
@@ -261,6 +263,7 @@ class Run:
                         if end_of_stage:
                             break
                     previous_image = stepper.current().detach()
+                    scale = stepper.step_scale() if self.params.carry_step_scale else None
                     del stepper, objective
         finally:
             # Runs on normal end, on error and when the caller closes the iterator.

@@ -15,9 +15,11 @@ class LBFGSStepper:
     """Our compact L-BFGS: a step that does not lower J enough is taken back, and
     the step reports the last accepted point."""
 
-    def __init__(self, x, evaluate, lr: float, width: int):
+    def __init__(self, x, evaluate, lr: float, width: int, scale_per_value=None):
         self.x, self.evaluate = x, evaluate
-        self.opt = CompactLBFGS(x, lr=lr, history=lbfgs_history(x.numel()))
+        # J is a mean over the image, so its curvature per value falls as 1/size: γ grows.
+        scale = None if scale_per_value is None else scale_per_value * x.numel()
+        self.opt = CompactLBFGS(x, lr=lr, history=lbfgs_history(x.numel()), scale=scale)
         self.reported = torch.full((width,), torch.nan, dtype=torch.float64, device=x.device)
 
     def step(self) -> None:
@@ -32,12 +34,17 @@ class LBFGSStepper:
     def current(self):
         return self.opt.accepted_point()
 
+    def step_scale(self):
+        """The inverse-Hessian scale γ learnt so far, divided by ``x``'s size (a later
+        stage's ``scale_per_value``)."""
+        return self.opt.gamma / self.x.numel()
+
 
 class AdamStepper:
     """Adam, kept inside [0, 1] by clamping after each update."""
 
-    def __init__(self, x, evaluate, lr: float, width: int):
-        self.x, self.evaluate = x, evaluate
+    def __init__(self, x, evaluate, lr: float, width: int, scale_per_value=None):
+        self.x, self.evaluate = x, evaluate  # Adam scales its own steps: no scale taken
         self.opt = torch.optim.Adam([x], lr=lr)
         self.reported = torch.full((width,), torch.nan, dtype=torch.float64, device=x.device)
 
@@ -52,6 +59,9 @@ class AdamStepper:
 
     def current(self):
         return self.x
+
+    def step_scale(self):
+        return None
 
 
 STEPPERS = {"lbfgs": LBFGSStepper, "adam": AdamStepper}
