@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from speed.pastiche import PasticheProcess, ours, prepared_pair
+from speed.pastiche import PASTICHE_OBJECTIVE, PasticheProcess, ours, prepared_pair
 
 
 def measure(quick: bool, tmp: Path) -> dict:
@@ -28,7 +28,7 @@ def time_to_quality(size: int, steps: int, tmp: Path) -> dict:
     artist.close()
 
     def judge(image):  # the one evaluator for every image of this section
-        return evaluate_j(c, s, image, size=None, alpha=alpha, beta=beta, normalized=False)
+        return evaluate_j(c, s, image, size=None, alpha=alpha, beta=beta, **PASTICHE_OBJECTIVE)
 
     j0_ours = judge(noise)["total"]
     target = judge(rgb)["total"]
