@@ -162,14 +162,19 @@ def test_a_known_scale_makes_the_first_step_a_full_one(scale):
     assert torch.allclose(x.detach(), x0 - t * g, rtol=1e-12, atol=1e-14)
 
 
-def test_a_stage_hands_on_its_scale_per_value_so_a_four_times_larger_one_takes_four_times_it():
-    # J is a mean over the image: a later stage's curvature per value is smaller by
-    # its size ratio (measured: γ per value 2.2–2.7 at the end of a 128 px stage,
-    # 2.3–2.9 at 256 px once learnt).
-    from napari_nst.engine.optimise.steppers import AdamStepper, LBFGSStepper
+def test_a_later_stage_takes_the_scale_grown_by_its_size_where_the_losses_are_means():
+    # Per-element losses (the default scales) are means over the image: a four times
+    # larger stage has a quarter of the curvature per value (measured: γ per value
+    # 2.2–2.7 at the end of a 128 px stage, 2.3–2.9 at 256 px once learnt).
+    from napari_nst.engine.optimise.steppers import AdamStepper, LBFGSStepper, carried_scale
 
     small = LBFGSStepper(torch.zeros(1, 3, 8, 8), None, 1.0, 1)
     small.opt.gamma.fill_(2.0)
-    large = LBFGSStepper(torch.zeros(1, 3, 16, 16), None, 1.0, 1, small.step_scale())
+    carried = (small.step_scale(), small.x.numel())
+    large = LBFGSStepper(
+        torch.zeros(1, 3, 16, 16), None, 1.0, 1, carried_scale(carried, 768, True)
+    )
     assert float(large.opt.gamma) == pytest.approx(8.0)
+    assert float(carried_scale(carried, 768, False)) == pytest.approx(2.0)  # the paper's sums
+    assert carried_scale(None, 768, True) is None  # the first stage
     assert AdamStepper(torch.zeros(1, 3, 8, 8), None, 0.1, 1).step_scale() is None

@@ -122,7 +122,7 @@ class StyleParams:
     carry_step_scale: bool = knob(
         False,
         "L-BFGS: each later pyramid stage starts with the last stage's step scale instead "
-        "of a tiny first step (two fewer evaluations a stage; docs/algorithm.md).",
+        "of a tiny first step (the first good picture sooner; docs/algorithm.md).",
     )
     init: str = knob(
         "noise",

@@ -33,7 +33,7 @@ from .objective import Objective, stage_targets, style_grams, style_layers_used,
 from .settle import SettleCheck
 from .shallow_blocks import ShallowBlocks
 from .start import initial_image
-from .steppers import STEPPERS, captured, on_side_stream
+from .steppers import STEPPERS, captured, carried_scale, on_side_stream
 from .style_cache import STYLE_GRAMS, digest
 from .weights import load_weights
 
@@ -207,7 +207,7 @@ class Run:
         )
         return Objective(self.params, network, targets, self.guides), c
 
-    def stepper(self, objective, x, scale_per_value=None):
+    def stepper(self, objective, x, scale=None):
         # "total" is the J minimised, the range wall included; "range" is the wall's share.
         names = ["total", *objective.terms, "range"]
 
@@ -218,13 +218,11 @@ class Run:
             wall = (loss - total).detach().double()
             return loss, torch.stack([loss.detach().double(), *terms, wall])
 
-        stepper = STEPPERS[self.params.optimizer](
-            x, evaluate, self.params.lr, len(names), scale_per_value
-        )
+        stepper = STEPPERS[self.params.optimizer](x, evaluate, self.params.lr, len(names), scale)
         return stepper, names
 
     def steps(self) -> Iterator[Step]:
-        iteration, last, previous_image, scale = 0, None, None, None
+        iteration, last, previous_image, carried = 0, None, None, None
         try:
             with (
                 self.memory_kept(),
@@ -237,6 +235,7 @@ class Run:
                     start = self.stage_start(previous_image, c, hw)
                     x = start.detach().clone(memory_format=torch.contiguous_format)
                     del c, start  # image-sized: a large stage keeps only what it needs
+                    scale = carried_scale(carried, x.numel(), self.params.per_element_terms)
                     stepper, names = self.stepper(objective, x.requires_grad_(True), scale)
                     settle = self.settle_check(stepper)
                     final_stage = stage == len(self.stage_shapes) - 1
@@ -263,7 +262,8 @@ class Run:
                         if end_of_stage:
                             break
                     previous_image = stepper.current().detach()
-                    scale = stepper.step_scale() if self.params.carry_step_scale else None
+                    if self.params.carry_step_scale:
+                        carried = (stepper.step_scale(), x.numel())
                     del stepper, objective
         finally:
             # Runs on normal end, on error and when the caller closes the iterator.

@@ -15,10 +15,8 @@ class LBFGSStepper:
     """Our compact L-BFGS: a step that does not lower J enough is taken back, and
     the step reports the last accepted point."""
 
-    def __init__(self, x, evaluate, lr: float, width: int, scale_per_value=None):
+    def __init__(self, x, evaluate, lr: float, width: int, scale=None):
         self.x, self.evaluate = x, evaluate
-        # J is a mean over the image, so its curvature per value falls as 1/size: γ grows.
-        scale = None if scale_per_value is None else scale_per_value * x.numel()
         self.opt = CompactLBFGS(x, lr=lr, history=lbfgs_history(x.numel()), scale=scale)
         self.reported = torch.full((width,), torch.nan, dtype=torch.float64, device=x.device)
 
@@ -35,15 +33,14 @@ class LBFGSStepper:
         return self.opt.accepted_point()
 
     def step_scale(self):
-        """The inverse-Hessian scale γ learnt so far, divided by ``x``'s size (a later
-        stage's ``scale_per_value``)."""
-        return self.opt.gamma / self.x.numel()
+        """The inverse-Hessian scale γ learnt so far (see ``carried_scale``)."""
+        return self.opt.gamma
 
 
 class AdamStepper:
     """Adam, kept inside [0, 1] by clamping after each update."""
 
-    def __init__(self, x, evaluate, lr: float, width: int, scale_per_value=None):
+    def __init__(self, x, evaluate, lr: float, width: int, scale=None):
         self.x, self.evaluate = x, evaluate  # Adam scales its own steps: no scale taken
         self.opt = torch.optim.Adam([x], lr=lr)
         self.reported = torch.full((width,), torch.nan, dtype=torch.float64, device=x.device)
@@ -65,6 +62,19 @@ class AdamStepper:
 
 
 STEPPERS = {"lbfgs": LBFGSStepper, "adam": AdamStepper}
+
+
+def carried_scale(carried, values_now: int, per_element: bool):
+    """The γ a later pyramid stage starts with: None, or from ``carried``, the stage
+    before's (γ, values) (carry_step_scale).
+
+    Per-element losses are means over the image, so their curvature per value falls, and
+    γ grows, with the image's size; the paper's sums keep it.
+    """
+    if carried is None:
+        return None
+    gamma, values_before = carried
+    return gamma * (values_now / values_before) if per_element else gamma
 
 
 def on_side_stream(step) -> None:
