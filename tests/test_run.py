@@ -9,6 +9,7 @@ from napari_nst import stylize
 from napari_nst.engine.front.errors import DivergedError
 from napari_nst.engine.front.step import Step
 from napari_nst.engine.optimise.objective import small_stage_emphasis
+from napari_nst.engine.run import last_step
 
 # chelsea × gravel at 128 px, one stage from noise, no TV: J's own parts.
 SMALL = {"size": 128, "scales": None, "tv_weight": 0.0}
@@ -201,6 +202,10 @@ def test_carry_step_scale_makes_a_later_stages_first_step_a_full_one(small_pair)
         return float(np.abs(later[1] - later[0]).mean())
 
     assert first_move(True) > 10 * first_move(False)
+    # Adam scales its own steps: the option leaves its run as it was.
+    adam = {"scales": (32, 64), "steps": 4, "optimizer": "adam", "seed": 0}
+    with_option = last_step(stylize(content, style, carry_step_scale=True, **adam)).image
+    assert np.array_equal(with_option, last_step(stylize(content, style, **adam)).image)
 
 
 def test_a_huge_learning_rate_is_taken_back_not_followed_into_divergence(small_pair):

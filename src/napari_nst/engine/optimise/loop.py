@@ -262,8 +262,8 @@ class Run:
                         if end_of_stage:
                             break
                     previous_image = stepper.current().detach()
-                    if self.params.carry_step_scale:
-                        carried = (stepper.step_scale(), x.numel())
+                    gamma = stepper.step_scale() if self.params.carry_step_scale else None
+                    carried = None if gamma is None else (gamma, x.numel())  # Adam has none
                     del stepper, objective
         finally:
             # Runs on normal end, on error and when the caller closes the iterator.
