@@ -7,9 +7,10 @@ and ``<!-- /name -->``; the text around it is written by hand. The results come 
 ``docs/scripts/make_figures.py`` (figures.json), ``benchmarks/quality_levels.py``
 (quality_levels.json), ``benchmarks/picture.py`` (picture.json's hit rate and time to
 good) and
-settings/layout_weight_0.json and conv5_1_beta_5.json (that hit rate at the defaults before
-``layout_weight`` became 1 and before ``conv5_1`` left, kept from picture.json); rerunning
-those and then this keeps the page true.
+settings/layout_weight_0.json, conv5_1_beta_5.json and range_margin_1.json (that hit rate
+at the defaults before ``layout_weight`` became 1, before ``conv5_1`` left and before the
+range wall moved in, kept from picture.json); rerunning those and then this keeps the
+page true.
 """
 
 from __future__ import annotations
@@ -66,8 +67,9 @@ def quality_levels_text(levels: dict) -> str:
 
 def earlier_hit_rate(name: str) -> list[dict]:
     """The hit rate's runs at earlier defaults, kept from picture.json in
-    results/settings/``name``.json: layout_weight_0 (before ``layout_weight`` became 1)
-    and conv5_1_beta_5 (before ``conv5_1`` left the style layers)."""
+    results/settings/``name``.json: layout_weight_0 (before ``layout_weight`` became 1),
+    conv5_1_beta_5 (before ``conv5_1`` left the style layers) and range_margin_1 (before
+    the range wall moved to two grey levels in and ``carry_step_scale`` came on)."""
     return json.loads((RESULTS / "settings" / f"{name}.json").read_text())["rows"]
 
 
@@ -153,10 +155,16 @@ def render(page: str) -> str:
     page = with_rendered_block(page, "light layout", SCRIPT, layout)
     layers = verdicts_text(
         earlier_hit_rate("conv5_1_beta_5"),
-        picture["hit_rate"],
-        ("with conv5_1, β 5", "without, β 7.5 (defaults)"),
+        earlier_hit_rate("range_margin_1"),
+        ("with conv5_1, β 5", "without, β 7.5"),
     )
     page = with_rendered_block(page, "style layers", SCRIPT, layers)
+    wall = verdicts_text(
+        earlier_hit_rate("range_margin_1"),
+        picture["hit_rate"],
+        ("wall 1 level in", "2 levels in, carried γ (defaults)"),
+    )
+    page = with_rendered_block(page, "range wall", SCRIPT, wall)
     page = with_rendered_block(
         page, "time to good, auto", SCRIPT, time_to_good_auto_text(picture["time_to_good"])
     )

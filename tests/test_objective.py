@@ -70,7 +70,7 @@ def test_the_range_wall_is_j_inside_the_range_and_scales_with_j_outside():
         assert float(with_range_wall(j, inside)) == float(j)
         walled = float(with_range_wall(j, outside))
         # The same multiple of J from the content (small J) as from noise (large J).
-        penalty = 3 * (1.5 - 254 / 255) ** 2 / outside.numel()  # its 3 channels stray
+        penalty = 3 * (1.5 - 253 / 255) ** 2 / outside.numel()  # its 3 channels stray
         assert walled / float(j) == pytest.approx(1 + RANGE_WEIGHT * penalty, rel=1e-4)
     assert float(with_range_wall(torch.tensor(float("inf")), inside)) == float("inf")
 

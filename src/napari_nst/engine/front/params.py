@@ -120,7 +120,7 @@ class StyleParams:
         None, "Step size (none: 1 for L-BFGS, 0.02 for Adam).", kind="float"
     )
     carry_step_scale: bool = knob(
-        False,
+        True,
         "L-BFGS: each later pyramid stage starts with the last stage's step scale instead "
         "of a tiny first step (the first good picture sooner; docs/algorithm.md).",
     )

@@ -38,9 +38,9 @@ from ._torch import torch
 from .losses import gram
 from .regions import RegionStyle
 
-# The penalised range: one grey level inside [0, 1], so that a pixel held at the
-# wall still rounds to 1 or 254, not to a pinned 0 or 255.
-RANGE_MARGIN = 1.0 / 255
+# The penalised range: two grey levels inside [0, 1], so that a pixel the style presses
+# a little past the soft wall still rounds to 1 or 254, not to a pinned 0 or 255.
+RANGE_MARGIN = 2.0 / 255
 # loss_scale="gap": a layer where the content is already this close to the style
 # (squared, relative to the style's Gram norm) counts as this far, not as nearly 0.
 GAP_FLOOR = 0.01
