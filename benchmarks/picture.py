@@ -499,14 +499,13 @@ def _record_hit_rate_runs(results, earlier, section_args):
     of the run that measured it (``measured["hit_rate_runs"]``), so that the report dates
     each; none while one run's record covers them all."""
     measured = results["measured"]
-    measured.pop("hit_rate_kept", None)  # the first form of this record, one run long
     by_run = measured.pop("hit_rate_runs", {})
     for size, start in {(r["size"], r["init"]) for r in results["hit_rate"]}:
         key = f"{size} {start}"
         if size in section_args["sizes"] and start in section_args["starts"]:
             by_run[key] = measured["hit_rate"]
         elif key not in by_run and earlier is not None:
-            by_run[key] = {k: v for k, v in earlier.items() if k != "runs"}
+            by_run[key] = earlier
     if len({json.dumps(m, sort_keys=True) for m in by_run.values()}) > 1:
         measured["hit_rate_runs"] = by_run
 
