@@ -275,8 +275,23 @@ def test_temporal_coherence_keeps_still_content_still(small_pair):
     assert np.abs(held.image - first).mean() < 0.5 * np.abs(free.image - first).mean()
 
 
-def test_fast_mode_reaches_about_the_same_loss_as_fp32(small_pair, losses_of):
+def test_fast_mode_on_a_cpu_without_bf16_instructions_is_refused_in_a_sentence(
+    small_pair, monkeypatch
+):
+    from napari_nst.engine.optimise import device
+
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: False)
+    with pytest.raises(ValueError, match=r"Fast mode \(bf16\) needs a CPU with bf16"):
+        list(stylize(*small_pair, size=32, steps=1, device="cpu", precision="bf16"))
+    assert len(list(stylize(*small_pair, size=32, steps=1, device="cpu"))) == 1
+
+
+def test_fast_mode_reaches_about_the_same_loss_as_fp32(small_pair, losses_of, monkeypatch):
     """bf16 fast mode, judged by the fp32 loss of its final image, stays near fp32's."""
+    from napari_nst.engine.optimise import device
+
+    # A CPU without bf16 instructions refuses fast mode; its numbers are the same, slower.
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: True)
     content, style = small_pair
     run = {"size": 64, "steps": 30, "every": 30}
 

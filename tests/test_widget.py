@@ -70,10 +70,29 @@ def test_a_size_chosen_before_the_devices_are_known_is_kept(qtbot, make_napari_v
 def test_with_a_gpu_the_size_stays_the_default(viewer_and_widget):
     _, widget = viewer_and_widget
     widget._size_chosen = False  # as if the user had not set the fixture's size
-    widget._start_size_for(
+    widget._fit_to_devices(
         [("auto → cuda:0", "auto"), ("cuda:0 · a GPU", "cuda:0"), ("cpu", "cpu")]
     )
     assert widget.size.value == 32 and widget.last_message == ""
+
+
+@pytest.mark.parametrize("has_bf16", [True, False])
+def test_without_a_gpu_fast_mode_is_offered_only_where_the_cpu_has_bf16(
+    qtbot, make_napari_viewer, monkeypatch, has_bf16
+):
+    import torch
+
+    from napari_nst.engine.optimise import device
+
+    if torch.cuda.is_available() or torch.backends.mps.is_available():
+        pytest.skip("a GPU is here: it runs bf16 well")
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: has_bf16)
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-nst", "Style Transfer")
+    qtbot.waitUntil(lambda: _devices_known(widget), timeout=60_000)
+    assert widget.fast.enabled == has_bf16
+    assert ("no bf16 instructions" in widget.fast.tooltip) != has_bf16
+    assert widget.params().precision == "fp32"
 
 
 @pytest.mark.parametrize("key", ["astronaut_hubble", "chelsea_ihc", "coffee_brick"])

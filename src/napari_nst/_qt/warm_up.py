@@ -26,10 +26,12 @@ def start_warm_up() -> threading.Thread:
 
 class DeviceList:
     """The devices that work here: auto and cpu until the warm-up has loaded torch, then
-    what ``available_devices`` finds (read once, so the labels stay put)."""
+    what ``available_devices`` finds (read once, so the labels stay put), and whether the
+    CPU runs bf16 natively."""
 
     def __init__(self):
         self.devices = None
+        self.cpu_has_bf16 = True  # until known: nothing is greyed out on a guess
 
     def choices(self, _widget=None):
         return self.devices or [("auto", "auto"), ("cpu", "cpu")]
@@ -45,9 +47,10 @@ class DeviceList:
             if warm_up.is_alive():
                 return
             self._timer.stop()
-            from ..engine.optimise.device import available_devices
+            from ..engine.optimise.device import available_devices, cpu_has_bf16
 
             self.devices = available_devices()
+            self.cpu_has_bf16 = cpu_has_bf16()
             value = combo.value
             combo.native.clear()  # else changed labels would move to the end
             combo.reset_choices()

@@ -97,20 +97,37 @@ class StyleTransferWidget(Container):
         self._size_chosen = False
         self.size.changed.connect(lambda *_: setattr(self, "_size_chosen", True))
         combo = self.controls["device"].widget
-        self.devices.list_when_warm(self.warm_up, combo, self.native, self._start_size_for)
+        self.devices.list_when_warm(self.warm_up, combo, self.native, self._fit_to_devices)
 
-    def _start_size_for(self, devices) -> None:
-        """Without a GPU, start at ``CPU_START_SIZE`` unless the user has begun: chosen a
-        size, started a run or a folder, or been told something."""
-        has_gpu = any(value not in ("auto", "cpu") for _, value in devices)
+    def _fit_to_devices(self, devices) -> None:
+        """Once the devices are known: without a GPU, a CPU's first size and fast mode."""
+        if any(value not in ("auto", "cpu") for _, value in devices):
+            return
+        self._start_size_for_the_cpu()
+        self._offer_fast_mode_for_the_cpu()
+
+    def _start_size_for_the_cpu(self) -> None:
+        """Start at ``CPU_START_SIZE`` unless the user has begun: chosen a size, started a
+        run or a folder, or been told something."""
         begun = self._size_chosen or self.run is not None or self.last_message
-        if has_gpu or begun or self.size.native.hasFocus():
+        if begun or self.size.native.hasFocus():
             return
         self.size.value = CPU_START_SIZE
         self._say(
             f"No GPU here: Size starts at {CPU_START_SIZE} px, for a first picture in about "
             "a minute. Raise it for more detail.",
             error=False,
+        )
+
+    def _offer_fast_mode_for_the_cpu(self) -> None:
+        """Grey out an unticked Fast mode where bf16 would be slower (a ticked one is left
+        for the Run to refuse in a sentence, so that the user can untick it)."""
+        if self.devices.cpu_has_bf16 or self.fast.value:
+            return
+        self.fast.enabled = False
+        self.fast.tooltip = (
+            "Off here: this CPU has no bf16 instructions (AVX-512 BF16, AMX or Arm's BF16) "
+            "and there is no GPU, so bf16 would run many times slower than fp32."
         )
 
     def __getattr__(self, name):

@@ -34,6 +34,22 @@ def resolve_device(name: str):
     return device
 
 
+def check_precision(device, precision: str) -> None:
+    """Refuse fast mode on a CPU without bf16 instructions, where it is slower, not faster."""
+    if precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():
+        raise ValueError(
+            "Fast mode (bf16) needs a CPU with bf16 instructions (AVX-512 BF16, AMX or "
+            "Arm's BF16), and this one has none: here bf16 runs many times slower than "
+            "fp32. Untick Fast mode (precision='fp32'), or run on a GPU."
+        )
+
+
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively on this CPU (torch's own test, where it has one)."""
+    probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return probe is None or bool(probe())
+
+
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend and backend.is_available())

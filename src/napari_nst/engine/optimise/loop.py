@@ -21,7 +21,7 @@ from ..front.step import Step
 from . import allocator
 from ._torch import keep_triton_out_if_llvm_loaded, torch
 from .blocks import BlockedImage, StopBetweenBlocks, WholeImage, halo_for
-from .device import resolve_device
+from .device import check_precision, resolve_device
 from .memory import (
     estimate_bytes,
     largest_stage,
@@ -66,6 +66,7 @@ def start(request: RunRequest, hooks: RunHooks, on_dask=None) -> Iterator[Step]:
     # torch may have been imported before napari's window mapped libLLVM (see _torch.py).
     keep_triton_out_if_llvm_loaded()
     device = resolve_device(params.device)
+    check_precision(device, params.precision)
     step_graph = uses_cuda_graph(params, device.type, guided)
     if params.cuda_graph and not step_graph:
         raise ValueError(
