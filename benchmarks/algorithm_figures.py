@@ -118,7 +118,7 @@ def verdicts_text(before: list[dict], after: list[dict], labels: tuple[str, str]
 
 def time_to_good_auto_text(rows: list[dict]) -> str:
     """picture.json's time to good: steps="auto" beside the fixed 300 steps, per pair."""
-    from picture import STEPS, first_good_ratio, first_good_text
+    from picture import STEPS, first_good_ratio, first_good_text, kept_rows_line
 
     fixed = {(r["pair"], r["precision"]): r for r in rows if r.get("steps", STEPS) != "auto"}
     lines = [
@@ -129,14 +129,16 @@ def time_to_good_auto_text(rows: list[dict]) -> str:
     for r in (r for r in rows if r.get("steps") == "auto"):
         before = fixed.get((r["pair"], r["precision"]))
         held = " (held out)" if r["held_out"] else ""
+        kept = " †" if "measured" in r else ""
         lines.append(
-            f"| {r['pair']}{held} | {r['precision']} | {first_good_text(r)} "
+            f"| {r['pair']}{held}{kept} | {r['precision']} | {first_good_text(r)} "
             f"| {first_good_ratio(r)} | {first_good_text(before) if before else '—'} "
             f"| {r['steps_run']} steps, {r['run_seconds']:.0f} s "
             f"| {r['final']['style_ratio']:.2f} / {r['final']['structure']:.2f}, "
             f"{'good' if r['final']['good'] else 'not good'} |"
         )
-    return "\n".join(lines)
+    kept = kept_rows_line([r for r in rows if r.get("steps") == "auto"])
+    return "\n".join(lines + (["", kept] if kept else []))
 
 
 def render(page: str) -> str:

@@ -85,11 +85,23 @@ def _sync(device):
 def machine() -> str:
     import torch
 
-    parts = [_cpu_model() or platform.processor() or platform.machine(), f"{_cores()} cores"]
+    cpu = _cpu_model() or platform.processor() or platform.machine()
+    parts = [f"{cpu} ({_vector_units()})", f"{_cores()} cores"]
     if torch.cuda.is_available():
         parts.append(torch.cuda.get_device_name(0))
     parts.append(f"torch {torch.__version__}")
     return ", ".join(parts)
+
+
+def _vector_units() -> str:
+    """What torch's CPU kernels use here, and whether bf16 is native: CPUs of one model name
+    may differ (an AMD EPYC with AVX-512 and bf16, another with AVX2 only)."""
+    import torch
+
+    from napari_nst.engine.optimise.device import cpu_has_bf16
+
+    units = torch.backends.cpu.get_cpu_capability()
+    return f"{units}, bf16" if cpu_has_bf16() else f"{units}, no bf16"
 
 
 def _cpu_model() -> str:

@@ -380,7 +380,7 @@ def render(results: dict) -> str:
         measured=_measured(results),
         equal_rows=eq_rows,
         ttg_rows=ttg_rows,
-        ttg_kept=_kept_rows_line(results.get("time_to_good", [])),
+        ttg_kept=kept_rows_line(results.get("time_to_good", [])),
         size_rows=size_rows or "| (not measured in this run) |",
         images=images,
         steps=STEPS,
@@ -395,7 +395,7 @@ def render(results: dict) -> str:
     )
 
 
-def _kept_rows_line(rows) -> str:
+def kept_rows_line(rows) -> str:
     """Where the time-to-good rows marked † were measured: a run before this section's."""
     kept = {json.dumps(r["measured"], sort_keys=True) for r in rows if "measured" in r}
     return "\n".join(

@@ -148,7 +148,7 @@ def test_a_time_to_good_remade_in_one_precision_keeps_the_other_s_rows_with_thei
     kept = [r for r in remade if "measured" in r]
     assert {r["precision"] for r in kept} == {"bf16"} and len(kept) == len(rows) // 2
     assert all(r["measured"] == old for r in kept)
-    line = picture._kept_rows_line(remade)
+    line = picture.kept_rows_line(remade)
     assert line.startswith("† Kept from the run of 2026-12-01 on M") and "1 grey level" in line
 
 
@@ -218,6 +218,17 @@ def test_the_defaults_the_pages_quote_are_the_code_s():
     script = (ROOT / "docs" / "scripts" / "make_screenshots.py").read_text()
     changed = set(re.findall(r"widget\.(\w+)\.value = ", script))
     assert changed == {"content", "style", "regions", "all_slices", "size"}
+
+
+def test_the_readme_s_sample_caption_quotes_its_image_s_record():
+    """The README's first image is remade with the figures; its judged numbers with it."""
+    record = json.loads((ROOT / "docs" / "results" / "figures.json").read_text())
+    run = next(r for r in record["runs"] if r["name"] == "default chelsea_ihc")
+    quoted = re.search(
+        r"style_ratio ([\d.]+), structure ([\d.]+)", (ROOT / "README.md").read_text()
+    ).groups()
+    assert quoted == (f"{run['style_ratio']:.2f}", f"{run['structure']:.2f}")
+    assert f"at {record['size']} px with the" in (ROOT / "README.md").read_text()
 
 
 RENDERED = {"benchmarks.md", "large-images.md", "picture-benchmark.md", "viewer-speed.md"}
