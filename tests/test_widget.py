@@ -95,6 +95,22 @@ def test_without_a_gpu_fast_mode_is_offered_only_where_the_cpu_has_bf16(
     assert widget.params().precision == "fp32"
 
 
+def test_fast_mode_ticked_on_a_cpu_without_bf16_is_refused_in_the_status_line(
+    qtbot, viewer_and_widget, monkeypatch
+):
+    from napari_nst.engine.optimise import device
+
+    viewer, widget = viewer_and_widget
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: False)
+    widget.device.value, widget.fast.value = "cpu", True
+    count = len(viewer.layers)
+    widget.start()
+    qtbot.waitUntil(lambda: "needs a CPU with bf16" in widget.last_message, timeout=60_000)
+    qtbot.waitUntil(lambda: widget.run is None or not widget.run.running, timeout=60_000)
+    assert "Untick Fast mode" in widget.last_message and "Traceback" not in widget.last_message
+    assert widget.run_button.text == "Run" and len(viewer.layers) == count
+
+
 @pytest.mark.parametrize("key", ["astronaut_hubble", "chelsea_ihc", "coffee_brick"])
 def test_sample_pairs_open_through_the_manifest(make_napari_viewer, key):
     viewer = make_napari_viewer()
