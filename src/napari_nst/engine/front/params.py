@@ -175,7 +175,8 @@ class StyleParams:
     precision: str = knob(
         "fp32",
         "bf16: the network in bfloat16 after its first convolution (fast mode); Gram "
-        "matrices and losses stay fp32.",
+        "matrices and losses stay fp32. On a CPU it needs bf16 instructions (AVX-512 BF16, "
+        "AMX or Arm's BF16).",
         "Fast mode (bf16)",
         PRECISIONS,
     )
