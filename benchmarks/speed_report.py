@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from common import template_environment
-from picture import defaults_words, section_measured
+from picture import defaults_words, kept_rows_line, section_measured
 from speed.fast_j import fast_j_gaps
 from speed.hardware import conv_flops
 
@@ -275,7 +275,8 @@ def picture_headline() -> dict | None:
         "source": "pastiche's times not recorded with the section",
         "defaults": defaults_words({}),
     }
-    return {"rows": results["time_to_good"], **measured}
+    rows = results["time_to_good"]
+    return {"rows": rows, **measured, "kept": kept_rows_line(rows)}
 
 
 def span(values) -> str:

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from napari_nst._napari.output_layer import METADATA_KEY
+from napari_nst._qt.cpu_first_run import CPU_START_SIZE, fit_to_devices
 from napari_nst._qt.viewer_run import RunState
-from napari_nst._qt.widget import CPU_START_SIZE, StyleTransferWidget
+from napari_nst._qt.widget import StyleTransferWidget
 from napari_nst.engine.front.images import to_uint8
 from napari_nst.engine.front.params import StyleParams
 
@@ -70,8 +71,8 @@ def test_a_size_chosen_before_the_devices_are_known_is_kept(qtbot, make_napari_v
 def test_with_a_gpu_the_size_stays_the_default(viewer_and_widget):
     _, widget = viewer_and_widget
     widget._size_chosen = False  # as if the user had not set the fixture's size
-    widget._fit_to_devices(
-        [("auto → cuda:0", "auto"), ("cuda:0 · a GPU", "cuda:0"), ("cpu", "cpu")]
+    fit_to_devices(
+        widget, [("auto → cuda:0", "auto"), ("cuda:0 · a GPU", "cuda:0"), ("cpu", "cpu")]
     )
     assert widget.size.value == 32 and widget.last_message == ""
 

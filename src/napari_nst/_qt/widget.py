@@ -13,6 +13,7 @@ from .._napari.inputs import check_styles, gather_inputs
 from .._napari.output_layer import METADATA_KEY
 from ..engine.front import params as params_module
 from .balance_panel import BalancePanel
+from .cpu_first_run import fit_to_devices
 from .fold import Fold
 from .folder_panel import FolderPanel
 from .inputs_panel import InputsPanel
@@ -23,9 +24,6 @@ from .viewer_run import RunState, ViewerRun
 from .warm_up import DeviceList, start_warm_up
 
 SIMPLE = ("size", "settle_levels")  # the fields whose controls the simple view shows
-# Without a GPU the first Run starts at this size: on 2 cores a good picture within about
-# a minute, where 512 px takes about 95 s (docs/viewer-speed.md).
-CPU_START_SIZE = 256
 # Old names of controls that are parts of a field's control (scripts use them).
 ALIASES = {"auto_stop": ("steps", 0), "quality": ("settle_levels", -1), "fast": ("precision", -1)}
 
@@ -97,37 +95,8 @@ class StyleTransferWidget(Container):
         self._size_chosen = False
         self.size.changed.connect(lambda *_: setattr(self, "_size_chosen", True))
         combo = self.controls["device"].widget
-        self.devices.list_when_warm(self.warm_up, combo, self.native, self._fit_to_devices)
-
-    def _fit_to_devices(self, devices) -> None:
-        """Once the devices are known: without a GPU, a CPU's first size and fast mode."""
-        if any(value not in ("auto", "cpu") for _, value in devices):
-            return
-        self._start_size_for_the_cpu()
-        self._offer_fast_mode_for_the_cpu()
-
-    def _start_size_for_the_cpu(self) -> None:
-        """Start at ``CPU_START_SIZE`` unless the user has begun: chosen a size, started a
-        run or a folder, or been told something."""
-        begun = self._size_chosen or self.run is not None or self.last_message
-        if begun or self.size.native.hasFocus():
-            return
-        self.size.value = CPU_START_SIZE
-        self._say(
-            f"No GPU here: Size starts at {CPU_START_SIZE} px, for a first picture in about "
-            "a minute. Raise it for more detail.",
-            error=False,
-        )
-
-    def _offer_fast_mode_for_the_cpu(self) -> None:
-        """Grey out an unticked Fast mode where bf16 would be slower (a ticked one is left
-        for the Run to refuse in a sentence, so that the user can untick it)."""
-        if self.devices.cpu_has_bf16 or self.fast.value:
-            return
-        self.fast.enabled = False
-        self.fast.tooltip = (
-            "Off here: this CPU has no bf16 instructions (AVX-512 BF16, AMX or Arm's BF16) "
-            "and there is no GPU, so bf16 would run many times slower than fp32."
+        self.devices.list_when_warm(
+            self.warm_up, combo, self.native, lambda devices: fit_to_devices(self, devices)
         )
 
     def __getattr__(self, name):
